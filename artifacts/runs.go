@@ -1,0 +1,94 @@
+package artifacts
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Run records are opaque documents (the engine writes JSON), one per run,
+// stored as runs/<name>. A name is 1 to 200 characters from letters, digits,
+// '.', '-' and '_', and does not start with '.'.
+
+// PutRun stores data as the run record name, atomically replacing any
+// previous record of that name.
+func (s *Store) PutRun(name string, data []byte) error {
+	if !validRunName(name) {
+		return fmt.Errorf("artifacts: put run: invalid name %q", name)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return fmt.Errorf("artifacts: put run %s: %w", name, ErrClosed)
+	}
+	tmp, _, err := s.writeTemp("run", func(w io.Writer) (int64, error) {
+		n, err := w.Write(data)
+		return int64(n), err
+	})
+	if err != nil {
+		return fmt.Errorf("artifacts: put run %s: %w", name, err)
+	}
+	if err := s.publish(tmp, filepath.Join(s.dir, dirRuns, name), 0o644); err != nil {
+		return fmt.Errorf("artifacts: put run %s: %w", name, err)
+	}
+	return nil
+}
+
+// Runs returns the names of all run records in lexical order.
+func (s *Store) Runs() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.dir, dirRuns))
+	if err != nil {
+		return nil, fmt.Errorf("artifacts: list runs: %w", err)
+	}
+	var names []string
+	for _, e := range entries { // os.ReadDir sorts by name
+		if e.Type().IsRegular() && validRunName(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// GetRun returns the run record name. A missing record gives an error
+// wrapping fs.ErrNotExist.
+func (s *Store) GetRun(name string) ([]byte, error) {
+	if !validRunName(name) {
+		return nil, fmt.Errorf("artifacts: get run: invalid name %q: %w", name, fs.ErrNotExist)
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, dirRuns, name))
+	if err != nil {
+		return nil, fmt.Errorf("artifacts: get run %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// DeleteRun removes the run record name. A missing record gives an error
+// wrapping fs.ErrNotExist.
+func (s *Store) DeleteRun(name string) error {
+	if !validRunName(name) {
+		return fmt.Errorf("artifacts: delete run: invalid name %q: %w", name, fs.ErrNotExist)
+	}
+	p := filepath.Join(s.dir, dirRuns, name)
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("artifacts: delete run %s: %w", name, err)
+	}
+	if err := s.syncDir(filepath.Dir(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("artifacts: delete run %s: %w", name, err)
+	}
+	return nil
+}
+
+func validRunName(n string) bool {
+	if n == "" || len(n) > 200 || n[0] == '.' {
+		return false
+	}
+	for _, c := range n {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,585 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/artifacts/table"
+	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/pipeline/internal/progress"
+	"github.com/demystify-resnet/repro/plugins/host"
+)
+
+func runCmd(g *globals) *cobra.Command {
+	var (
+		jobs      int
+		keepGoing bool
+		out       string
+		executor  string
+	)
+	cmd := &cobra.Command{
+		Use:   "run MANIFEST [TARGET...]",
+		Short: "Run a manifest (or only what the named stages need), reusing cached results",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			l, err := g.load(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			nodes, err := l.plan.Closure(args[1:])
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			ex, err := g.executor(executor, l.store)
+			if err != nil {
+				return err
+			}
+			disp := progress.New(os.Stderr, g.tty && !g.jsonOut, len(nodes))
+			g.redirectLog(disp.Writer())
+			g.log.Info().Str("manifest", args[0]).Int("stages", len(nodes)).Str("store", l.store.Dir()).Str("executor", ex.Name()).Msg("run")
+			rep, err := engine.Run(ctx, l.plan, engine.Options{
+				Store: l.store, Executor: ex, Jobs: jobs, KeepGoing: keepGoing, Targets: args[1:],
+				OutDir: out, Log: g.log, Observer: observer(g, disp),
+			})
+			disp.Close()
+			if err != nil && rep == nil {
+				return withCode(ExitUsage, err)
+			}
+			if g.jsonOut {
+				if err := printJSON(os.Stdout, rep.Record); err != nil {
+					return err
+				}
+			} else {
+				c := rep.Record.Counts
+				fmt.Fprintf(os.Stderr, "%d stages: %d ran, %d cached, %d failed, %d skipped in %s (record %s)\n",
+					len(rep.Results), c[engine.StatusRan], c[engine.StatusCached], c[engine.StatusFailed], c[engine.StatusSkipped],
+					fmtDur(rep.Duration.Seconds()), rep.Record.Name)
+				if out != "" && rep.Failed == 0 {
+					fmt.Fprintf(os.Stderr, "results in %s/\n", out)
+				}
+			}
+			if err != nil {
+				return withCode(ExitEnv, err)
+			}
+			if ctx.Err() != nil {
+				return withCode(ExitInterrupted, errors.New("interrupted"))
+			}
+			if e := rep.Err(); e != nil {
+				return withCode(ExitStageFailed, e)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "job slots (a stage declaring N threads takes N)")
+	cmd.Flags().BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
+	cmd.Flags().StringVar(&out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
+	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
+	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
+	return cmd
+}
+
+// observer logs stage events and feeds the progress display.
+func observer(g *globals, disp *progress.Display) engine.Observer {
+	return func(ev engine.Event) {
+		switch ev.Kind {
+		case "start":
+			disp.Start(ev.Node.Name)
+			g.log.Info().Str("stage", ev.Node.Name).Msg("started")
+		case "progress":
+			disp.Update(ev.Node.Name, ev.Done, ev.Total, ev.Message)
+		case "done":
+			r := ev.Result
+			disp.Finish(ev.Node.Name, r.Status == engine.StatusCached, r.Status == engine.StatusFailed)
+			switch r.Status {
+			case engine.StatusCached:
+				g.log.Debug().Str("stage", ev.Node.Name).Str("action", r.ActionID.Short()).Msg("cached")
+			case engine.StatusRan:
+				g.log.Info().Str("stage", ev.Node.Name).Str("took", fmtDur(r.Seconds)).Msg("done")
+			case engine.StatusFailed:
+				g.log.Error().Str("stage", ev.Node.Name).Err(r.Err).Msg("failed")
+			case engine.StatusSkipped:
+				g.log.Warn().Str("stage", ev.Node.Name).Err(r.Err).Msg("skipped")
+			}
+		}
+	}
+}
+
+func (g *globals) executor(name string, store *artifacts.Store) (engine.Executor, error) {
+	switch name {
+	case "local":
+		return &engine.Local{Store: store}, nil
+	case "slurm":
+		return newSlurmExecutor(g, store)
+	}
+	return nil, withCode(ExitUsage, fmt.Errorf("--executor %q: want local or slurm", name))
+}
+
+type planRow struct {
+	Stage    string `json:"stage"`
+	Plugin   string `json:"plugin"`
+	Status   string `json:"status"` // hit, miss, blocked
+	ActionID string `json:"action_id,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+func planCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plan MANIFEST [TARGET...]",
+		Short: "Show what a run would do and why each stage is a hit or a miss, without running",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.load(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			nodes, err := l.plan.Closure(args[1:])
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			results := engine.Resolve(nodes, l.store)
+			prev := lastKeyTexts(l.store)
+			var rows []planRow
+			for _, n := range nodes {
+				r := results[n]
+				row := planRow{Stage: n.Name, Plugin: n.Spec.Name}
+				switch {
+				case r.Status == engine.StatusCached:
+					row.Status, row.ActionID, row.Reason = "hit", r.ActionID.String(), "cached result"
+				case r.Err != nil:
+					row.Status, row.Reason = "blocked", "waits for inputs that will be recomputed"
+				default:
+					row.Status, row.ActionID = "miss", r.ActionID.String()
+					row.Reason = missReason(prev[n.Name], r.KeyText)
+				}
+				rows = append(rows, row)
+			}
+			if g.jsonOut {
+				return printJSON(os.Stdout, rows)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "STAGE\tPLUGIN\tSTATUS\tACTION\tWHY")
+			hits := 0
+			for _, r := range rows {
+				if r.Status == "hit" {
+					hits++
+				}
+				id := r.ActionID
+				if len(id) > 12 {
+					id = id[:12]
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Stage, r.Plugin, r.Status, id, r.Reason)
+			}
+			tw.Flush()
+			fmt.Printf("%d stages: %d cached, %d to run\n", len(rows), hits, len(rows)-hits)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the plan as JSON")
+	return cmd
+}
+
+// lastKeyTexts returns, per stage instance, the key text it had in the most
+// recent run record that ran or found it.
+func lastKeyTexts(store *artifacts.Store) map[string]string {
+	recs, err := engine.LoadRecords(store)
+	out := map[string]string{}
+	if err != nil {
+		return out
+	}
+	for _, rec := range recs {
+		for _, s := range rec.Stages {
+			if s.KeyText != "" {
+				out[s.Name] = s.KeyText
+			}
+		}
+	}
+	return out
+}
+
+// missReason explains a miss by the key lines that changed since the last run.
+func missReason(prev, cur string) string {
+	if prev == "" {
+		return "never run"
+	}
+	if prev == cur {
+		return "result no longer in the store (gc, or corrupt)"
+	}
+	old := strings.Split(prev, "\n")
+	var changed []string
+	for _, line := range strings.Split(cur, "\n") {
+		if line != "" && !slices.Contains(old, line) {
+			label, _, _ := strings.Cut(line, " ")
+			if !slices.Contains(changed, label) {
+				changed = append(changed, label)
+			}
+		}
+	}
+	if len(changed) == 0 {
+		return "inputs changed"
+	}
+	return "changed: " + strings.Join(changed, ", ")
+}
+
+func explainCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "explain MANIFEST STAGE",
+		Short: "Print the exact text hashed into a stage's ActionID",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.load(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			targets := l.plan.Lookup(args[1])
+			if len(targets) == 0 {
+				return withCode(ExitUsage, fmt.Errorf("no stage or instance %q in %s", args[1], args[0]))
+			}
+			nodes, _ := l.plan.Closure([]string{args[1]})
+			results := engine.Resolve(nodes, l.store)
+			for _, n := range targets {
+				r := results[n]
+				fmt.Printf("# %s\n", n.Name)
+				if r.Err != nil {
+					fmt.Printf("# ActionID unknown: %v (run its dependencies first)\n\n", r.Err)
+					continue
+				}
+				status := "miss"
+				if r.Status == engine.StatusCached {
+					status = "hit"
+				}
+				fmt.Printf("# ActionID %s (%s)\n%s\n", r.ActionID, status, r.KeyText)
+			}
+			return nil
+		},
+	}
+}
+
+func verifyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "verify MANIFEST [TARGET...]",
+		Short: "Re-run cached stages ignoring the cache and compare their outputs with the cached bytes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.load(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			nodes, err := l.plan.Closure(args[1:])
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			checks := engine.Verify(cmd.Context(), nodes, l.store, g.log, func(n *engine.Node) {
+				g.log.Info().Str("stage", n.Name).Msg("re-running")
+			})
+			type row struct {
+				Stage   string            `json:"stage"`
+				Verdict string            `json:"verdict"`
+				Outputs map[string]string `json:"outputs,omitempty"`
+				Error   string            `json:"error,omitempty"`
+			}
+			var rows []row
+			var firstDiff string
+			for _, c := range checks {
+				r := row{Stage: c.Node.Name, Verdict: string(c.Verdict), Outputs: map[string]string{}}
+				for _, o := range c.Outputs {
+					r.Outputs[o.Output] = string(o.Verdict)
+				}
+				if c.Err != nil {
+					r.Error = c.Err.Error()
+				}
+				if c.Verdict == engine.Different && firstDiff == "" {
+					firstDiff = c.Node.Name
+				}
+				rows = append(rows, r)
+			}
+			if g.jsonOut {
+				if err := printJSON(os.Stdout, rows); err != nil {
+					return err
+				}
+			} else {
+				tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "STAGE\tVERDICT\tDETAIL")
+				for _, r := range rows {
+					var det []string
+					for _, k := range slices.Sorted(mapsKeys(r.Outputs)) {
+						det = append(det, k+"="+r.Outputs[k])
+					}
+					if r.Error != "" {
+						det = append(det, r.Error)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Stage, r.Verdict, strings.Join(det, " "))
+				}
+				tw.Flush()
+			}
+			if firstDiff != "" {
+				return withCode(ExitStageFailed, fmt.Errorf("verify: stage %s is not reproducible (first stage that differs)", firstDiff))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the verdicts as JSON")
+	return cmd
+}
+
+func mapsKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [MANIFEST]",
+		Short: "Summarise the store and the last run (with a manifest: how much of it is cached)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			type status struct {
+				Store   string            `json:"store"`
+				Runs    int               `json:"runs"`
+				LastRun *engine.RunRecord `json:"last_run,omitempty"`
+				Stages  int               `json:"stages,omitempty"`
+				Cached  int               `json:"cached,omitempty"`
+			}
+			var st status
+			var store *artifacts.Store
+			if len(args) == 1 {
+				l, err := g.load(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				store = l.store
+				res := engine.Resolve(l.plan.Nodes, l.store)
+				st.Stages = len(l.plan.Nodes)
+				for _, r := range res {
+					if r.Status == engine.StatusCached {
+						st.Cached++
+					}
+				}
+			} else {
+				var err error
+				if store, err = g.openStore(); err != nil {
+					return err
+				}
+			}
+			st.Store = store.Dir()
+			recs, err := engine.LoadRecords(store)
+			if err != nil {
+				return withCode(ExitEnv, err)
+			}
+			st.Runs = len(recs)
+			if len(recs) > 0 {
+				st.LastRun = &recs[len(recs)-1]
+			}
+			if g.jsonOut {
+				return printJSON(os.Stdout, st)
+			}
+			fmt.Printf("store %s: %d run records\n", st.Store, st.Runs)
+			if r := st.LastRun; r != nil {
+				fmt.Printf("last run %s: %s, manifest %s, executor %s, %s, %d stages (%d ran, %d cached, %d failed, %d skipped)\n",
+					r.Name, r.Status, r.Manifest, r.Executor, fmtDur(r.Seconds), len(r.Stages),
+					r.Counts[engine.StatusRan], r.Counts[engine.StatusCached], r.Counts[engine.StatusFailed], r.Counts[engine.StatusSkipped])
+				for _, s := range r.Stages {
+					if s.Status == engine.StatusFailed {
+						fmt.Printf("  failed: %s: %s\n", s.Name, s.Error)
+					}
+				}
+			}
+			if len(args) == 1 {
+				fmt.Printf("manifest %s: %d of %d stages cached\n", args[0], st.Cached, st.Stages)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print status as JSON")
+	return cmd
+}
+
+func showCmd(g *globals) *cobra.Command {
+	var format string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "show MANIFEST STAGE [OUTPUT]",
+		Short: "Print a stage's output (Parquet as a table, CSV or JSON; other files by path)",
+		Args:  cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.load(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			targets := l.plan.Lookup(args[1])
+			if len(targets) != 1 {
+				if len(targets) == 0 {
+					return withCode(ExitUsage, fmt.Errorf("no stage or instance %q in %s", args[1], args[0]))
+				}
+				var names []string
+				for _, n := range targets[:min(5, len(targets))] {
+					names = append(names, n.Name)
+				}
+				return withCode(ExitUsage, fmt.Errorf("stage %q has %d instances; name one, e.g. %q", args[1], len(targets), names[0]))
+			}
+			n := targets[0]
+			nodes, _ := l.plan.Closure([]string{n.Name})
+			r := engine.Resolve(nodes, l.store)[n]
+			if r.Status != engine.StatusCached {
+				return withCode(ExitEnv, fmt.Errorf("%s has no cached result: run `pipeline run %s %s` first", n.Name, args[0], n.Name))
+			}
+			outs := slices.Sorted(func(yield func(string) bool) {
+				for k := range r.Action.Outputs {
+					if !yield(k) {
+						return
+					}
+				}
+			})
+			name := ""
+			if len(args) == 3 {
+				name = args[2]
+			} else if len(outs) == 1 {
+				name = outs[0]
+			} else {
+				return withCode(ExitUsage, fmt.Errorf("%s has outputs %s: name one", n.Name, strings.Join(outs, ", ")))
+			}
+			id, ok := r.Action.Outputs[name]
+			if !ok {
+				return withCode(ExitUsage, fmt.Errorf("%s has no output %q (outputs: %s)", n.Name, name, strings.Join(outs, ", ")))
+			}
+			path := l.store.Path(id)
+			if !strings.HasSuffix(r.Action.Files[name], ".parquet") {
+				fmt.Println(path)
+				return nil
+			}
+			return table.Dump(os.Stdout, path, format, limit)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "table, csv or json")
+	cmd.Flags().IntVar(&limit, "limit", 50, "rows to print (0 = all)")
+	return cmd
+}
+
+func pluginsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plugins [MANIFEST]",
+		Short: "List the plugins found and the stages, parameters, inputs and outputs they declare",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var dirs []string
+			if len(args) == 1 {
+				l, err := g.load(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				dirs = g.pluginSearchPath(l.m)
+			} else {
+				dirs = g.pluginSearchPath(nil)
+			}
+			ps, err := host.Discover(cmd.Context(), dirs, g.log)
+			if err != nil {
+				return withCode(ExitEnv, err)
+			}
+			if g.jsonOut {
+				return printJSON(os.Stdout, ps)
+			}
+			if len(ps) == 0 {
+				fmt.Printf("no plugins found in %s\n", strings.Join(dirs, ", "))
+				return nil
+			}
+			for _, p := range ps {
+				fmt.Printf("%s  %s  sha256:%s\n", p.Name, p.Path, p.Digest[:12])
+				for _, s := range p.Stages {
+					fmt.Printf("  stage %s (version %s): %s\n", s.Name, s.Version, s.Doc)
+					for _, prm := range s.Params {
+						def := "required"
+						if prm.Default != nil {
+							b, _ := json.Marshal(prm.Default)
+							def = "default " + string(b)
+						}
+						fmt.Printf("    param  %-14s %-8s %s (%s)\n", prm.Name, prm.Type, prm.Doc, def)
+					}
+					for _, in := range s.Inputs {
+						fmt.Printf("    input  %-14s %s\n", in.Name, in.Doc)
+					}
+					for _, o := range s.Outputs {
+						fmt.Printf("    output %-14s %s\n", o.Name, o.Doc)
+					}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print as JSON")
+	return cmd
+}
+
+func gcCmd(g *globals) *cobra.Command {
+	var apply bool
+	var keepLast int
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Delete what no kept run record reaches (dry run unless --apply)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			recs, err := engine.LoadRecords(store)
+			if err != nil {
+				return withCode(ExitEnv, err)
+			}
+			if keepLast > 0 && len(recs) > keepLast {
+				if apply {
+					for _, r := range recs[:len(recs)-keepLast] {
+						if err := store.DeleteRun(r.Name); err != nil {
+							return withCode(ExitEnv, err)
+						}
+					}
+				}
+				recs = recs[len(recs)-keepLast:]
+			}
+			keepA := map[artifacts.ActionID]bool{}
+			keepO := map[artifacts.OutputID]bool{}
+			for _, r := range recs {
+				for _, s := range r.Stages {
+					if id, err := artifacts.ParseActionID(s.ActionID); err == nil {
+						keepA[id] = true
+					}
+					for _, o := range s.Outputs {
+						if id, err := artifacts.ParseOutputID(o); err == nil {
+							keepO[id] = true
+						}
+					}
+				}
+			}
+			rep, err := store.GC(keepA, keepO, !apply)
+			if err != nil {
+				return withCode(ExitEnv, err)
+			}
+			verb := "would delete"
+			if apply {
+				verb = "deleted"
+			}
+			fmt.Printf("%s %d objects and %d action entries (%.1f MiB), keeping what %d run records reach\n",
+				verb, rep.Objects, rep.Actions, float64(rep.Bytes)/(1<<20), len(recs))
+			if !apply {
+				fmt.Println("dry run: pass --apply to delete")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&apply, "apply", false, "really delete (default is a dry run)")
+	cmd.Flags().IntVar(&keepLast, "keep-last", 0, "keep only the newest N run records (0 = all)")
+	return cmd
+}

@@ -1,0 +1,235 @@
+// Package cli implements the `pipeline` command line.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/pipeline/internal/manifest"
+	"github.com/demystify-resnet/repro/plugins/host"
+)
+
+// Exit codes (documented in docs/cli.md).
+const (
+	ExitOK          = 0
+	ExitStageFailed = 1 // a stage failed, or verify found a difference
+	ExitUsage       = 2 // bad command line or manifest
+	ExitEnv         = 3 // store, plugin discovery or other environment problem
+	ExitInterrupted = 130
+)
+
+// exitError carries an exit code with an error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+type globals struct {
+	store      string
+	pluginDirs []string
+	logLevel   string
+	logFormat  string
+	jsonOut    bool
+	tty        bool
+	log        zerolog.Logger
+	logOut     io.Writer
+}
+
+// Main runs the CLI and returns the process exit code. It never calls
+// os.Exit itself, so deferred plugin cleanup always runs.
+func Main(args []string) int {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "pipeline",
+		Short:         "Reproduce \"Demystifying ResNet\" from a declarative manifest",
+		Long:          "pipeline runs the stages of a manifest as plugins and keeps every intermediate as a content-addressed Parquet artifact, so unchanged work is never redone.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setup()
+		},
+	}
+	root.PersistentFlags().StringVar(&g.store, "store", envOr("PIPELINE_STORE", ".pipeline"), "artifact store directory (env PIPELINE_STORE)")
+	root.PersistentFlags().StringArrayVar(&g.pluginDirs, "plugin-dir", nil, "extra folder to search for pipeline-plugin-* binaries (repeatable; searched first)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
+	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), execCmd(g))
+	root.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintln(os.Stderr, "pipeline: "+msg)
+	var ee *exitError
+	var me *manifest.Error
+	switch {
+	case ctx.Err() != nil:
+		return ExitInterrupted
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &me):
+		return ExitUsage
+	case strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "unknown flag"),
+		strings.Contains(err.Error(), "arg(s)"), strings.HasPrefix(err.Error(), "invalid argument"):
+		return ExitUsage
+	}
+	return ExitEnv
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func (g *globals) setup() error {
+	lvl, err := zerolog.ParseLevel(g.logLevel)
+	if err != nil || g.logLevel == "" {
+		return withCode(ExitUsage, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel))
+	}
+	g.tty = isatty.IsTerminal(os.Stderr.Fd())
+	var console bool
+	switch g.logFormat {
+	case "auto":
+		console = g.tty
+	case "console":
+		console = true
+	case "json":
+	default:
+		return withCode(ExitUsage, fmt.Errorf("--log-format %q: want auto, console or json", g.logFormat))
+	}
+	g.logOut = os.Stderr
+	g.setLogger(lvl, console)
+	return nil
+}
+
+func (g *globals) setLogger(lvl zerolog.Level, console bool) {
+	var w io.Writer = g.logOut
+	if console {
+		w = zerolog.ConsoleWriter{Out: g.logOut, TimeFormat: "15:04:05", NoColor: !g.tty}
+	}
+	g.log = zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// redirectLog sends log output through w (the progress display).
+func (g *globals) redirectLog(w io.Writer) {
+	g.logOut = w
+	lvl := g.log.GetLevel()
+	console := g.logFormat == "console" || (g.logFormat == "auto" && g.tty)
+	g.setLogger(lvl, console)
+}
+
+// openStore opens (creating if needed) the artifact store.
+func (g *globals) openStore() (*artifacts.Store, error) {
+	s, err := artifacts.Open(g.store)
+	if err != nil {
+		return nil, withCode(ExitEnv, err)
+	}
+	return s, nil
+}
+
+// pluginSearchPath is: --plugin-dir folders, the manifest's plugin_dirs, then
+// the folder of the pipeline binary itself (the build's bin/).
+func (g *globals) pluginSearchPath(m *manifest.Manifest) []string {
+	var dirs []string
+	for _, d := range g.pluginDirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			dirs = append(dirs, abs)
+		}
+	}
+	if m != nil {
+		dirs = append(dirs, m.PluginDirs...)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	return dedup(dirs)
+}
+
+func dedup(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// loaded is a manifest bound to plugins and a store.
+type loaded struct {
+	m     *manifest.Manifest
+	plan  *engine.Plan
+	reg   *engine.Registry
+	store *artifacts.Store
+}
+
+// load reads the manifest, discovers plugins, builds the plan and opens the store.
+func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
+	m, err := manifest.Load(path)
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	exp, err := m.Expand()
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	plugins, err := host.Discover(ctx, g.pluginSearchPath(m), g.log)
+	if err != nil {
+		return nil, withCode(ExitEnv, err)
+	}
+	reg := engine.NewRegistry(plugins)
+	plan, err := engine.NewPlan(exp, reg)
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return nil, err
+	}
+	return &loaded{m: m, plan: plan, reg: reg, store: store}, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func fmtDur(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+}

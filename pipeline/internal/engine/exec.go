@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/plugins/sdk"
+)
+
+// Task is everything needed to execute one action anywhere that sees the
+// store: it is what the Slurm executor serialises for `pipeline exec`.
+type Task struct {
+	Instance     string              `json:"instance"`
+	ActionID     string              `json:"action_id"`
+	PluginName   string              `json:"plugin_name"`
+	PluginPath   string              `json:"plugin_path"`
+	PluginDigest string              `json:"plugin_digest"`
+	Spec         sdk.StageSpec       `json:"spec"`
+	Params       map[string]any      `json:"params"`
+	Seed         uint64              `json:"seed"`
+	Inputs       map[string][]string `json:"inputs"` // port -> absolute object paths
+	Timeout      time.Duration       `json:"timeout"`
+	Retries      int                 `json:"retries"`
+	Resources    ResourcesJSON       `json:"resources"`
+}
+
+// ResourcesJSON is the serialisable form of a stage's resource request.
+type ResourcesJSON struct {
+	CPUs   int           `json:"cpus,omitempty"`
+	Memory string        `json:"memory,omitempty"`
+	Time   time.Duration `json:"time,omitempty"`
+}
+
+// Plugin rebuilds the host plugin handle of a task.
+func (t *Task) Plugin() *host.Plugin {
+	return &host.Plugin{Name: t.PluginName, Path: t.PluginPath, Digest: t.PluginDigest, Stages: []sdk.StageSpec{t.Spec}}
+}
+
+// Progress reports a running stage's own progress.
+type Progress func(done, total float64, msg string)
+
+// Executor executes actions that missed the cache. Execute runs the task's
+// plugin, publishes its outputs into the store and records the action, so
+// that on success store.GetAction(task.ActionID) is a hit; it returns the
+// recorded action. Implementations must be safe for concurrent use.
+type Executor interface {
+	Name() string
+	Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error)
+}
+
+// StageError is a stage's own failure (diagnostics from the plugin), as
+// opposed to a broken call.
+type StageError struct {
+	Instance    string
+	Diagnostics []sdk.Diagnostic
+}
+
+func (e *StageError) Error() string {
+	var msgs []string
+	for _, d := range e.Diagnostics {
+		if d.Severity == sdk.Warning {
+			continue
+		}
+		m := d.Summary
+		if d.Detail != "" {
+			m += ": " + strings.ReplaceAll(d.Detail, "\n", " ")
+		}
+		msgs = append(msgs, m)
+	}
+	return fmt.Sprintf("stage %s failed: %s", e.Instance, strings.Join(msgs, "; "))
+}
+
+// Local executes tasks in this process's machine, launching plugins directly.
+type Local struct {
+	Store *artifacts.Store
+}
+
+// Name implements Executor.
+func (l *Local) Name() string { return "local" }
+
+// Execute implements Executor.
+func (l *Local) Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
+	return ExecuteTask(ctx, l.Store, t, progress, log)
+}
+
+// ExecuteTask runs a task against a store: it takes the action's lock (so two
+// pipelines on one store never compute the same action at once), re-checks the
+// cache, runs the plugin in a fresh staging directory (retrying up to
+// t.Retries times on failure), publishes every output and records the action.
+// It is shared by the local executor and by `pipeline exec` on cluster nodes.
+func ExecuteTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
+	aid, err := artifacts.ParseActionID(t.ActionID)
+	if err != nil {
+		return artifacts.Action{}, fmt.Errorf("engine: task %s: %w", t.Instance, err)
+	}
+	unlock, err := store.Lock(ctx, aid)
+	if err != nil {
+		return artifacts.Action{}, fmt.Errorf("engine: lock %s: %w", t.Instance, err)
+	}
+	defer func() {
+		if err := unlock(); err != nil {
+			log.Warn().Err(err).Msg("releasing the action lock")
+		}
+	}()
+	if a, ok, err := store.GetAction(aid); err == nil && ok {
+		log.Debug().Msg("computed meanwhile by another pipeline; reusing it")
+		return a, nil
+	}
+	var lastErr error
+	for attempt := 0; attempt <= t.Retries; attempt++ {
+		if attempt > 0 {
+			log.Warn().Err(lastErr).Int("attempt", attempt+1).Msg("retrying stage")
+		}
+		a, err := runOnce(ctx, store, aid, t, progress, log)
+		if err == nil {
+			return a, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return artifacts.Action{}, lastErr
+}
+
+func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
+	st, err := RunStaged(ctx, store, t, progress, log)
+	if err != nil {
+		return artifacts.Action{}, err
+	}
+	defer st.Cleanup()
+	for _, d := range st.Diagnostics {
+		log.Warn().Str("detail", d.Detail).Msg(d.Summary)
+	}
+	a := artifacts.Action{
+		Outputs: map[string]artifacts.OutputID{}, Sizes: map[string]int64{}, Files: map[string]string{},
+		Stage: t.Spec.Name, Plugin: t.PluginName, PluginDigest: t.PluginDigest,
+	}
+	for _, name := range sortedKeys(st.Files) {
+		path := st.Files[name]
+		id, size, err := store.Put(path)
+		if err != nil {
+			return artifacts.Action{}, fmt.Errorf("stage %s: publish output %q: %w", t.Instance, name, err)
+		}
+		a.Outputs[name] = id
+		a.Sizes[name] = size
+		a.Files[name] = filepath.Base(path)
+	}
+	if err := store.PutAction(aid, a); err != nil {
+		return artifacts.Action{}, fmt.Errorf("stage %s: record action: %w", t.Instance, err)
+	}
+	return a, nil
+}
+
+// errSkipped marks nodes not run because a dependency failed.
+var errSkipped = errors.New("skipped: a dependency failed")

@@ -1,0 +1,184 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/artifacts/table"
+	"github.com/demystify-resnet/repro/plugins/host"
+	"github.com/demystify-resnet/repro/plugins/sdk"
+)
+
+// Resolve looks every node of nodes up in the store without running
+// anything. A node whose inputs are all cached gets its ActionID and KeyText;
+// its Status is StatusCached on a hit and StatusPending otherwise. A node with
+// an uncached input gets no ActionID (Err says which input).
+func Resolve(nodes []*Node, store *artifacts.Store) map[*Node]*Result {
+	results := map[*Node]*Result{}
+	for _, n := range nodes {
+		res := &Result{Node: n, Status: StatusPending}
+		results[n] = res
+		ids, _, err := ResolveInputs(n, results, store)
+		if err != nil {
+			res.Err = err
+			continue
+		}
+		key := ActionKey(n, ids)
+		res.ActionID, res.KeyText = key.Sum(), key.Text()
+		if a, ok, err := store.GetAction(res.ActionID); err == nil && ok {
+			res.Action, res.Status = a, StatusCached
+		}
+	}
+	return results
+}
+
+// Staged is a plugin run whose outputs sit in a staging directory, not yet
+// published.
+type Staged struct {
+	Dir         string
+	Files       map[string]string // output name -> absolute path
+	Diagnostics []sdk.Diagnostic
+}
+
+// Cleanup removes the staging directory.
+func (s *Staged) Cleanup() { os.RemoveAll(s.Dir) }
+
+// RunStaged runs a task's plugin into a fresh staging directory of the store
+// and checks its diagnostics; nothing is published. The caller must Cleanup.
+func RunStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger) (*Staged, error) {
+	dir, err := store.Staging("run")
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", t.Instance, err)
+	}
+	st := &Staged{Dir: dir, Files: map[string]string{}}
+	res, err := host.Run(ctx, t.Plugin(), host.RunRequest{
+		Stage: t.Spec.Name, Params: t.Params, Inputs: t.Inputs, OutDir: dir,
+		Seed: t.Seed, Timeout: t.Timeout, OnProgress: progress, Log: log,
+	})
+	if err != nil {
+		st.Cleanup()
+		return nil, fmt.Errorf("stage %s: %w", t.Instance, err)
+	}
+	st.Diagnostics = res.Diagnostics
+	if sdk.HasErrors(res.Diagnostics) {
+		st.Cleanup()
+		return nil, &StageError{Instance: t.Instance, Diagnostics: res.Diagnostics}
+	}
+	for name, file := range res.Outputs {
+		st.Files[name] = filepath.Join(dir, file)
+	}
+	return st, nil
+}
+
+// Verdict is how a re-executed output compares with the cached one.
+type Verdict string
+
+// Verdicts of `pipeline verify`.
+const (
+	Bitwise   Verdict = "bitwise-equal"
+	Decoded   Verdict = "equal-after-decoding"
+	Different Verdict = "different"
+	NotCached Verdict = "not-cached"
+)
+
+// OutputCheck is the comparison of one output.
+type OutputCheck struct {
+	Output  string
+	Cached  artifacts.OutputID
+	Fresh   artifacts.OutputID
+	Verdict Verdict
+}
+
+// NodeCheck is the verification of one node.
+type NodeCheck struct {
+	Node    *Node
+	Verdict Verdict // the worst verdict of its outputs
+	Outputs []OutputCheck
+	Err     error
+}
+
+// Verify re-executes every cached node of nodes (ignoring the cache, with the
+// cached inputs) and compares each output with the cached bytes: bitwise
+// equal, equal after decoding (Parquet files with the same logical digest), or
+// different. Nothing is published. Nodes that are not cached are reported as
+// NotCached.
+func Verify(ctx context.Context, nodes []*Node, store *artifacts.Store, log zerolog.Logger, progress func(*Node)) []NodeCheck {
+	results := Resolve(nodes, store)
+	var out []NodeCheck
+	for _, n := range nodes {
+		if ctx.Err() != nil {
+			break
+		}
+		res := results[n]
+		chk := NodeCheck{Node: n}
+		if res.Status != StatusCached {
+			chk.Verdict = NotCached
+			out = append(out, chk)
+			continue
+		}
+		if progress != nil {
+			progress(n)
+		}
+		_, paths, err := ResolveInputs(n, results, store)
+		if err != nil {
+			chk.Err, chk.Verdict = err, Different
+			out = append(out, chk)
+			continue
+		}
+		st, err := RunStaged(ctx, store, NewTask(n, res.ActionID, paths), nil, log.With().Str("stage", n.Name).Logger())
+		if err != nil {
+			chk.Err, chk.Verdict = err, Different
+			out = append(out, chk)
+			continue
+		}
+		chk.Verdict = Bitwise
+		for _, name := range sortedKeys(res.Action.Outputs) {
+			oc := OutputCheck{Output: name, Cached: res.Action.Outputs[name]}
+			path, ok := st.Files[name]
+			if !ok {
+				oc.Verdict = Different
+			} else if oc.Fresh, err = artifacts.HashFile(path); err != nil {
+				chk.Err = err
+				oc.Verdict = Different
+			} else if oc.Fresh == oc.Cached {
+				oc.Verdict = Bitwise
+			} else if strings.HasSuffix(path, ".parquet") && sameLogical(path, store.Path(oc.Cached)) {
+				oc.Verdict = Decoded
+			} else {
+				oc.Verdict = Different
+			}
+			chk.Verdict = worse(chk.Verdict, oc.Verdict)
+			chk.Outputs = append(chk.Outputs, oc)
+		}
+		st.Cleanup()
+		out = append(out, chk)
+	}
+	return out
+}
+
+func sameLogical(a, b string) bool {
+	da, err := table.LogicalDigest(a)
+	if err != nil {
+		return false
+	}
+	db, err := table.LogicalDigest(b)
+	return err == nil && da == db
+}
+
+func worse(a, b Verdict) Verdict {
+	rank := map[Verdict]int{Bitwise: 0, Decoded: 1, Different: 2}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

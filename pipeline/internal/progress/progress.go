@@ -1,0 +1,156 @@
+// Package progress draws a live status footer on a terminal: stages done out
+// of total, how many came from the cache, and each running stage's own
+// progress. Log lines written through Writer appear above the footer and are
+// never lost. On a non-terminal the display is off and Writer passes through.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Display is a live footer. The zero value is not usable; call New.
+type Display struct {
+	mu      sync.Mutex
+	out     io.Writer
+	enabled bool
+	total   int
+	done    int
+	cached  int
+	failed  int
+	running map[string]string // stage -> progress text
+	lines   int               // footer lines currently drawn
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	started time.Time
+}
+
+// New returns a display writing to out; enabled is false on a non-terminal,
+// which makes every method but Writer a no-op.
+func New(out io.Writer, enabled bool, total int) *Display {
+	d := &Display{out: out, enabled: enabled, total: total, running: map[string]string{}, stop: make(chan struct{}), started: time.Now()}
+	if enabled {
+		d.wg.Add(1)
+		go d.loop()
+	}
+	return d
+}
+
+func (d *Display) loop() {
+	defer d.wg.Done()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			d.mu.Lock()
+			d.redraw()
+			d.mu.Unlock()
+		}
+	}
+}
+
+// Start marks a stage as running.
+func (d *Display) Start(stage string) {
+	d.mu.Lock()
+	d.running[stage] = ""
+	d.mu.Unlock()
+}
+
+// Update sets a running stage's progress.
+func (d *Display) Update(stage string, done, total float64, msg string) {
+	d.mu.Lock()
+	if _, ok := d.running[stage]; ok {
+		s := msg
+		if total > 0 {
+			s = fmt.Sprintf("%3.0f%% %s", 100*done/total, msg)
+		}
+		d.running[stage] = s
+	}
+	d.mu.Unlock()
+}
+
+// Finish marks a stage done (cached, ran, or failed).
+func (d *Display) Finish(stage string, cached, failed bool) {
+	d.mu.Lock()
+	delete(d.running, stage)
+	d.done++
+	if cached {
+		d.cached++
+	}
+	if failed {
+		d.failed++
+	}
+	d.mu.Unlock()
+}
+
+// Close removes the footer.
+func (d *Display) Close() {
+	if !d.enabled {
+		return
+	}
+	close(d.stop)
+	d.wg.Wait()
+	d.mu.Lock()
+	d.clear()
+	d.mu.Unlock()
+}
+
+// Writer returns an io.Writer for log output that keeps the footer below it.
+func (d *Display) Writer() io.Writer { return writer{d} }
+
+type writer struct{ d *Display }
+
+func (w writer) Write(p []byte) (int, error) {
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	if w.d.enabled {
+		w.d.clear()
+	}
+	n, err := w.d.out.Write(p)
+	if w.d.enabled {
+		w.d.redraw()
+	}
+	return n, err
+}
+
+func (d *Display) clear() {
+	for i := 0; i < d.lines; i++ {
+		fmt.Fprint(d.out, "\x1b[1A\x1b[2K")
+	}
+	d.lines = 0
+}
+
+func (d *Display) redraw() {
+	d.clear()
+	names := make([]string, 0, len(d.running))
+	for n := range d.running {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %d/%d stages done (%d cached", time.Since(d.started).Round(time.Second), d.done, d.total, d.cached)
+	if d.failed > 0 {
+		fmt.Fprintf(&b, ", %d failed", d.failed)
+	}
+	fmt.Fprintf(&b, "), %d running\n", len(names))
+	lines := 1
+	const maxShown = 6
+	for i, n := range names {
+		if i == maxShown {
+			fmt.Fprintf(&b, "  ... and %d more\n", len(names)-maxShown)
+			lines++
+			break
+		}
+		fmt.Fprintf(&b, "  %s %s\n", n, d.running[n])
+		lines++
+	}
+	fmt.Fprint(d.out, b.String())
+	d.lines = lines
+}

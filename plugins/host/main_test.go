@@ -1,0 +1,103 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/demystify-resnet/repro/plugins/host"
+)
+
+// binDir holds the plugin binaries built by TestMain (real binaries over
+// real go-plugin: no fakes in these tests).
+var binDir string
+
+// testPlugins maps plugin names to their packages.
+var testPlugins = map[string]string{
+	"testkit": "github.com/demystify-resnet/repro/plugins/testplugins/testkit",
+	"example": "github.com/demystify-resnet/repro/plugins/example",
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("HOST_TEST_ORPHAN_HELPER"); spec != "" {
+		orphanHelper(spec) // never returns
+	}
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "host-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binDir = dir
+	for name, pkg := range testPlugins {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, host.FilePrefix+name), pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testLogger(level zerolog.Level) (zerolog.Logger, *syncBuffer) {
+	buf := &syncBuffer{}
+	return zerolog.New(buf).Level(level), buf
+}
+
+// load describes one of the binaries built by TestMain.
+func load(t *testing.T, name string) *host.Plugin {
+	t.Helper()
+	log, _ := testLogger(zerolog.WarnLevel)
+	p, err := host.Load(context.Background(), filepath.Join(binDir, host.FilePrefix+name), log)
+	if err != nil {
+		t.Fatalf("Load %s: %v", name, err)
+	}
+	return p
+}
+
+// orphanHelper runs as a separate host process: it launches test.hang and
+// blocks, so the test can SIGKILL it and check the plugin dies too.
+func orphanHelper(spec string) {
+	path, outDir, _ := strings.Cut(spec, "|")
+	log := zerolog.New(os.Stderr)
+	p, err := host.Load(context.Background(), path, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_, err = host.Run(context.Background(), p, host.RunRequest{Stage: "test.hang", OutDir: outDir, Log: log, Timeout: time.Minute})
+	fmt.Fprintln(os.Stderr, "helper: Run returned:", err)
+	os.Exit(1)
+}
