@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/plugins/host"
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
 
@@ -109,7 +110,7 @@ func ExecuteTask(ctx context.Context, store *artifacts.Store, t *Task, progress 
 			log.Warn().Err(err).Msg("releasing the action lock")
 		}
 	}()
-	if a, ok, err := store.GetAction(aid); err == nil && ok {
+	if a, ok, err := store.GetActionVerified(aid); err == nil && ok {
 		log.Debug().Msg("computed meanwhile by another pipeline; reusing it")
 		return a, nil
 	}

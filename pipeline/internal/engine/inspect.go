@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -33,7 +35,7 @@ func Resolve(nodes []*Node, store *artifacts.Store) map[*Node]*Result {
 		}
 		key := ActionKey(n, ids)
 		res.ActionID, res.KeyText = key.Sum(), key.Text()
-		if a, ok, err := store.GetAction(res.ActionID); err == nil && ok {
+		if a, ok, err := store.GetActionVerified(res.ActionID); err == nil && ok {
 			res.Action, res.Status = a, StatusCached
 		}
 	}
@@ -145,7 +147,7 @@ func Verify(ctx context.Context, nodes []*Node, store *artifacts.Store, log zero
 			path, ok := st.Files[name]
 			if !ok {
 				oc.Verdict = Different
-			} else if oc.Fresh, err = artifacts.HashFile(path); err != nil {
+			} else if oc.Fresh, err = hashFile(path); err != nil {
 				chk.Err = err
 				oc.Verdict = Different
 			} else if oc.Fresh == oc.Cached {
@@ -182,3 +184,19 @@ func worse(a, b Verdict) Verdict {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// hashFile returns the OutputID the store would give the file at path.
+func hashFile(path string) (artifacts.OutputID, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return artifacts.OutputID{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return artifacts.OutputID{}, fmt.Errorf("engine: hash %s: %w", path, err)
+	}
+	var id artifacts.OutputID
+	h.Sum(id[:0])
+	return id, nil
+}

@@ -262,7 +262,7 @@ func runNode(ctx context.Context, n *Node, results map[*Node]*Result, mu *sync.M
 	key := ActionKey(n, ids)
 	res.ActionID = key.Sum()
 	res.KeyText = key.Text()
-	if a, ok, err := opts.Store.GetAction(res.ActionID); err != nil {
+	if a, ok, err := opts.Store.GetActionVerified(res.ActionID); err != nil {
 		log.Warn().Err(err).Msg("cache lookup failed; recomputing")
 	} else if ok {
 		res.Action = a

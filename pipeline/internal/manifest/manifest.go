@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -161,6 +162,9 @@ func Parse(path string, data []byte) (m *Manifest, err error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errorf(Pos{File: path, Line: 1, Col: 1}, "empty manifest")
+		}
 		return nil, p.yamlErr(err)
 	}
 	var extra yaml.Node

@@ -1,0 +1,125 @@
+// Command pipeline-plugin-enginekit is a deterministic plugin binary for the
+// engine's end-to-end tests (pipeline/internal/cli):
+//
+//	det    writes sha256-chained content of its params, seed and inputs (bytes depend only on them)
+//	sleep  like det, after sleeping ms milliseconds (for concurrency and kill tests)
+//	big    writes size bytes derived from its seed (for full-disk tests)
+//
+// When $ENGINEKIT_LAUNCH_LOG is set, every process start appends a line to that
+// file, so tests can count plugin launches.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/demystify-resnet/repro/plugins/sdk"
+)
+
+func main() {
+	if p := os.Getenv("ENGINEKIT_LAUNCH_LOG"); p != "" {
+		if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintf(f, "%d\n", os.Getpid())
+			f.Close()
+		}
+	}
+	sdk.Serve(det{}, sleep{}, big{})
+}
+
+var params = []sdk.ParamSpec{
+	{Name: "label", Type: sdk.TypeString, Default: "", Doc: "free text copied into the output"},
+	{Name: "n", Type: sdk.TypeInt, Default: 0, Doc: "a number"},
+	{Name: "ms", Type: sdk.TypeInt, Default: 0, Doc: "milliseconds to sleep (stage sleep)"},
+	{Name: "size", Type: sdk.TypeInt, Default: 1024, Doc: "bytes to write (stage big)"},
+}
+
+func spec(name, doc string) sdk.StageSpec {
+	return sdk.StageSpec{
+		Name: name, Version: "1", Doc: doc, Params: params,
+		Inputs:  []sdk.PortSpec{{Name: "in", Many: true, Optional: true, Doc: "any files"}},
+		Outputs: []sdk.PortSpec{{Name: "out", Doc: name + ".json"}},
+	}
+}
+
+type det struct{}
+
+func (det) Spec() sdk.StageSpec {
+	return spec("det", "Deterministic: output depends only on params, seed and input bytes.")
+}
+func (det) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	return write(req, "det.json")
+}
+
+type sleep struct{}
+
+func (sleep) Spec() sdk.StageSpec {
+	return spec("sleep", "Sleeps ms milliseconds, then behaves like det.")
+}
+func (sleep) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	ms := req.Params.Int("ms")
+	for i := 0; i < ms/10; i++ {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		req.Progress(float64(i+1), float64(ms/10), "sleeping")
+	}
+	return write(req, "sleep.json")
+}
+
+type big struct{}
+
+func (big) Spec() sdk.StageSpec { return spec("big", "Writes size bytes derived from the seed.") }
+func (big) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	size := req.Params.Int("size")
+	f, err := os.Create(filepath.Join(req.OutDir, "big.bin"))
+	if err != nil {
+		return nil, err
+	}
+	block := sha256.Sum256([]byte(fmt.Sprint(req.Seed)))
+	for written := 0; written < size; written += len(block) {
+		if _, err := f.Write(block[:min(len(block), size-written)]); err != nil {
+			f.Close()
+			return sdk.Errorf("cannot write output", "%v", err), nil
+		}
+		block = sha256.Sum256(block[:])
+	}
+	if err := f.Close(); err != nil {
+		return sdk.Errorf("cannot write output", "%v", err), nil
+	}
+	return &sdk.Response{Outputs: map[string]string{"out": "big.bin"}}, nil
+}
+
+// write records params, seed and the digests of the inputs (in port order).
+func write(req *sdk.Request, name string) (*sdk.Response, error) {
+	rec := map[string]any{"params": req.Params.Raw(), "seed": req.Seed}
+	var ins []string
+	for _, paths := range req.Inputs {
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return sdk.Errorf("cannot read input", "%v", err), nil
+			}
+			sum := sha256.Sum256(b)
+			ins = append(ins, hex.EncodeToString(sum[:]))
+		}
+	}
+	slices.Sort(ins)
+	rec["inputs"] = ins
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, name), b, 0o644); err != nil {
+		return sdk.Errorf("cannot write output", "%v", err), nil
+	}
+	return &sdk.Response{Outputs: map[string]string{"out": name}}, nil
+}
