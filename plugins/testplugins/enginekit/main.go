@@ -5,8 +5,9 @@
 //	sleep  like det, after sleeping ms milliseconds (for concurrency and kill tests)
 //	big    writes size bytes derived from its seed (for full-disk tests)
 //
-// When $ENGINEKIT_LAUNCH_LOG is set, every process start appends a line to that
-// file, so tests can count plugin launches.
+// When $ENGINEKIT_LAUNCH_LOG is set, every process start appends "start PID"
+// and every stage run "run STAGE LABEL" to that file, so tests can count
+// plugin launches and stage executions.
 package main
 
 import (
@@ -26,7 +27,7 @@ import (
 func main() {
 	if p := os.Getenv("ENGINEKIT_LAUNCH_LOG"); p != "" {
 		if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintf(f, "%d\n", os.Getpid())
+			fmt.Fprintf(f, "start %d\n", os.Getpid())
 			f.Close()
 		}
 	}
@@ -100,6 +101,12 @@ func (big) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 
 // write records params, seed and the digests of the inputs (in port order).
 func write(req *sdk.Request, name string) (*sdk.Response, error) {
+	if p := os.Getenv("ENGINEKIT_LAUNCH_LOG"); p != "" {
+		if f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintf(f, "run %s %s\n", req.Stage, req.Params.String("label"))
+			f.Close()
+		}
+	}
 	rec := map[string]any{"params": req.Params.Raw(), "seed": req.Seed}
 	var ins []string
 	for _, paths := range req.Inputs {

@@ -1,0 +1,292 @@
+package cli_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+)
+
+// startPipeline starts the CLI in the background with the given environment.
+func startPipeline(t *testing.T, dir string, plugins string, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	full := append([]string{"--plugin-dir", plugins, "--store", filepath.Join(dir, ".pipeline"), "--log-format", "json"}, args...)
+	cmd := exec.Command(pipelineBin, full...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+func readLog(t *testing.T, path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return strings.Fields(strings.ReplaceAll(string(b), "\n", " | "))
+}
+
+func count(lines []string, prefix string) int {
+	n := 0
+	for _, l := range strings.Split(strings.Join(lines, " "), " | ") {
+		if strings.HasPrefix(strings.TrimSpace(l), prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor polls cond for up to d.
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func TestSecondRunLaunchesNoPlugin(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, chain)
+	logf := filepath.Join(dir, "launches.log")
+	env := []string{"ENGINEKIT_LAUNCH_LOG=" + logf}
+	cmd, out := startPipeline(t, dir, pluginDir, env, "run", "m.yaml")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	if n := count(readLog(t, logf), "run "); n != 4 {
+		t.Fatalf("first run executed %d stages, want 4", n)
+	}
+	os.Remove(logf)
+	cmd, out = startPipeline(t, dir, pluginDir, env, "run", "m.yaml")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if lines := readLog(t, logf); len(lines) != 0 {
+		t.Fatalf("second run of an unchanged manifest launched plugins: %v", lines)
+	}
+}
+
+const slow = `version: 1
+stages:
+  a:
+    plugin: enginekit.det
+    params: {label: a}
+  s:
+    plugin: enginekit.sleep
+    params: {label: s}
+    matrix:
+      ms: [1500, 1600, 1700]
+    inputs: {in: a.out}
+  c:
+    plugin: enginekit.det
+    params: {label: c}
+    inputs: {in: s.out}
+`
+
+// TestKilledRunLeavesConsistentStore SIGKILLs a run while stages are running,
+// checks that the plugins died with it, and that the next run recomputes only
+// what is missing.
+func TestKilledRunLeavesConsistentStore(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, slow)
+	logf := filepath.Join(dir, "launches.log")
+	env := []string{"ENGINEKIT_LAUNCH_LOG=" + logf}
+	cmd, out := startPipeline(t, dir, pluginDir, env, "run", "-j", "2", "m.yaml")
+	// Wait until two sleep stages are running (their plugin processes started).
+	if !waitFor(20*time.Second, func() bool { return strings.Count(out.String(), `"message":"started"`) >= 3 }) {
+		cmd.Process.Kill()
+		t.Fatalf("sleep stages never started:\n%s", out)
+	}
+	time.Sleep(200 * time.Millisecond)
+	var pids []int
+	for _, l := range strings.Split(strings.Join(readLog(t, logf), " "), " | ") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "start" {
+			if pid, err := strconv.Atoi(f[1]); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	// Plugins die with the host (parent-death signal).
+	if !waitFor(5*time.Second, func() bool {
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, 0); err == nil {
+				if st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); !strings.Contains(string(st), ") Z ") {
+					return false
+				}
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("plugin processes %v outlived the killed pipeline", pids)
+	}
+	os.Remove(logf)
+	rec, r := runJSONEnv(t, dir, env, "m.yaml")
+	if r.code != 0 {
+		t.Fatalf("run after kill: exit %d\n%s", r.code, r.stderr)
+	}
+	st := statuses(rec)
+	if st["a"] != engine.StatusCached {
+		t.Errorf("a was finished before the kill but is %s", st["a"])
+	}
+	for name, s := range st {
+		if s != engine.StatusCached && s != engine.StatusRan {
+			t.Errorf("%s: %s", name, s)
+		}
+	}
+	if n := count(readLog(t, logf), "run "); n != 4 {
+		t.Errorf("after the kill, %d stages ran; want the 4 that were not finished (3 sleeps + c)", n)
+	}
+	// Nothing half-written remains under tmp/ after a clean run.
+	entries, _ := os.ReadDir(filepath.Join(dir, ".pipeline", "tmp"))
+	if len(entries) != 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("tmp/ not cleaned after the run that followed a kill: %v", names)
+	}
+}
+
+func runJSONEnv(t *testing.T, dir string, env []string, args ...string) (engine.RunRecord, result) {
+	t.Helper()
+	old := os.Environ()
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		t.Setenv(k, v)
+	}
+	_ = old
+	return runJSON(t, dir, args...)
+}
+
+// TestConcurrentRunsShareTheWork runs two pipelines on one store at once: both
+// succeed and every stage executes exactly once.
+func TestConcurrentRunsShareTheWork(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, slow)
+	logf := filepath.Join(dir, "launches.log")
+	env := []string{"ENGINEKIT_LAUNCH_LOG=" + logf}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	outs := make([]*bytes.Buffer, 2)
+	for i := range 2 {
+		cmd, out := startPipeline(t, dir, pluginDir, env, "run", "-j", "4", "m.yaml")
+		outs[i] = out
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = cmd.Wait() }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	lines := readLog(t, logf)
+	if n := count(lines, "run "); n != 5 {
+		t.Fatalf("two concurrent runs executed %d stages, want each of the 5 exactly once: %v", n, lines)
+	}
+}
+
+// TestFullDisk runs a stage whose output does not fit on the store's file
+// system (a real 1 MiB tmpfs): a one-line error, and the store stays usable.
+func TestFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "small")
+	os.MkdirAll(mnt, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s); the full-disk path is covered by artifacts tests", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	store := filepath.Join(mnt, "store")
+	writeManifest(t, dir, "version: 1\nstages:\n  ok: {plugin: enginekit.det, params: {label: small}}\n  huge: {plugin: enginekit.big, params: {size: 4000000}}\n")
+	cmd := exec.Command(pipelineBin, "--plugin-dir", pluginDir, "--store", store, "run", "-k", "m.yaml")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("full disk: want exit 1, got %v\n%s", err, out)
+	}
+	last := lastLine(string(out))
+	if !strings.Contains(last, "huge") || !strings.Contains(last, "no space left on device") {
+		t.Fatalf("full disk error %q does not name the stage and the cause", last)
+	}
+	// The store is consistent: the small stage is cached, objects/ holds only whole objects.
+	cmd = exec.Command(pipelineBin, "--plugin-dir", pluginDir, "--store", store, "run", "--json", "m.yaml", "ok")
+	cmd.Dir = dir
+	cmd.Stderr = io.Discard
+	b, err := cmd.Output()
+	if err != nil || !strings.Contains(string(b), `"status": "cached"`) {
+		t.Fatalf("store unusable after a full disk: %v\n%s", err, b)
+	}
+	filepath.WalkDir(filepath.Join(store, "objects"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, _ := d.Info(); fi.Size() > 1<<20 {
+				t.Errorf("partial object %s left in the store", p)
+			}
+		}
+		return nil
+	})
+}
+
+// TestPluginChangedDuringRun replaces a plugin binary between discovery and
+// a later launch: the launch is refused with a clear error.
+func TestPluginChangedDuringRun(t *testing.T) {
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	os.MkdirAll(plugins, 0o755)
+	bin := filepath.Join(plugins, "pipeline-plugin-enginekit")
+	data, err := os.ReadFile(filepath.Join(pluginDir, "pipeline-plugin-enginekit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeManifest(t, dir, "version: 1\nstages:\n  s: {plugin: enginekit.sleep, params: {ms: 1500}}\n  d: {plugin: enginekit.det, inputs: {in: s.out}}\n")
+	cmd, out := startPipeline(t, dir, plugins, nil, "run", "m.yaml")
+	if !waitFor(20*time.Second, func() bool { return strings.Contains(out.String(), `"message":"started"`) }) {
+		cmd.Process.Kill()
+		t.Fatalf("stage never started:\n%s", out)
+	}
+	// Replace the binary (a new inode, as a rebuild would) while s runs.
+	tmp := bin + ".new"
+	if err := os.WriteFile(tmp, append(data, 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("want exit 1, got %v\n%s", err, out)
+	}
+	last := lastLine(out.String())
+	if !strings.Contains(last, "stage d") || !strings.Contains(last, "changed since discovery") {
+		t.Fatalf("error %q does not say that stage d's plugin binary changed", last)
+	}
+}

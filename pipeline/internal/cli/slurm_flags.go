@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/demystify-resnet/repro/pipeline/internal/slurm"
+)
+
+// slurmOptions are the settings of the Slurm executor (`run --executor
+// slurm`). Each has a flag (when addSlurmFlags registered them) and an
+// environment variable that gives the default.
+type slurmOptions struct {
+	partition  string
+	cpus       int
+	mem        string
+	time       time.Duration
+	poll       time.Duration
+	sbatchArgs []string
+}
+
+// slurmFlags holds the values bound by the last addSlurmFlags call; nil
+// when the run command has no Slurm flags (then only the environment
+// variables apply).
+var slurmFlags *slurmOptions
+
+// slurmEnvOptions reads the defaults from the environment:
+// PIPELINE_SLURM_PARTITION, PIPELINE_SLURM_CPUS, PIPELINE_SLURM_MEM,
+// PIPELINE_SLURM_TIME, PIPELINE_SLURM_POLL and PIPELINE_SLURM_SBATCH_ARGS
+// (space-separated).
+func slurmEnvOptions() (slurmOptions, error) {
+	o := slurmOptions{
+		partition: os.Getenv("PIPELINE_SLURM_PARTITION"),
+		mem:       os.Getenv("PIPELINE_SLURM_MEM"),
+		poll:      slurm.DefaultPoll,
+	}
+	if v := os.Getenv("PIPELINE_SLURM_CPUS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("PIPELINE_SLURM_CPUS=%q: want a positive integer", v)
+		}
+		o.cpus = n
+	}
+	for _, kv := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"PIPELINE_SLURM_TIME", &o.time}, {"PIPELINE_SLURM_POLL", &o.poll}} {
+		if v := os.Getenv(kv.name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return o, fmt.Errorf("%s=%q: want a positive duration such as 500ms or 2h", kv.name, v)
+			}
+			*kv.dst = d
+		}
+	}
+	o.sbatchArgs = strings.Fields(os.Getenv("PIPELINE_SLURM_SBATCH_ARGS"))
+	return o, nil
+}
+
+// addSlurmFlags registers the Slurm executor's flags on cmd (the run
+// command), with defaults from the environment variables.
+func addSlurmFlags(cmd *cobra.Command) {
+	def, _ := slurmEnvOptions() // a bad variable is reported when the executor is made
+	o := &slurmOptions{}
+	slurmFlags = o
+	f := cmd.Flags()
+	f.StringVar(&o.partition, "slurm-partition", def.partition, "Slurm partition for the jobs (env PIPELINE_SLURM_PARTITION; default: the cluster's)")
+	f.IntVar(&o.cpus, "slurm-cpus", def.cpus, "cpus-per-task of stages that declare none in the manifest or plugin (env PIPELINE_SLURM_CPUS; default 1)")
+	f.StringVar(&o.mem, "slurm-mem", def.mem, "memory of stages without resources.memory, e.g. 4G (env PIPELINE_SLURM_MEM; default: the cluster's)")
+	f.DurationVar(&o.time, "slurm-time", def.time, "time limit of stages without resources.time (env PIPELINE_SLURM_TIME; default: the partition's)")
+	f.DurationVar(&o.poll, "slurm-poll", def.poll, "how often the Slurm queue is polled (env PIPELINE_SLURM_POLL)")
+	f.StringArrayVar(&o.sbatchArgs, "slurm-sbatch-arg", def.sbatchArgs, "extra sbatch argument, e.g. --slurm-sbatch-arg=--account=X (repeatable; env PIPELINE_SLURM_SBATCH_ARGS, space-separated)")
+}

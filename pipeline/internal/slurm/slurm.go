@@ -1,0 +1,648 @@
+// Package slurm is the pipeline's Slurm executor: it runs each stage that
+// missed the cache as a Slurm batch job.
+//
+// A job runs the pipeline binary itself in worker mode on a compute node
+// (`pipeline --store STORE exec TASK.json`), which launches the plugin,
+// publishes its outputs into the store and records the action exactly as
+// the local executor does. The store must therefore be a directory that the
+// submitting machine and every compute node see at the same path (a shared
+// filesystem). Per action the executor keeps a folder STORE/slurm/<action
+// id, 12 hex digits>/ holding the task description (task-<digest>.json), the
+// batch script (job-<digest>.sh) and one log per job (slurm-<jobid>.log).
+//
+// The executor follows its jobs with one `squeue` call per poll interval for
+// all of them together, falls back to `scontrol show job` and then `sacct`
+// (`sacct -c` without slurmdbd) once a job has left the controller's
+// memory, forwards the job's state and the worker's progress to the
+// engine, and maps Slurm's outcomes (FAILED, TIMEOUT, CANCELLED, NODE_FAIL,
+// OUT_OF_MEMORY, ...) to one-line errors of type *JobError naming the
+// stage instance and the job id. When the context is cancelled (Ctrl-C) it
+// cancels its job with scancel and waits until squeue no longer shows it.
+// See docs/slurm.md.
+package slurm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+)
+
+// Defaults of Config.
+const (
+	DefaultPoll           = time.Second
+	DefaultCancelWait     = 2 * time.Minute
+	DefaultCommandTimeout = time.Minute
+	DefaultLostContact    = 2 * time.Minute
+	DefaultWorkerLogLevel = "debug"
+)
+
+// Config configures an Executor. Only Store is required.
+type Config struct {
+	// Store is the artifact store. Its directory must be on a filesystem
+	// that every compute node sees at the same absolute path.
+	Store *artifacts.Store
+	// Executable is the pipeline binary the jobs run (default: this
+	// process's own executable, os.Executable). It must be reachable at
+	// the same path on the compute nodes.
+	Executable string
+	// Partition is passed as sbatch --partition when not empty.
+	Partition string
+	// CPUs is the --cpus-per-task of a stage that declares neither
+	// resources.cpus in the manifest nor Threads in its plugin (default 1).
+	CPUs int
+	// Memory is the --mem of a stage without resources.memory ("" = the
+	// cluster's default), in Slurm syntax such as 512M or 4G.
+	Memory string
+	// Time is the --time of a stage without resources.time (0 = the
+	// partition's default). Slurm rounds time limits up to whole minutes.
+	Time time.Duration
+	// SbatchArgs are extra sbatch arguments added to every submission
+	// (e.g. --account=X, --qos=Y, --constraint=Z).
+	SbatchArgs []string
+	// Poll is the interval between two looks at the queue (default
+	// DefaultPoll). One squeue call per interval serves every job of the
+	// executor.
+	Poll time.Duration
+	// CancelWait bounds how long a cancellation waits for squeue to stop
+	// showing the job (default DefaultCancelWait; it must exceed the
+	// cluster's KillWait).
+	CancelWait time.Duration
+	// CommandTimeout bounds each call of a Slurm command (default
+	// DefaultCommandTimeout).
+	CommandTimeout time.Duration
+	// LostContact is how long squeue may keep failing before a job is
+	// given up with an error (default DefaultLostContact).
+	LostContact time.Duration
+	// WorkerLogLevel is the --log-level of the worker in the job (default
+	// "debug", which carries the progress records the executor forwards).
+	WorkerLogLevel string
+}
+
+// Executor runs tasks as Slurm batch jobs. It implements engine.Executor
+// and is safe for concurrent use: the engine calls Execute from several
+// goroutines, one per stage in flight.
+type Executor struct {
+	cfg      Config
+	exe      string
+	storeDir string
+	log      zerolog.Logger
+
+	mu        sync.Mutex
+	active    map[string]bool // job ids submitted and not yet finished
+	submitted []string        // every job id submitted, in order
+
+	snapMu      sync.Mutex
+	snapAt      time.Time
+	snapQueried map[string]bool
+	snap        map[string]jobInfo
+}
+
+var _ engine.Executor = (*Executor)(nil)
+
+// New checks that the Slurm client commands are installed and that the
+// controller answers, and returns an executor for cfg. It fails with a
+// one-line error saying what is missing.
+func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Executor, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("slurm: no store")
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.CancelWait <= 0 {
+		cfg.CancelWait = DefaultCancelWait
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
+	if cfg.LostContact <= 0 {
+		cfg.LostContact = DefaultLostContact
+	}
+	if cfg.WorkerLogLevel == "" {
+		cfg.WorkerLogLevel = DefaultWorkerLogLevel
+	}
+	if cfg.CPUs < 0 {
+		return nil, fmt.Errorf("slurm: default cpus %d < 0", cfg.CPUs)
+	}
+	exe := cfg.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("slurm: find the pipeline binary for the jobs: %w", err)
+		}
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	exe, err := filepath.Abs(exe)
+	if err != nil {
+		return nil, fmt.Errorf("slurm: pipeline binary: %w", err)
+	}
+	if _, err := os.Stat(exe); err != nil {
+		return nil, fmt.Errorf("slurm: pipeline binary for the jobs: %w", err)
+	}
+	e := &Executor{cfg: cfg, exe: exe, storeDir: cfg.Store.Dir(), log: log, active: map[string]bool{}}
+	if err := e.Check(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Check verifies that sbatch, squeue, scontrol and scancel are on PATH and
+// that the Slurm controller answers `scontrol ping`.
+func (e *Executor) Check(ctx context.Context) error {
+	return CheckCluster(ctx, e.cfg.CommandTimeout)
+}
+
+// CheckCluster verifies that sbatch, squeue, scontrol and scancel are on
+// PATH and that a Slurm controller answers `scontrol ping` within timeout
+// (0 means DefaultCommandTimeout). The error is one line saying what is
+// missing; tests use it to decide whether a cluster is reachable.
+func CheckCluster(ctx context.Context, timeout time.Duration) error {
+	for _, c := range []string{"sbatch", "squeue", "scontrol", "scancel"} {
+		if _, err := exec.LookPath(c); err != nil {
+			return fmt.Errorf("slurm: %s not found on PATH: install the Slurm client commands (Debian: slurm-client) or use --executor local", c)
+		}
+	}
+	if timeout <= 0 {
+		timeout = DefaultCommandTimeout
+	}
+	out, err := runCmd(ctx, timeout, "scontrol", "ping")
+	if err != nil {
+		return fmt.Errorf("slurm: the Slurm controller does not answer: %w", err)
+	}
+	if !strings.Contains(out, "is UP") {
+		return fmt.Errorf("slurm: the Slurm controller does not answer: scontrol ping: %s", clip(strings.TrimSpace(out)))
+	}
+	return nil
+}
+
+// Name implements engine.Executor.
+func (e *Executor) Name() string { return "slurm" }
+
+// Submitted returns the ids of every job this executor has submitted, in
+// submission order.
+func (e *Executor) Submitted() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.submitted...)
+}
+
+// Active returns the ids of the jobs submitted and not yet seen finished
+// (or cancelled), sorted as submitted.
+func (e *Executor) Active() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var ids []string
+	for _, id := range e.submitted {
+		if e.active[id] {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// JobError is a stage that failed as a Slurm job. Its message is one line
+// naming the stage instance and the job id, e.g.
+//
+//	stage train[depth=2]: Slurm job 42 was killed by Slurm at its time limit of 1m0s (log /s/slurm/ab12/slurm-42.log)
+type JobError struct {
+	Instance string // stage instance
+	JobID    string // Slurm job id
+	State    string // final Slurm job state (COMPLETED, FAILED, TIMEOUT, ...) or "" if unknown
+	ExitCode int    // exit status of the batch script
+	Msg      string // what happened, e.g. "failed with exit code 1: ..."
+	Log      string // the job's log file
+}
+
+func (e *JobError) Error() string {
+	s := fmt.Sprintf("stage %s: Slurm job %s %s", e.Instance, e.JobID, e.Msg)
+	if e.Log != "" {
+		s += " (log " + e.Log + ")"
+	}
+	return s
+}
+
+// Execute implements engine.Executor: it submits t as a batch job, follows
+// it to the end and returns the action the job recorded in the store.
+// Jobs that end in NODE_FAIL, BOOT_FAIL or PREEMPTED are resubmitted up to
+// t.Retries times (a plugin's own failures are retried inside the job).
+func (e *Executor) Execute(ctx context.Context, t *engine.Task, progress engine.Progress, log zerolog.Logger) (artifacts.Action, error) {
+	aid, err := artifacts.ParseActionID(t.ActionID)
+	if err != nil {
+		return artifacts.Action{}, fmt.Errorf("slurm: stage %s: %w", t.Instance, err)
+	}
+	if progress == nil {
+		progress = func(float64, float64, string) {}
+	}
+	dir, script, err := e.prepare(t, aid)
+	if err != nil {
+		return artifacts.Action{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return artifacts.Action{}, fmt.Errorf("stage %s: not submitted to Slurm: %w", t.Instance, err)
+		}
+		id, err := e.submit(t, dir, script)
+		if err != nil {
+			return artifacts.Action{}, err
+		}
+		logPath := filepath.Join(dir, "slurm-"+id+".log")
+		log.Info().Str("job", id).Str("log", logPath).Msg("submitted Slurm job")
+		progress(0, 0, "Slurm job "+id+" submitted")
+		ji, err := e.follow(ctx, t, id, logPath, progress, log)
+		if err != nil {
+			return artifacts.Action{}, err
+		}
+		a, err := e.outcome(t, aid, ji, logPath)
+		if err == nil {
+			return a, nil
+		}
+		if retryable(ji.State) && attempt < t.Retries {
+			log.Warn().Err(err).Int("attempt", attempt+2).Msg("resubmitting the stage")
+			continue
+		}
+		return artifacts.Action{}, err
+	}
+}
+
+// retryable reports whether a job that ended in state s failed because of
+// the cluster rather than the stage.
+func retryable(s string) bool {
+	return s == StateNodeFail || s == StateBootFail || s == StatePreempted
+}
+
+// cpus returns the --cpus-per-task of t: the manifest's resources.cpus,
+// else the plugin stage's declared Threads, else Config.CPUs, else 1.
+func (e *Executor) cpus(t *engine.Task) int {
+	switch {
+	case t.Resources.CPUs > 0:
+		return t.Resources.CPUs
+	case t.Spec.Threads > 0:
+		return t.Spec.Threads
+	case e.cfg.CPUs > 0:
+		return e.cfg.CPUs
+	}
+	return 1
+}
+
+// prepare writes t's task file and batch script into its folder in the
+// store; both are named by the digest of their content, so identical tasks
+// share them and different tasks never overwrite each other.
+func (e *Executor) prepare(t *engine.Task, aid artifacts.ActionID) (dir, script string, err error) {
+	dir = filepath.Join(e.storeDir, "slurm", aid.Short())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", fmt.Errorf("slurm: stage %s: %w", t.Instance, err)
+	}
+	data, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return "", "", fmt.Errorf("slurm: stage %s: encode task: %w", t.Instance, err)
+	}
+	data = append(data, '\n')
+	sum := sha256.Sum256(data)
+	tag := hex.EncodeToString(sum[:6])
+	taskPath := filepath.Join(dir, "task-"+tag+".json")
+	if err := writeAtomic(taskPath, data, 0o644); err != nil {
+		return "", "", fmt.Errorf("slurm: stage %s: write task: %w", t.Instance, err)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "#!/bin/sh\n# Stage %s (action %s), written by the pipeline's Slurm executor.\n",
+		strings.ReplaceAll(t.Instance, "\n", " "), t.ActionID)
+	fmt.Fprintf(&b, "exec %s --store %s --log-format json --log-level %s exec %s\n",
+		shellQuote(e.exe), shellQuote(e.storeDir), shellQuote(e.cfg.WorkerLogLevel), shellQuote(taskPath))
+	script = filepath.Join(dir, "job-"+tag+".sh")
+	if err := writeAtomic(script, b.Bytes(), 0o755); err != nil {
+		return "", "", fmt.Errorf("slurm: stage %s: write batch script: %w", t.Instance, err)
+	}
+	return dir, script, nil
+}
+
+// sbatchArgs returns the sbatch command line for t.
+func (e *Executor) sbatchArgs(t *engine.Task, dir, script string) []string {
+	args := []string{"--parsable",
+		"--job-name", "pipeline:" + t.Instance,
+		"--output", filepath.Join(dir, "slurm-%j.log"),
+		"--chdir", dir,
+		"--nodes", "1", "--ntasks", "1",
+		"--cpus-per-task", strconv.Itoa(e.cpus(t)),
+	}
+	mem := t.Resources.Memory
+	if mem == "" {
+		mem = e.cfg.Memory
+	}
+	if mem != "" {
+		args = append(args, "--mem", mem)
+	}
+	d := t.Resources.Time
+	if d <= 0 {
+		d = e.cfg.Time
+	}
+	if s := slurmTime(d); s != "" {
+		args = append(args, "--time", s)
+	}
+	if e.cfg.Partition != "" {
+		args = append(args, "--partition", e.cfg.Partition)
+	}
+	args = append(args, e.cfg.SbatchArgs...)
+	return append(args, script)
+}
+
+// submit runs sbatch and returns the job id. It does not take the run's
+// context: a submission that was under way when the run was interrupted
+// still returns its id, so that the job can be cancelled.
+func (e *Executor) submit(t *engine.Task, dir, script string) (string, error) {
+	out, err := runCmd(context.Background(), e.cfg.CommandTimeout, "sbatch", e.sbatchArgs(t, dir, script)...)
+	if err != nil {
+		return "", fmt.Errorf("stage %s: Slurm refused the job: %w", t.Instance, err)
+	}
+	id, _, _ := strings.Cut(strings.TrimSpace(out), ";")
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return "", fmt.Errorf("stage %s: sbatch printed %q, not a job id", t.Instance, clip(out))
+	}
+	e.mu.Lock()
+	e.active[id] = true
+	e.submitted = append(e.submitted, id)
+	e.mu.Unlock()
+	return id, nil
+}
+
+func (e *Executor) done(id string) {
+	e.mu.Lock()
+	delete(e.active, id)
+	e.mu.Unlock()
+}
+
+// follow polls job id until it ends and returns its final state. On ctx
+// cancellation it cancels the job and returns an error.
+func (e *Executor) follow(ctx context.Context, t *engine.Task, id, logPath string, progress engine.Progress, log zerolog.Logger) (jobInfo, error) {
+	defer e.done(id)
+	tick := time.NewTicker(e.cfg.Poll)
+	defer tick.Stop()
+	lt := &logTail{path: logPath}
+	var lastState, lastReason string
+	var failingSince time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			e.cancel(id, log)
+			return jobInfo{}, fmt.Errorf("stage %s: run interrupted; Slurm job %s cancelled: %w", t.Instance, id, ctx.Err())
+		case <-tick.C:
+		}
+		ji, seen, err := e.queueState(id)
+		if err != nil {
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			if time.Since(failingSince) > e.cfg.LostContact {
+				return jobInfo{}, fmt.Errorf("stage %s: lost contact with the Slurm controller for %s while following job %s: %w",
+					t.Instance, e.cfg.LostContact, id, err)
+			}
+			log.Warn().Err(err).Str("job", id).Msg("squeue failed; will retry")
+			continue
+		}
+		failingSince = time.Time{}
+		if !seen || terminal(ji.State) {
+			// Finished, or already gone from squeue (MinJobAge): ask
+			// scontrol for the details, then accounting.
+			if fin, ok := e.final(id); ok && terminal(fin.State) {
+				lt.poll()
+				return fin, nil
+			}
+			if seen {
+				return ji, nil
+			}
+			return jobInfo{ID: id}, nil
+		}
+		if ji.State != lastState || ji.Reason != lastReason {
+			msg := "Slurm job " + id + " " + ji.State
+			if ji.Reason != "" && ji.Reason != "None" {
+				msg += " (" + ji.Reason + ")"
+			}
+			log.Debug().Str("job", id).Str("state", ji.State).Str("reason", ji.Reason).Msg("Slurm job state")
+			progress(0, 0, msg)
+			lastState, lastReason = ji.State, ji.Reason
+		}
+		if ji.State == StateRunning {
+			if p, ok := lt.poll(); ok {
+				progress(p.Done, p.Total, p.Msg)
+			}
+		}
+	}
+}
+
+// queueState returns the squeue view of job id. seen is false when squeue
+// no longer knows the job. One squeue call serves every job of the
+// executor that asks within half a poll interval.
+func (e *Executor) queueState(id string) (ji jobInfo, seen bool, err error) {
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
+	if !e.snapQueried[id] || time.Since(e.snapAt) >= e.cfg.Poll/2 {
+		ids := e.Active()
+		queried := map[string]bool{}
+		for _, x := range ids {
+			queried[x] = true
+		}
+		if !queried[id] {
+			ids = append(ids, id)
+			queried[id] = true
+		}
+		out, err := runCmd(context.Background(), e.cfg.CommandTimeout, "squeue", "-h", "-t", "all", "-j", strings.Join(ids, ","), "-o", "%i|%T|%r")
+		if err != nil && !invalidJobID(err) {
+			return jobInfo{}, false, err
+		}
+		e.snap, e.snapQueried, e.snapAt = parseSqueue(out), queried, time.Now()
+	}
+	ji, seen = e.snap[id]
+	return ji, seen, nil
+}
+
+// invalidJobID reports squeue's error for a single job id it does not know.
+func invalidJobID(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Invalid job id")
+}
+
+// final returns the final record of job id: from scontrol while the
+// controller still has it, else from sacct (slurmdbd), else from sacct -c
+// (the jobcomp/filetxt log).
+func (e *Executor) final(id string) (jobInfo, bool) {
+	bg := context.Background()
+	if out, err := runCmd(bg, e.cfg.CommandTimeout, "scontrol", "show", "job", "-o", id); err == nil {
+		if ji, ok := parseScontrol(out); ok && terminal(ji.State) {
+			return ji, true
+		}
+	}
+	if _, err := exec.LookPath("sacct"); err != nil {
+		return jobInfo{}, false
+	}
+	if out, err := runCmd(bg, e.cfg.CommandTimeout, "sacct", "-n", "-P", "-X", "-j", id, "-o", "JobID,State,ExitCode"); err == nil {
+		if ji, ok := parseSacct(out, id); ok {
+			ji.Source = "sacct"
+			return ji, true
+		}
+	}
+	if out, err := runCmd(bg, e.cfg.CommandTimeout, "sacct", "-c", "-n", "-P", "-j", id, "-o", "JobID,State,ExitCode"); err == nil {
+		if ji, ok := parseSacct(out, id); ok {
+			ji.Source = "sacct -c"
+			return ji, true
+		}
+	}
+	return jobInfo{}, false
+}
+
+// outcome turns a finished job into the action it recorded, or an error.
+func (e *Executor) outcome(t *engine.Task, aid artifacts.ActionID, ji jobInfo, logPath string) (artifacts.Action, error) {
+	je := &JobError{Instance: t.Instance, JobID: ji.ID, State: ji.State, ExitCode: ji.ExitCode, Log: logPath}
+	why := func() string {
+		if l := lastErrorLine(logPath); l != "" {
+			return ": " + l
+		}
+		return ""
+	}
+	switch ji.State {
+	case StateCompleted, "":
+		a, ok, err := e.cfg.Store.GetAction(aid)
+		switch {
+		case err != nil:
+			je.Msg = fmt.Sprintf("finished but its result cannot be read from the store: %v", err)
+		case ok:
+			return a, nil
+		case ji.State == "":
+			je.Msg = "left the Slurm queue with no accounting record and no result in the store" + why()
+		case ji.Signal != 0:
+			// Pitfall: a job cancelled before it started can report 0.
+			je.Msg = fmt.Sprintf("was killed by signal %d and recorded no result", ji.Signal)
+		default:
+			je.Msg = fmt.Sprintf("completed but its result is not in the store %s (is the store on a filesystem that the compute nodes share at the same path?)%s", e.storeDir, why())
+		}
+	case StateFailed:
+		if ji.Signal != 0 {
+			je.Msg = fmt.Sprintf("failed: killed by signal %d%s", ji.Signal, why())
+		} else {
+			je.Msg = fmt.Sprintf("failed with exit code %d%s", ji.ExitCode, why())
+		}
+	case StateTimeout:
+		d := t.Resources.Time
+		if d <= 0 {
+			d = e.cfg.Time
+		}
+		je.Msg = fmt.Sprintf("was killed by Slurm at its time limit of %s (raise resources.time)", describeLimit(ji, d))
+	case StateCancelled:
+		je.Msg = "was cancelled outside this pipeline (scancel, an administrator or a failed dependency)"
+	case StateNodeFail:
+		je.Msg = "failed because its node failed (NODE_FAIL"
+		if ji.NodeList != "" {
+			je.Msg += " on " + ji.NodeList
+		}
+		je.Msg += ")"
+	case StateOutOfMemory:
+		mem := t.Resources.Memory
+		if mem == "" {
+			mem = e.cfg.Memory
+		}
+		if mem == "" {
+			mem = "the cluster's default"
+		}
+		je.Msg = fmt.Sprintf("ran out of memory (OUT_OF_MEMORY; it had %s: raise resources.memory)", mem)
+	case StateBootFail:
+		je.Msg = "failed: its node could not boot (BOOT_FAIL)"
+	case StateDeadline:
+		je.Msg = "was killed at its deadline (DEADLINE)"
+	case StatePreempted:
+		je.Msg = "was preempted (PREEMPTED)"
+	default:
+		je.Msg = "ended in state " + ji.State + why()
+	}
+	return artifacts.Action{}, je
+}
+
+// cancel cancels job id and waits until squeue no longer shows it (as
+// pending, running or completing), at most CancelWait.
+func (e *Executor) cancel(id string, log zerolog.Logger) {
+	ctx, stop := context.WithTimeout(context.Background(), e.cfg.CancelWait)
+	defer stop()
+	log.Info().Str("job", id).Msg("cancelling Slurm job")
+	if _, err := runCmd(ctx, e.cfg.CommandTimeout, "scancel", id); err != nil && !invalidJobID(err) {
+		log.Error().Err(err).Str("job", id).Msg("scancel failed")
+	}
+	wait := min(e.cfg.Poll, 200*time.Millisecond)
+	for {
+		out, err := runCmd(ctx, e.cfg.CommandTimeout, "squeue", "-h", "-j", id, "-o", "%T")
+		if (err == nil && strings.TrimSpace(out) == "") || invalidJobID(err) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			log.Error().Str("job", id).Str("state", strings.TrimSpace(out)).
+				Msgf("Slurm job still in the queue %s after scancel", e.cfg.CancelWait)
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// runCmd runs a Slurm command with a timeout and returns its stdout. The
+// error names the command and carries the first line of its stderr.
+func runCmd(ctx context.Context, timeout time.Duration, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			// Keep the line that says what is wrong: Slurm prints
+			// "sbatch: error: ..." lines, the last one being the cause.
+			lines := strings.Split(msg, "\n")
+			msg = strings.TrimSpace(lines[len(lines)-1])
+		}
+		if ctx.Err() == context.DeadlineExceeded {
+			msg = fmt.Sprintf("no answer within %s", timeout)
+		}
+		if msg == "" {
+			msg = err.Error()
+		}
+		return stdout.String(), fmt.Errorf("%s: %s", name, clip(msg))
+	}
+	return stdout.String(), nil
+}
+
+// writeAtomic writes data to path through a temporary file and a rename,
+// so a job never reads a half-written file.
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
