@@ -18,11 +18,12 @@ import (
 // its ActionID. Outputs and Sizes have the same keys. In JSON, map keys are
 // sorted, so an entry's bytes depend only on its content.
 type Action struct {
-	Outputs      map[string]OutputID `json:"outputs"`       // output name -> object
-	Sizes        map[string]int64    `json:"sizes"`         // output name -> object size in bytes
-	Stage        string              `json:"stage"`         // informative: stage instance name
-	Plugin       string              `json:"plugin"`        // informative: plugin name
-	PluginDigest string              `json:"plugin_digest"` // informative: sha256 of the plugin binary
+	Outputs      map[string]OutputID `json:"outputs"`         // output name -> object
+	Sizes        map[string]int64    `json:"sizes"`           // output name -> object size in bytes
+	Files        map[string]string   `json:"files,omitempty"` // output name -> file name the plugin gave it (used to publish to out/)
+	Stage        string              `json:"stage"`           // informative: stage instance name
+	Plugin       string              `json:"plugin"`          // informative: plugin name
+	PluginDigest string              `json:"plugin_digest"`   // informative: sha256 of the plugin binary
 }
 
 // actionFormat is the version of the on-disk action entry.

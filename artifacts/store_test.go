@@ -856,3 +856,24 @@ func TestSIGKILLLeavesConsistentStore(t *testing.T) {
 		t.Fatalf("%d consecutive hits, %d entries: every published entry must be whole", hits, len(entries))
 	}
 }
+
+func TestResolve(t *testing.T) {
+	s := openTest(t)
+	id, _ := putBytes(t, s, []byte("resolve me"))
+	got, err := s.ResolveObject(id.String()[:8])
+	if err != nil || got != id {
+		t.Fatalf("ResolveObject(short) = %v, %v", got, err)
+	}
+	if got, err := s.ResolveObject(id.String()); err != nil || got != id {
+		t.Fatalf("ResolveObject(full) = %v, %v", got, err)
+	}
+	if _, err := s.ResolveObject("ffff"); !errors.Is(err, fs.ErrNotExist) && id.String()[:4] != "ffff" {
+		t.Fatalf("ResolveObject(absent) = %v", err)
+	}
+	if _, err := s.ResolveObject("ab"); err == nil {
+		t.Fatal("too-short prefix accepted")
+	}
+	if _, err := s.ResolveAction(id.String()[:8]); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ResolveAction of an object id = %v", err)
+	}
+}

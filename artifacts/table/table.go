@@ -26,6 +26,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // The pinned writer configuration. Changing any of these changes the bytes
@@ -57,15 +58,19 @@ const (
 	CanonicalNaN32 uint32 = 0x7fc00000
 )
 
+// codec is shared by every writer: it pools zstd encoders, whose creation
+// is expensive. EncodeAll with one encoder goroutine is deterministic, so
+// which pooled encoder compresses a page does not change the bytes.
+var codec = &zstd.Codec{Level: zstd.SpeedDefault, Concurrency: 1}
+
 // WriterOptions returns the pinned writer configuration: zstd at the
-// "default" level with one encoder goroutine, fixed page buffer and row
-// group sizes, version 1 data pages with statistics, no bloom filters, no
-// key/value metadata, and a fixed created_by. A fresh codec is returned on
-// every call.
+// "default" level (about zstd level 3) with one encoder goroutine, fixed
+// page buffer and row group sizes, version 1 data pages with statistics,
+// no bloom filters, no key/value metadata, and a fixed created_by.
 func WriterOptions() []parquet.WriterOption {
 	return []parquet.WriterOption{
 		parquet.CreatedBy(CreatedByApp, WriterVersion, WriterBuild),
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault, Concurrency: 1}),
+		parquet.Compression(codec),
 		parquet.PageBufferSize(PageBufferBytes),
 		parquet.MaxRowsPerRowGroup(RowGroupRows),
 		parquet.DataPageVersion(DataPageVersion),
@@ -74,12 +79,19 @@ func WriterOptions() []parquet.WriterOption {
 }
 
 // Write writes rows to a new Parquet file at path (created or truncated)
-// with the pinned configuration; extra options (tests use them to vary
-// compression) come after it and override it. T must be a struct type.
-// NaNs are canonicalised in the file (rows is not modified). Write fails if
-// the schema has a repeated field outside a LIST or MAP group (a slice
-// without ",list"). On error the partial file is removed.
-func Write[T any](path string, rows []T, extra ...parquet.WriterOption) (err error) {
+// with the pinned configuration (WriterOptions) and the fixed batching
+// policy (BatchRows), so equal rows give equal bytes. T must be a struct
+// type. NaNs are canonicalised in the file (rows is not modified). Write
+// fails if the schema has a repeated field outside a LIST or MAP group (a
+// slice without ",list"). On error the partial file is removed. Write does
+// not fsync: the store's Put does when it publishes the file.
+func Write[T any](path string, rows []T) error {
+	return writeWith(path, rows)
+}
+
+// writeWith is Write with extra writer options applied after the pinned
+// ones; tests use it to vary the physical layout.
+func writeWith[T any](path string, rows []T, extra ...parquet.WriterOption) (err error) {
 	schema, err := schemaFor[T]()
 	if err != nil {
 		return fmt.Errorf("table: write %s: %w", path, err)
@@ -197,8 +209,13 @@ func checkRepeated(n parquet.Node, path []string, inListOrMap bool) error {
 	if n.Repeated() && !inListOrMap {
 		return fmt.Errorf("field %q is a bare repeated field: tag slices with \",list\"", strings.Join(path, "."))
 	}
-	lt := n.Type().LogicalType()
-	isContainer := lt != nil && (lt.List != nil || lt.Map != nil)
+	isContainer := false
+	if lt := n.Type().LogicalType(); lt != nil {
+		switch lt.Value.(type) {
+		case *format.ListType, *format.MapType:
+			isContainer = true
+		}
+	}
 	for _, f := range n.Fields() {
 		if err := checkRepeated(f, append(slices.Clone(path), f.Name()), isContainer); err != nil {
 			return err

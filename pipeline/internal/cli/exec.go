@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/demystify-resnet/repro/artifacts"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
-	"github.com/demystify-resnet/repro/pipeline/internal/slurm"
 )
 
 // execCmd is the worker mode: it executes one task description (written by an
@@ -48,21 +46,5 @@ func execCmd(g *globals) *cobra.Command {
 }
 
 func newSlurmExecutor(g *globals, store *artifacts.Store) (engine.Executor, error) {
-	var o slurmOptions
-	if slurmFlags != nil {
-		o = *slurmFlags
-	} else {
-		var err error
-		if o, err = slurmEnvOptions(); err != nil {
-			return nil, withCode(ExitUsage, fmt.Errorf("--executor slurm: %w", err))
-		}
-	}
-	ex, err := slurm.New(context.Background(), slurm.Config{
-		Store: store, Partition: o.partition, CPUs: o.cpus, Memory: o.mem, Time: o.time,
-		Poll: o.poll, SbatchArgs: o.sbatchArgs,
-	}, g.log)
-	if err != nil {
-		return nil, withCode(ExitEnv, fmt.Errorf("--executor slurm: %w", err))
-	}
-	return ex, nil
+	return makeSlurmExecutor(g, store)
 }

@@ -58,6 +58,7 @@ type globals struct {
 	tty        bool
 	log        zerolog.Logger
 	logOut     io.Writer
+	stores     []*artifacts.Store // closed by Main when the command returns
 }
 
 // Main runs the CLI and returns the process exit code. It never calls
@@ -83,6 +84,11 @@ func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
+	for _, s := range g.stores {
+		if cerr := s.Close(); cerr != nil && err == nil {
+			err = withCode(ExitEnv, cerr)
+		}
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -154,6 +160,7 @@ func (g *globals) openStore() (*artifacts.Store, error) {
 	if err != nil {
 		return nil, withCode(ExitEnv, err)
 	}
+	g.stores = append(g.stores, s)
 	return s, nil
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 	"github.com/demystify-resnet/repro/pipeline/internal/slurm"
 )
 
@@ -75,4 +78,26 @@ func addSlurmFlags(cmd *cobra.Command) {
 	f.DurationVar(&o.time, "slurm-time", def.time, "time limit of stages without resources.time (env PIPELINE_SLURM_TIME; default: the partition's)")
 	f.DurationVar(&o.poll, "slurm-poll", def.poll, "how often the Slurm queue is polled (env PIPELINE_SLURM_POLL)")
 	f.StringArrayVar(&o.sbatchArgs, "slurm-sbatch-arg", def.sbatchArgs, "extra sbatch argument, e.g. --slurm-sbatch-arg=--account=X (repeatable; env PIPELINE_SLURM_SBATCH_ARGS, space-separated)")
+}
+
+// makeSlurmExecutor builds the Slurm executor from the flags (or, without
+// them, the environment variables) and checks that the cluster answers.
+func makeSlurmExecutor(g *globals, store *artifacts.Store) (engine.Executor, error) {
+	var o slurmOptions
+	if slurmFlags != nil {
+		o = *slurmFlags
+	} else {
+		var err error
+		if o, err = slurmEnvOptions(); err != nil {
+			return nil, withCode(ExitUsage, fmt.Errorf("--executor slurm: %w", err))
+		}
+	}
+	ex, err := slurm.New(context.Background(), slurm.Config{
+		Store: store, Partition: o.partition, CPUs: o.cpus, Memory: o.mem, Time: o.time,
+		Poll: o.poll, SbatchArgs: o.sbatchArgs,
+	}, g.log)
+	if err != nil {
+		return nil, withCode(ExitEnv, fmt.Errorf("--executor slurm: %w", err))
+	}
+	return ex, nil
 }

@@ -420,8 +420,10 @@ func (e *Executor) follow(ctx context.Context, t *engine.Task, id, logPath strin
 		if !seen || terminal(ji.State) {
 			// Finished, or already gone from squeue (MinJobAge): ask
 			// scontrol for the details, then accounting.
+			if p, ok := lt.poll(); ok {
+				progress(p.Done, p.Total, p.Msg)
+			}
 			if fin, ok := e.final(id); ok && terminal(fin.State) {
-				lt.poll()
 				return fin, nil
 			}
 			if seen {
@@ -481,12 +483,18 @@ func invalidJobID(err error) bool {
 // controller still has it, else from sacct (slurmdbd), else from sacct -c
 // (the jobcomp/filetxt log).
 func (e *Executor) final(id string) (jobInfo, bool) {
-	bg := context.Background()
-	if out, err := runCmd(bg, e.cfg.CommandTimeout, "scontrol", "show", "job", "-o", id); err == nil {
+	if out, err := runCmd(context.Background(), e.cfg.CommandTimeout, "scontrol", "show", "job", "-o", id); err == nil {
 		if ji, ok := parseScontrol(out); ok && terminal(ji.State) {
 			return ji, true
 		}
 	}
+	return e.accounting(id)
+}
+
+// accounting returns the record of job id from sacct (slurmdbd), else from
+// sacct -c (the jobcomp/filetxt log of clusters without slurmdbd).
+func (e *Executor) accounting(id string) (jobInfo, bool) {
+	bg := context.Background()
 	if _, err := exec.LookPath("sacct"); err != nil {
 		return jobInfo{}, false
 	}
