@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -155,8 +156,12 @@ func mnist(t testing.TB) (Images, []uint8, *mat.Dense, Whitening) {
 			return
 		}
 		prev := runtime.GOMAXPROCS(2)
-		f.x, f.w, f.err = Whiten(f.img, 10)
+		var y *mat.Dense
+		f.x, y, f.w, f.err = WhitenedMNIST(dir, 10)
 		runtime.GOMAXPROCS(prev)
+		if f.err == nil && !mat.Equal(y, OneHot(f.labels, 10)) {
+			f.err = errors.New("WhitenedMNIST: y is not OneHot(labels, 10)")
+		}
 	})
 	if f.err != nil {
 		t.Fatalf("MNIST fixture: %v", f.err)

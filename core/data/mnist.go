@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // GoMNISTModule and GoMNISTVersion identify the Go module that ships the original MNIST
@@ -161,4 +163,19 @@ func errText(err error) string {
 		return strings.TrimSpace(string(ee.Stderr))
 	}
 	return err.Error()
+}
+
+// WhitenedMNIST loads the MNIST training split from dir and returns the paper's data
+// (SPEC.md section 4): x = Whiten(images, k) (k x 60,000) and y = OneHot(labels, 10)
+// (10 x 60,000), with the fitted whitening map.
+func WhitenedMNIST(dir string, k int) (x, y *mat.Dense, w Whitening, err error) {
+	img, labels, err := LoadMNIST(dir, "train")
+	if err != nil {
+		return nil, nil, Whitening{}, err
+	}
+	x, w, err = Whiten(img, k)
+	if err != nil {
+		return nil, nil, Whitening{}, fmt.Errorf("data: whitened MNIST: %w", err)
+	}
+	return x, OneHot(labels, 10), w, nil
 }

@@ -93,7 +93,7 @@ func (a Activation) Deriv(x float64) float64 {
 	panic("nets: invalid activation " + a.String())
 }
 
-// Deriv2 returns s''(x) (0 for Identity and ReLU).
+// Deriv2 returns the second derivative of s at x (0 for Identity and ReLU).
 func (a Activation) Deriv2(x float64) float64 {
 	switch a {
 	case Identity, ReLU:
@@ -108,7 +108,7 @@ func (a Activation) Deriv2(x float64) float64 {
 	panic("nets: invalid activation " + a.String())
 }
 
-// apply writes s(x), s'(x) and s''(x) for every element of x into out, d1
+// apply writes s(x) and its first and second derivatives for every element of x into out, d1
 // and d2 (each may be nil to skip). All slices have the length of x.
 func (a Activation) apply(out, d1, d2, x []float64) {
 	switch a {

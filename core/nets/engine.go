@@ -3,6 +3,7 @@ package nets
 import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 )
 
 // This file is the shared evaluation engine: forward pass, reverse pass,
@@ -31,6 +32,15 @@ type lossFn interface {
 	tangent(dst, df []float64, c, q int)
 }
 
+// tangentWS holds the tangent state (capacity maxQ*chunk columns). Several
+// workspaces can share one engine's forward/reverse state concurrently.
+type tangentWS struct {
+	da, dz         [][]float64 // D
+	dh             [][]float64 // R+1
+	dlam, dlam2    []float64
+	dmu, dlh, dlh2 []float64
+}
+
 type engine struct {
 	arch    Arch
 	d, n, R int
@@ -48,12 +58,7 @@ type engine struct {
 	lamh        [][]float64 // R+1
 	zbuf        []float64
 
-	// tangent state (capacity maxQ*chunk columns).
-	da, dz          [][]float64 // D
-	dh              [][]float64 // R+1
-	dlam, dlam2     []float64
-	dmu, dlh, dlh2  []float64
-	vbuf            []float64
+	tw *tangentWS // the default tangent workspace
 }
 
 func newEngine(arch Arch, x []float64, m int, loss lossFn, chunk, maxQ int) *engine {
@@ -78,17 +83,22 @@ func newEngine(arch Arch, x []float64, m int, loss lossFn, chunk, maxQ int) *eng
 	e.mu = alloc(e.D, d*c)
 	e.lamh = alloc(e.R+1, d*c)
 	e.zbuf = make([]float64, d*c)
-	qc := maxQ * c
-	e.da = alloc(e.D, d*qc)
-	e.dz = alloc(e.D, d*qc)
-	e.dh = alloc(e.R+1, d*qc)
-	e.dlam = make([]float64, d*qc)
-	e.dlam2 = make([]float64, d*qc)
-	e.dmu = make([]float64, d*qc)
-	e.dlh = make([]float64, d*qc)
-	e.dlh2 = make([]float64, d*qc)
-	e.vbuf = make([]float64, d*c)
+	e.tw = e.newTangentWS()
 	return e
+}
+
+func (e *engine) newTangentWS() *tangentWS {
+	d, qc := e.d, e.maxQ*e.chunk
+	alloc := func(count int) [][]float64 {
+		out := make([][]float64, count)
+		for i := range out {
+			out[i] = make([]float64, d*qc)
+		}
+		return out
+	}
+	return &tangentWS{da: alloc(e.D), dz: alloc(e.D), dh: alloc(e.R + 1),
+		dlam: make([]float64, d*qc), dlam2: make([]float64, d*qc), dmu: make([]float64, d*qc),
+		dlh: make([]float64, d*qc), dlh2: make([]float64, d*qc)}
 }
 
 // gen wraps a row-major r x c block with stride s.
@@ -101,6 +111,33 @@ func gen(data []float64, r, c, s int) blas64.General {
 func (e *engine) wT(w []float64, k int) blas64.General {
 	d := e.d
 	return gen(w[k*d*d:(k+1)*d*d], d, d, d)
+}
+
+// wMul sets dst = W_k src (trans false) or dst = W_k^T src (trans true),
+// or adds to dst if acc, where src and dst are d x cols row-major and W_k is
+// layer k of w. Row by row with axpy in a fixed order: no goroutines, no
+// allocation, identical bits whatever GOMAXPROCS (gonum's Dgemm would start
+// goroutines for these thin products on every call).
+func (e *engine) wMul(dst, w []float64, k int, trans bool, src []float64, cols int, acc bool) {
+	d := e.d
+	wk := w[k*d*d : (k+1)*d*d] // W[i][t] = wk[t*d+i]
+	for i := 0; i < d; i++ {
+		out := dst[i*cols : (i+1)*cols]
+		if !acc {
+			clear(out)
+		}
+		for t := 0; t < d; t++ {
+			var coef float64
+			if trans {
+				coef = wk[i*d+t] // W^T[i][t] = W[t][i]
+			} else {
+				coef = wk[t*d+i]
+			}
+			if coef != 0 {
+				floats.AddScaled(out, coef, src[t*cols:(t+1)*cols])
+			}
+		}
+	}
 }
 
 // forward evaluates the block of c columns starting at col0 and returns
@@ -118,7 +155,7 @@ func (e *engine) forward(w []float64, col0, c int) float64 {
 		for l := 0; l < n; l++ {
 			k := k0 + l
 			z := e.zbuf[:d*c]
-			blas64.Gemm(blas.Trans, blas.NoTrans, 1, e.wT(w, k), gen(e.a[k], d, c, c), 0, gen(z, d, c, c))
+			e.wMul(z, w, k, false, e.a[k], c, false)
 			if l < n-1 {
 				mid.apply(e.a[k+1][:d*c], e.zd1[k][:d*c], e.zd2[k][:d*c], z)
 				continue
@@ -152,7 +189,7 @@ func (e *engine) backwardSeeded(w []float64, c int) {
 		mulTo(e.lam[last][:d*c], e.zd1[last][:d*c], e.lamh[r+1][:d*c])
 		for l := n - 1; l >= 0; l-- {
 			k := k0 + l
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, e.wT(w, k), gen(e.lam[k], d, c, c), 0, gen(e.mu[k], d, c, c))
+			e.wMul(e.mu[k], w, k, true, e.lam[k], c, false)
 			if l > 0 {
 				mulTo(e.lam[k-1][:d*c], e.zd1[k-1][:d*c], e.mu[k][:d*c])
 			}
@@ -181,18 +218,18 @@ func (e *engine) gradAccum(dst []float64, c int, beta float64) {
 	}
 }
 
-// tangentForward propagates q directions forward. If start >= 0 the
+// tangentForward propagates q directions forward into tw. If start >= 0 the
 // directions are unit perturbations of z_start: direction b adds 1 to row b
 // of z_start in every column (q must be d). If start < 0, q must be 1 and v
 // is a weight direction. Tangents of layers before start are not computed.
-func (e *engine) tangentForward(w, v []float64, start, c, q int) {
+func (e *engine) tangentForward(tw *tangentWS, w, v []float64, start, c, q int) {
 	d, n := e.d, e.n
 	qc := q * c
 	r0 := 0
 	if start >= 0 {
 		r0 = start / n
 	}
-	clear(e.dh[r0][:d*qc])
+	clear(tw.dh[r0][:d*qc])
 	for r := r0; r < e.R; r++ {
 		k0 := r * n
 		for l := 0; l < n; l++ {
@@ -200,7 +237,7 @@ func (e *engine) tangentForward(w, v []float64, start, c, q int) {
 			if k < start {
 				continue
 			}
-			dz := e.dz[k][:d*qc]
+			dz := tw.dz[k][:d*qc]
 			if k == start {
 				clear(dz)
 				for b := 0; b < q; b++ {
@@ -211,22 +248,22 @@ func (e *engine) tangentForward(w, v []float64, start, c, q int) {
 				}
 				continue
 			}
-			da := e.da[k][:d*qc]
+			da := tw.da[k][:d*qc]
 			if l == 0 {
-				mulBroadcast(da, e.pd1[r][:d*c], e.dh[r][:d*qc], c, q)
+				mulBroadcast(da, e.pd1[r][:d*c], tw.dh[r][:d*qc], c, q)
 			} else {
-				mulBroadcast(da, e.zd1[k-1][:d*c], e.dz[k-1][:d*qc], c, q)
+				mulBroadcast(da, e.zd1[k-1][:d*c], tw.dz[k-1][:d*qc], c, q)
 			}
-			blas64.Gemm(blas.Trans, blas.NoTrans, 1, e.wT(w, k), gen(da, d, qc, qc), 0, gen(dz, d, qc, qc))
+			e.wMul(dz, w, k, false, da, qc, false)
 			if v != nil {
-				blas64.Gemm(blas.Trans, blas.NoTrans, 1, e.wT(v, k), gen(e.a[k], d, c, c), 1, gen(dz, d, c, c))
+				e.wMul(dz, v, k, false, e.a[k], c, true) // q == 1 here
 			}
 		}
 		last := k0 + n - 1
-		dhn := e.dh[r+1][:d*qc]
-		mulBroadcast(dhn, e.zd1[last][:d*c], e.dz[last][:d*qc], c, q)
+		dhn := tw.dh[r+1][:d*qc]
+		mulBroadcast(dhn, e.zd1[last][:d*c], tw.dz[last][:d*qc], c, q)
 		if !e.arch.Plain {
-			dhr := e.dh[r][:d*qc]
+			dhr := tw.dh[r][:d*qc]
 			for i := range dhn {
 				dhn[i] += dhr[i]
 			}
@@ -237,11 +274,11 @@ func (e *engine) tangentForward(w, v []float64, start, c, q int) {
 // tangentBackward propagates the tangent of the adjoints backwards after
 // tangentForward with the same arguments, calling visit(k, dlam_k) for every
 // layer k >= max(start, 0), from the last layer down.
-func (e *engine) tangentBackward(w, v []float64, start, c, q int, visit func(k int, dlam []float64)) {
+func (e *engine) tangentBackward(tw *tangentWS, w, v []float64, start, c, q int, visit func(k int, dlam []float64)) {
 	d, n := e.d, e.n
 	qc := q * c
-	dlh := e.dlh[:d*qc]
-	e.loss.tangent(dlh, e.dh[e.R][:d*qc], c, q)
+	dlh := tw.dlh[:d*qc]
+	e.loss.tangent(dlh, tw.dh[e.R][:d*qc], c, q)
 	stop := max(start, 0)
 	curv := func(act Activation) bool { return act == Tanh || act == Sigmoid }
 	for r := e.R - 1; r >= 0; r-- {
@@ -250,10 +287,10 @@ func (e *engine) tangentBackward(w, v []float64, start, c, q int, visit func(k i
 		if last < stop {
 			return
 		}
-		dlam := e.dlam[:d*qc]
+		dlam := tw.dlam[:d*qc]
 		mulBroadcast(dlam, e.zd1[last][:d*c], dlh, c, q)
 		if curv(e.arch.Post) {
-			addMul3Broadcast(dlam, e.zd2[last][:d*c], e.lamh[r+1][:d*c], e.dz[last][:d*qc], c, q)
+			addMul3Broadcast(dlam, e.zd2[last][:d*c], e.lamh[r+1][:d*c], tw.dz[last][:d*qc], c, q)
 		}
 		for l := n - 1; l >= 0; l-- {
 			k := k0 + l
@@ -261,33 +298,33 @@ func (e *engine) tangentBackward(w, v []float64, start, c, q int, visit func(k i
 			if k == stop {
 				return
 			}
-			dmu := e.dmu[:d*qc]
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, e.wT(w, k), gen(dlam, d, qc, qc), 0, gen(dmu, d, qc, qc))
+			dmu := tw.dmu[:d*qc]
+			e.wMul(dmu, w, k, true, dlam, qc, false)
 			if v != nil {
-				blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, e.wT(v, k), gen(e.lam[k], d, c, c), 1, gen(dmu, d, c, c))
+				e.wMul(dmu, v, k, true, e.lam[k], c, true) // q == 1 here
 			}
 			if l > 0 {
-				next := e.dlam2[:d*qc]
+				next := tw.dlam2[:d*qc]
 				mulBroadcast(next, e.zd1[k-1][:d*c], dmu, c, q)
 				if curv(e.arch.Mid) {
-					addMul3Broadcast(next, e.zd2[k-1][:d*c], e.mu[k][:d*c], e.dz[k-1][:d*qc], c, q)
+					addMul3Broadcast(next, e.zd2[k-1][:d*c], e.mu[k][:d*c], tw.dz[k-1][:d*qc], c, q)
 				}
-				e.dlam, e.dlam2 = e.dlam2, e.dlam
+				tw.dlam, tw.dlam2 = tw.dlam2, tw.dlam
 				dlam = next
 				continue
 			}
 			// l == 0: the adjoint of h_r.
-			nlh := e.dlh2[:d*qc]
+			nlh := tw.dlh2[:d*qc]
 			mulBroadcast(nlh, e.pd1[r][:d*c], dmu, c, q)
 			if curv(e.arch.Pre) {
-				addMul3Broadcast(nlh, e.pd2[r][:d*c], e.mu[k0][:d*c], e.dh[r][:d*qc], c, q)
+				addMul3Broadcast(nlh, e.pd2[r][:d*c], e.mu[k0][:d*c], tw.dh[r][:d*qc], c, q)
 			}
 			if !e.arch.Plain {
 				for i := range nlh {
 					nlh[i] += dlh[i]
 				}
 			}
-			e.dlh, e.dlh2 = e.dlh2, e.dlh
+			tw.dlh, tw.dlh2 = tw.dlh2, tw.dlh
 			dlh = nlh
 		}
 	}

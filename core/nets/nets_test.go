@@ -206,3 +206,49 @@ func TestLayout(t *testing.T) {
 		t.Error("Validate accepted shortcut 0")
 	}
 }
+
+// Oracle: HessianByHVP at a larger size than testCases (depth 16, d = 5),
+// for residual nets of each shortcut length and a plain net at Xavier
+// scale, where the incremental between-layer products are long.
+func TestLinearHessianDeep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const d = 5
+	_, _, sxx, syx, syy := synthData(rng, d, 80)
+	for _, a := range []Arch{
+		{Width: d, Shortcut: 2, Units: 8},
+		{Width: d, Shortcut: 1, Units: 16},
+		{Width: d, Shortcut: 4, Units: 4},
+		{Width: d, Shortcut: 2, Units: 8, Plain: true},
+	} {
+		obj := NewLinear(a, sxx, syx, syy)
+		scale := 0.15
+		if a.Plain {
+			scale = 1 / math.Sqrt(d) // Xavier
+		}
+		w := randVec(rng, obj.Dim(), scale)
+		var ref mat.Dense
+		HessianByHVP(&ref, obj, w)
+		var h mat.SymDense
+		obj.Hessian(&h, w)
+		if e := maxRelDiff(&h, &ref); e > 1e-12 {
+			t.Errorf("%v: Hessian differs from HVP assembly, rel. %.3g", a, e)
+		}
+	}
+}
+
+// Oracle: testing.AllocsPerRun — Grad is the GD inner loop and must not
+// allocate, for both objectives (several sample chunks for Sampled).
+func TestGradDoesNotAllocate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	const d = 10
+	x, y, sxx, syx, syy := synthData(rng, d, 1100)
+	a := Arch{Width: d, Shortcut: 2, Units: 3, Mid: ReLU}
+	objs := []Objective{NewSampled(a, x, y), NewLinear(Arch{Width: d, Shortcut: 2, Units: 3}, sxx, syx, syy)}
+	for _, obj := range objs {
+		w := randVec(rng, obj.Dim(), 0.2)
+		g := make([]float64, obj.Dim())
+		if n := testing.AllocsPerRun(3, func() { obj.Grad(g, w) }); n != 0 {
+			t.Errorf("%T.Grad allocates %v times per call", obj, n)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package nets
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -20,8 +22,8 @@ type Sampled struct {
 	arch Arch
 	e    *engine
 	p    int
-	// Hessian assembly buffers (allocated on first use).
-	xt, rbuf []float64
+	// Hessian assembly workspaces (allocated on first use).
+	workers []*hessWorker
 }
 
 // NewSampled returns the loss of arch on the samples X, Y (both d x m,
@@ -84,11 +86,11 @@ func hessVec(e *engine, dst, w, v []float64) {
 		c := min(e.chunk, e.m-col)
 		e.forward(w, col, c)
 		e.backward(w, col, c)
-		e.tangentForward(w, v, -1, c, 1)
-		e.tangentBackward(w, v, -1, c, 1, func(k int, dlam []float64) {
+		e.tangentForward(e.tw, w, v, -1, c, 1)
+		e.tangentBackward(e.tw, w, v, -1, c, 1, func(k int, dlam []float64) {
 			out := gen(dst[k*d*d:], d, d, d) // (Hv)_k^T row-major
 			blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.a[k], d, c, c), gen(dlam, d, c, c), 1, out)
-			blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.da[k], d, c, c), gen(e.lam[k], d, c, c), 1, out)
+			blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.tw.da[k], d, c, c), gen(e.lam[k], d, c, c), 1, out)
 		})
 	}
 }
@@ -105,56 +107,94 @@ func hessVec(e *engine, dst, w, v []float64) {
 func (s *Sampled) Hessian(dst *mat.SymDense, w []float64) {
 	checkLen(w, s.arch, "w")
 	e := s.e
-	d, D := e.d, e.D
-	d2, d3 := d*d, d*d*d
 	hd, hs := prepHessianDst(dst, s.p)
-	if s.xt == nil {
-		s.xt = make([]float64, d3*e.chunk)
-		s.rbuf = make([]float64, d*d3)
+	// Layers s are shared out to workers; each block row (layer s) is written
+	// by exactly one worker with the same operations whichever it is, so the
+	// result does not depend on the number of workers or their timing.
+	nw := min(runtime.GOMAXPROCS(0), e.D, maxHessianWorkers)
+	for len(s.workers) < nw {
+		wk := &hessWorker{tw: e.tw, xt: make([]float64, e.d*e.d*e.d*e.chunk), rbuf: make([]float64, e.d*e.d*e.d*e.d)}
+		if len(s.workers) > 0 {
+			wk.tw = e.newTangentWS()
+		}
+		s.workers = append(s.workers, wk)
 	}
 	for col := 0; col < e.m; col += e.chunk {
 		c := min(e.chunk, e.m-col)
-		qc := d * c
 		e.forward(w, col, c)
 		e.backward(w, col, c)
-		for st := 0; st < D; st++ {
-			e.tangentForward(w, nil, st, c, d)
-			e.tangentBackward(w, nil, st, c, d, func(k int, dlam []float64) {
-				xt := s.xt[:d3*c]
-				ak, lk := e.a[k], e.lam[k]
-				da := e.da[k]
-				for i := 0; i < d; i++ {
-					for jp := 0; jp < d; jp++ {
-						arow := ak[jp*c : jp*c+c]
-						for ip := 0; ip < d; ip++ {
-							row := xt[((i*d+jp)*d+ip)*c : ((i*d+jp)*d+ip)*c+c]
-							g := dlam[ip*qc+i*c : ip*qc+i*c+c]
-							if k == st {
-								for mu := range row {
-									row[mu] = g[mu] * arow[mu]
-								}
-								continue
-							}
-							lrow := lk[ip*c : ip*c+c]
-							frow := da[jp*qc+i*c : jp*qc+i*c+c]
-							for mu := range row {
-								row[mu] = g[mu]*arow[mu] + lrow[mu]*frow[mu]
-							}
-						}
-					}
-				}
-				blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.a[st], d, c, c), gen(xt, d3, c, c), 0, gen(s.rbuf, d, d3, d3))
-				for j := 0; j < d; j++ {
-					for i := 0; i < d; i++ {
-						p := st*d2 + j*d + i
-						hrow := hd[p*hs+k*d2 : p*hs+k*d2+d2]
-						src := s.rbuf[j*d3+i*d2 : j*d3+i*d2+d2]
-						for t, v := range src {
-							hrow[t] += v
-						}
-					}
-				}
-			})
+		next := make(chan int, e.D)
+		for st := 0; st < e.D; st++ {
+			next <- st
 		}
+		close(next)
+		var wg sync.WaitGroup
+		for _, wk := range s.workers[:nw] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for st := range next {
+					s.hessianRow(wk, hd, hs, w, st, c)
+				}
+			}()
+		}
+		wg.Wait()
 	}
+}
+
+// maxHessianWorkers bounds the goroutines (and tangent workspaces) of
+// Sampled.Hessian.
+const maxHessianWorkers = 4
+
+// hessWorker is one goroutine's workspace for Sampled.Hessian.
+type hessWorker struct {
+	tw       *tangentWS
+	xt, rbuf []float64
+}
+
+// hessianRow adds the current block's contribution to the block row of
+// layer st (blocks (st, k), k >= st).
+func (s *Sampled) hessianRow(wk *hessWorker, hd []float64, hs int, w []float64, st, c int) {
+	e := s.e
+	d := e.d
+	d2, d3 := d*d, d*d*d
+	qc := d * c
+	tw := wk.tw
+	e.tangentForward(tw, w, nil, st, c, d)
+	e.tangentBackward(tw, w, nil, st, c, d, func(k int, dlam []float64) {
+		xt := wk.xt[:d3*c]
+		ak, lk := e.a[k], e.lam[k]
+		da := tw.da[k]
+		for i := 0; i < d; i++ {
+			for jp := 0; jp < d; jp++ {
+				arow := ak[jp*c : jp*c+c]
+				for ip := 0; ip < d; ip++ {
+					row := xt[((i*d+jp)*d+ip)*c : ((i*d+jp)*d+ip)*c+c]
+					g := dlam[ip*qc+i*c : ip*qc+i*c+c]
+					if k == st {
+						for mu := range row {
+							row[mu] = g[mu] * arow[mu]
+						}
+						continue
+					}
+					lrow := lk[ip*c : ip*c+c]
+					frow := da[jp*qc+i*c : jp*qc+i*c+c]
+					for mu := range row {
+						row[mu] = g[mu]*arow[mu] + lrow[mu]*frow[mu]
+					}
+				}
+			}
+		}
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.a[st], d, c, c), gen(xt, d3, c, c), 0, gen(wk.rbuf, d, d3, d3))
+		for j := 0; j < d; j++ {
+			for i := 0; i < d; i++ {
+				p := st*d2 + j*d + i
+				hrow := hd[p*hs+k*d2 : p*hs+k*d2+d2]
+				src := wk.rbuf[j*d3+i*d2 : j*d3+i*d2+d2]
+				for t, v := range src {
+					hrow[t] += v
+				}
+			}
+		}
+	})
 }

@@ -8,7 +8,7 @@ package spectrum
 // (OPENBLAS_NUM_THREADS); set OPENBLAS_NUM_THREADS=1 where bit-reproducibility matters.
 
 /*
-#cgo LDFLAGS: -llapacke -llapack -lblas
+#cgo LDFLAGS: -llapacke
 #include <lapacke.h>
 */
 import "C"

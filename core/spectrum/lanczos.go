@@ -21,7 +21,8 @@ const lanczosTol = 1e-11
 // LanczosTopK returns the k eigenvalues of largest magnitude of the symmetric n x n
 // operator op (op(dst, v) must set dst = A v and may not retain v or dst), sorted by
 // decreasing |λ| (ties by decreasing λ). Multiplicities are counted: an eigenvalue of
-// multiplicity r among the top k appears r times.
+// multiplicity r among the top k appears r times. Values of equal magnitude up to
+// rounding (such as +σ and -σ) may come in either order.
 //
 // Method: Lanczos with full reorthogonalisation (modified Gram-Schmidt, twice) from
 // a Gaussian start vector drawn from rng, run until the top-k Ritz values have

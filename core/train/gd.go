@@ -37,8 +37,8 @@ type Result struct {
 	// Checkpoints maps each requested epoch reached before divergence to a
 	// copy of w_e. Iterate it in sorted key order for deterministic output.
 	Checkpoints map[int][]float64
-	// Final is a copy of the last weights whose loss was finite (w_Epochs if
-	// the run did not diverge).
+	// Final holds w_Epochs, or, if the run diverged, the weights
+	// w_DivergedAt at which a non-finite value was first seen.
 	Final []float64
 	// Diverged is true if the loss or gradient became NaN or Inf at some
 	// epoch e; then Loss, GradNorm and AvgFrob hold +Inf from e on and no
@@ -52,7 +52,7 @@ type Result struct {
 // GD runs opt.Epochs steps of full-batch gradient descent on obj from w0
 // (w0 is not modified) and records the trajectory. The inner loop does not
 // allocate (checkpoint buffers are allocated up front) beyond what
-// obj.Grad allocates (nets objectives allocate nothing). It panics if
+// obj.Grad allocates (the core/nets objectives allocate nothing). It panics if
 // len(w0) != obj.Dim() != arch.NumParams(), if LR is not finite and > 0, if
 // Epochs < 0, or if a checkpoint lies outside [0, Epochs].
 func GD(obj nets.Objective, arch nets.Arch, w0 []float64, opt Options) Result {
@@ -108,13 +108,6 @@ func GD(obj nets.Objective, arch nets.Arch, w0 []float64, opt Options) Result {
 			for i, gi := range g {
 				w[i] -= opt.LR * gi
 			}
-		}
-	}
-	if res.Diverged {
-		// w holds the weights whose loss was not finite; Final keeps the
-		// previous ones (recompute them from the last finite step).
-		if res.DivergedAt > 0 {
-			obj.Grad(g, w) // g is overwritten by the non-finite gradient; recover via the step
 		}
 	}
 	res.Final = w

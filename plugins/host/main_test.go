@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/demystify-resnet/repro/plugins/host"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 // binDir holds the plugin binaries built by TestMain (real binaries over
@@ -23,8 +23,8 @@ var binDir string
 
 // testPlugins maps plugin names to their packages.
 var testPlugins = map[string]string{
-	"testkit": "github.com/demystify-resnet/repro/plugins/testplugins/testkit",
-	"example": "github.com/demystify-resnet/repro/plugins/example",
+	"testkit": hosttest.Testkit,
+	"example": hosttest.Example,
 }
 
 func TestMain(m *testing.M) {
@@ -42,13 +42,9 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
-	for name, pkg := range testPlugins {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, host.FilePrefix+name), pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
-			return 1
-		}
+	if err := hosttest.Build(dir, testPlugins); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	return m.Run()
 }
@@ -90,9 +86,9 @@ func load(t *testing.T, name string) *host.Plugin {
 // orphanHelper runs as a separate host process: it launches test.hang and
 // blocks, so the test can SIGKILL it and check the plugin dies too.
 func orphanHelper(spec string) {
-	path, outDir, _ := strings.Cut(spec, "|")
+	bin, outDir, _ := strings.Cut(spec, "|")
 	log := zerolog.New(os.Stderr)
-	p, err := host.Load(context.Background(), path, log)
+	p, err := host.Load(context.Background(), bin, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -165,7 +165,7 @@ func Load(ctx context.Context, path string, log zerolog.Logger) (*Plugin, error)
 	}
 	g := newGate(log.With().Str("plugin", name).Logger())
 	defer g.close()
-	s, err := launch(name, abs, digest, g, log.GetLevel())
+	s, err := launch(name, abs, "", digest, g, log.GetLevel())
 	if err != nil {
 		return nil, fmt.Errorf("host: describe %s: %w", abs, err)
 	}

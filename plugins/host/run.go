@@ -68,7 +68,8 @@ type RunRequest struct {
 	// input is Many). Every non-optional input must be present; undeclared
 	// inputs are rejected.
 	Inputs map[string][]string
-	// OutDir is an existing, empty directory (absolute path).
+	// OutDir is an existing, empty directory (absolute path). It is also the
+	// plugin process's working directory.
 	OutDir string
 	// Seed is passed to the stage as sdk.Request.Seed.
 	Seed uint64
@@ -157,7 +158,7 @@ func Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResult, error) {
 
 	g := newGate(req.Log)
 	defer g.close()
-	s, err := launch(p.Name, p.Path, p.Digest, g, req.Log.GetLevel())
+	s, err := launch(p.Name, p.Path, req.OutDir, p.Digest, g, req.Log.GetLevel())
 	if err != nil {
 		return nil, err
 	}

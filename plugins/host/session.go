@@ -42,16 +42,18 @@ func (clientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.
 	return pb.NewStageClient(c), nil
 }
 
-// launch starts the plugin binary at path after go-plugin has verified that
-// its sha256 equals digest (hex), performs the handshake and returns a
-// connected session. The process is killed if the host dies (Linux).
-func launch(name, path, digest string, g *gate, lvl zerolog.Level) (*session, error) {
+// launch starts the plugin binary at path, in working directory dir ("" =
+// the host's), after go-plugin has verified that its sha256 equals digest
+// (hex); it performs the handshake and returns a connected session. The
+// process is killed if the host dies (Linux).
+func launch(name, path, dir, digest string, g *gate, lvl zerolog.Level) (*session, error) {
 	sum, err := hex.DecodeString(digest)
 	if err != nil || len(sum) != sha256.Size {
 		return nil, fmt.Errorf("host: plugin %s: bad digest %q", name, digest)
 	}
 	cmd := exec.Command(path)
 	cmd.SysProcAttr = sysProcAttr()
+	cmd.Dir = dir
 	t := &tail{}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pb.Handshake,

@@ -1,10 +1,12 @@
 package sdk
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sync"
@@ -28,12 +30,13 @@ const maxLogLine = 64 << 10
 // disconnects, then exits the process. It never returns.
 //
 // Call it last in main(): nothing may be written to stdout before it (that
-// would corrupt the handshake). From the moment Serve starts, writes to the
-// stdout file descriptor (fmt.Print, C code, child processes) are diverted
-// to stderr on Linux, and after the handshake os.Stdout and os.Stderr are
-// forwarded to the host's log by go-plugin, so stage code cannot corrupt the
-// protocol. Invalid specs or duplicate stage names are reported on stderr
-// and the process exits with status 1.
+// would corrupt the handshake). From the moment Serve starts, raw writes to
+// the stdout file descriptor (C code, child processes) are diverted to
+// stderr on Linux; during Run, os.Stdout and os.Stderr are captured and sent
+// to the host as info log lines tagged stream=stdout|stderr (in order with
+// the stage's other log lines). So stage code cannot corrupt the protocol,
+// but it should log through Request.Log. Invalid specs or duplicate stage
+// names are reported on stderr and the process exits with status 1.
 func Serve(stages ...Stage) {
 	srv, err := newServer(stages)
 	if err != nil {
@@ -221,7 +224,9 @@ func (s *server) Run(req *pb.RunRequest, stream grpc.ServerStreamingServer[pb.Ru
 		func(done, total float64, msg string) {
 			_ = snd.send(&pb.RunEvent{Event: &pb.RunEvent_Progress{Progress: &pb.Progress{Done: done, Total: total, Msg: msg}}})
 		})
+	restore := captureStdio(snd)
 	resp, err := st.Run(stream.Context(), r)
+	restore() // flushes stray stdout/stderr lines before the result is sent
 	if err != nil {
 		_ = snd.finish(nil) // only marks the stream closed; the error below is what matters
 		return status.Errorf(codes.Unknown, "stage %s: %v", spec.Name, err)
@@ -244,4 +249,50 @@ func (s *server) Run(req *pb.RunRequest, stream grpc.ServerStreamingServer[pb.Ru
 		res.Diagnostics = append(res.Diagnostics, &pb.Diagnostic{Severity: sev, Summary: d.Summary, Detail: d.Detail})
 	}
 	return snd.finish(&pb.RunEvent{Event: &pb.RunEvent_Result{Result: res}})
+}
+
+// captureStdio points os.Stdout and os.Stderr at pipes whose lines are sent
+// to the host as info log lines tagged stream=stdout|stderr, in order with
+// the stage's other events. The returned function restores the previous
+// files and waits until every captured line has been sent. (Raw writes to
+// descriptors 1 and 2, e.g. a Go panic, bypass this and reach the host's
+// stderr capture instead.)
+func captureStdio(snd *sender) (restore func()) {
+	origOut, origErr := os.Stdout, os.Stderr
+	rOut, wOut, err := os.Pipe()
+	if err != nil {
+		return func() {}
+	}
+	rErr, wErr, err := os.Pipe()
+	if err != nil {
+		rOut.Close()
+		wOut.Close()
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	pump := func(r *os.File, stream string) {
+		defer wg.Done()
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 4096), maxLogLine)
+		for sc.Scan() {
+			b, _ := json.Marshal(struct {
+				Level   string `json:"level"`
+				Stream  string `json:"stream"`
+				Message string `json:"message"`
+			}{"info", stream, sc.Text()})
+			_, _ = snd.Write(b)
+		}
+		_, _ = io.Copy(io.Discard, r) // after an over-long line
+	}
+	wg.Add(2)
+	go pump(rOut, "stdout")
+	go pump(rErr, "stderr")
+	os.Stdout, os.Stderr = wOut, wErr
+	return func() {
+		os.Stdout, os.Stderr = origOut, origErr
+		wOut.Close()
+		wErr.Close()
+		wg.Wait()
+	}
 }

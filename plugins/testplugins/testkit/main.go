@@ -72,7 +72,7 @@ func (echo) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 	n := p.Int("n")
 	req.Log.Info().Int("n", n).Str("label", p.String("label")).Msg("echo starting")
 	req.Log.Debug().Msg("echo debug line")
-	fmt.Println("testkit: stray stdout line")              // must not break the protocol
+	fmt.Println("testkit: stray stdout line")             // must not break the protocol
 	fmt.Fprintln(os.Stderr, "testkit: stray stderr line") // relayed to the host log
 	for i := 0; i <= n; i++ {
 		req.Progress(float64(i), float64(n), "step "+strconv.Itoa(i))
