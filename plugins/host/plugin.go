@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/demystify-resnet/repro/plugins/internal/proto"
 	"github.com/demystify-resnet/repro/plugins/sdk"
@@ -80,6 +81,13 @@ func FindStage(plugins []*Plugin, stage string) (*Plugin, sdk.StageSpec, bool) {
 // described or describes an invalid stage, and fails if two plugins declare
 // the same stage name. The result is sorted by plugin name.
 func Discover(ctx context.Context, dirs []string, log zerolog.Logger) ([]*Plugin, error) {
+	return DiscoverCached(ctx, dirs, nil, log)
+}
+
+// DiscoverCached is Discover with a cache of descriptions keyed by binary
+// digest: a binary described before is hashed but not launched. A nil cache
+// launches every binary.
+func DiscoverCached(ctx context.Context, dirs []string, cache DescribeCache, log zerolog.Logger) ([]*Plugin, error) {
 	paths := map[string]string{} // name -> path
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
@@ -128,7 +136,7 @@ func Discover(ctx context.Context, dirs []string, log zerolog.Logger) ([]*Plugin
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			plugins[i], errs[i] = Load(ctx, paths[n], log)
+			plugins[i], errs[i] = load(ctx, paths[n], cache, log)
 		}()
 	}
 	wg.Wait()
@@ -151,6 +159,10 @@ func Discover(ctx context.Context, dirs []string, log zerolog.Logger) ([]*Plugin
 // its stages. The file name must start with FilePrefix. Errors name the
 // path.
 func Load(ctx context.Context, path string, log zerolog.Logger) (*Plugin, error) {
+	return load(ctx, path, nil, log)
+}
+
+func load(ctx context.Context, path string, cache DescribeCache, log zerolog.Logger) (*Plugin, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("host: load %s: %w", path, err)
@@ -163,18 +175,11 @@ func Load(ctx context.Context, path string, log zerolog.Logger) (*Plugin, error)
 	if err != nil {
 		return nil, fmt.Errorf("host: load %s: %w", abs, err)
 	}
-	g := newGate(log.With().Str("plugin", name).Logger())
-	defer g.close()
-	s, err := launch(name, abs, "", digest, g, log.GetLevel())
-	if err != nil {
-		return nil, fmt.Errorf("host: describe %s: %w", abs, err)
-	}
-	defer s.close()
-	dctx, cancel := context.WithTimeout(ctx, describeTimeout)
-	defer cancel()
-	resp, err := s.stub.Describe(dctx, &pb.DescribeRequest{})
-	if err != nil {
-		return nil, fmt.Errorf("host: describe %s: %w%s", abs, err, s.stderrSuffix())
+	resp, cached := cachedDescription(cache, digest)
+	if !cached {
+		if resp, err = describe(ctx, name, abs, digest, log); err != nil {
+			return nil, err
+		}
 	}
 	if v := resp.GetProtocolVersion(); v != pb.ProtocolVersion {
 		return nil, fmt.Errorf("host: describe %s: protocol version %d, want %d (rebuild the plugin)", abs, v, pb.ProtocolVersion)
@@ -196,7 +201,90 @@ func Load(ctx context.Context, path string, log zerolog.Logger) (*Plugin, error)
 		return nil, fmt.Errorf("host: describe %s: plugin declares no stages", abs)
 	}
 	slices.SortFunc(p.Stages, func(a, b sdk.StageSpec) int { return strings.Compare(a.Name, b.Name) })
+	if cache != nil && !cached {
+		if b, err := proto.Marshal(resp); err == nil {
+			if err := cache.Put(digest, b); err != nil {
+				log.Warn().Err(err).Str("plugin", name).Msg("cannot cache the plugin description")
+			}
+		}
+	}
 	return p, nil
+}
+
+// describe launches the binary once and asks it for its stages.
+func describe(ctx context.Context, name, abs, digest string, log zerolog.Logger) (*pb.DescribeResponse, error) {
+	g := newGate(log.With().Str("plugin", name).Logger())
+	defer g.close()
+	s, err := launch(name, abs, "", digest, g, log.GetLevel())
+	if err != nil {
+		return nil, fmt.Errorf("host: describe %s: %w", abs, err)
+	}
+	defer s.close()
+	dctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	resp, err := s.stub.Describe(dctx, &pb.DescribeRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("host: describe %s: %w%s", abs, err, s.stderrSuffix())
+	}
+	return resp, nil
+}
+
+// DescribeCache remembers the description a plugin binary gave, keyed by the
+// binary's sha256, so that discovery need not launch a binary it has seen.
+// Get returns the bytes Put stored (a miss on any problem); implementations
+// must be safe for concurrent use.
+type DescribeCache interface {
+	Get(digest string) ([]byte, bool)
+	Put(digest string, data []byte) error
+}
+
+// DirCache is a DescribeCache of one file per digest in a directory, each
+// written atomically.
+type DirCache string
+
+// Get implements DescribeCache.
+func (d DirCache) Get(digest string) ([]byte, bool) {
+	b, err := os.ReadFile(filepath.Join(string(d), digest+".pb"))
+	return b, err == nil
+}
+
+// Put implements DescribeCache.
+func (d DirCache) Put(digest string, data []byte) error {
+	if err := os.MkdirAll(string(d), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(string(d), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(string(d), digest+".pb"))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// cachedDescription decodes a cached description; anything unreadable or of
+// another protocol version is a miss.
+func cachedDescription(cache DescribeCache, digest string) (*pb.DescribeResponse, bool) {
+	if cache == nil {
+		return nil, false
+	}
+	b, ok := cache.Get(digest)
+	if !ok {
+		return nil, false
+	}
+	var resp pb.DescribeResponse
+	if err := proto.Unmarshal(b, &resp); err != nil || resp.GetProtocolVersion() != pb.ProtocolVersion {
+		return nil, false
+	}
+	return &resp, true
 }
 
 // FileDigest returns the lower-case hex sha256 of the file at path.

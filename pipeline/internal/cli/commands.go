@@ -475,19 +475,20 @@ func pluginsCmd(g *globals) *cobra.Command {
 		Short: "List the plugins found and the stages, parameters, inputs and outputs they declare",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var dirs []string
+			var ps []*host.Plugin
+			dirs := g.pluginSearchPath(nil)
 			if len(args) == 1 {
 				l, err := g.load(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
 				dirs = g.pluginSearchPath(l.m)
+				ps = l.reg.Plugins()
 			} else {
-				dirs = g.pluginSearchPath(nil)
-			}
-			ps, err := host.Discover(cmd.Context(), dirs, g.log)
-			if err != nil {
-				return withCode(ExitEnv, err)
+				var err error
+				if ps, err = g.discover(cmd.Context(), dirs, nil); err != nil {
+					return err
+				}
 			}
 			if g.jsonOut {
 				return printJSON(os.Stdout, ps)

@@ -215,20 +215,34 @@ func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
-	plugins, err := host.Discover(ctx, g.pluginSearchPath(m), g.log)
+	store, err := g.openStore()
 	if err != nil {
-		return nil, withCode(ExitEnv, err)
+		return nil, err
+	}
+	plugins, err := g.discover(ctx, g.pluginSearchPath(m), store)
+	if err != nil {
+		return nil, err
 	}
 	reg := engine.NewRegistry(plugins)
 	plan, err := engine.NewPlan(exp, reg)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
-	store, err := g.openStore()
-	if err != nil {
-		return nil, err
-	}
 	return &loaded{m: m, plan: plan, reg: reg, store: store}, nil
+}
+
+// discover finds the plugins in dirs, remembering their descriptions in the
+// store (by binary digest) so that a known binary is not launched again.
+func (g *globals) discover(ctx context.Context, dirs []string, store *artifacts.Store) ([]*host.Plugin, error) {
+	var cache host.DescribeCache
+	if store != nil {
+		cache = host.DirCache(filepath.Join(store.Dir(), "describe"))
+	}
+	ps, err := host.DiscoverCached(ctx, dirs, cache, g.log)
+	if err != nil {
+		return nil, withCode(ExitEnv, err)
+	}
+	return ps, nil
 }
 
 func printJSON(w io.Writer, v any) error {

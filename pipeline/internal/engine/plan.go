@@ -6,7 +6,6 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -246,13 +245,13 @@ func NewPlan(e *manifest.Expanded, reg *Registry) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		js, err := json.Marshal(params)
+		js, err := params.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("engine: encode params of %s: %w", inst.Name, err)
 		}
 		n := &Node{
 			Name: inst.Name, Inst: inst, Plugin: b.plugin, Spec: b.spec,
-			Params: params, ParamsJSON: string(js),
+			Params: params.Raw(), ParamsJSON: string(js),
 			Inputs:  map[string][]InputRef{},
 			Timeout: inst.Stage.Timeout, Retries: inst.Stage.Retries,
 			Publish: inst.Stage.Publish, Resources: inst.Stage.Resources,
@@ -365,26 +364,26 @@ func portNames(ps []sdk.PortSpec) string {
 
 // bindParams converts the instance's manifest values to the declared types,
 // reporting the position of a bad value, then lets the SDK fill defaults.
-func bindParams(inst *manifest.Instance, spec sdk.StageSpec) (map[string]any, error) {
+func bindParams(inst *manifest.Instance, spec sdk.StageSpec) (sdk.Params, error) {
 	raw := map[string]any{}
 	for _, prm := range inst.Params {
 		ps, _ := findParam(spec, prm.Name)
 		v, err := ps.Type.Normalize(prm.Value.V)
 		if err != nil {
-			return nil, manifest.Errorf(prm.Value.Pos, "%s: parameter %q: %v", inst.Name, prm.Name, err)
+			return sdk.Params{}, manifest.Errorf(prm.Value.Pos, "%s: parameter %q: %v", inst.Name, prm.Name, err)
 		}
 		raw[prm.Name] = v
 	}
 	for _, ps := range spec.Params {
 		if _, set := raw[ps.Name]; !set && ps.Default == nil {
-			return nil, manifest.Errorf(inst.Stage.Pos, "%s: required parameter %q of %s is not set (%s)", inst.Name, ps.Name, spec.Name, ps.Doc)
+			return sdk.Params{}, manifest.Errorf(inst.Stage.Pos, "%s: required parameter %q of %s is not set (%s)", inst.Name, ps.Name, spec.Name, ps.Doc)
 		}
 	}
 	params, err := sdk.ValidateParams(spec, raw)
 	if err != nil {
-		return nil, manifest.Errorf(inst.Stage.Pos, "%s: %v", inst.Name, err)
+		return sdk.Params{}, manifest.Errorf(inst.Stage.Pos, "%s: %v", inst.Name, err)
 	}
-	return params.Raw(), nil
+	return params, nil
 }
 
 // deriveSeed gives each instance its own seed from the manifest seed and
