@@ -371,15 +371,16 @@ func TestSlurmInterruptCancelsJobs(t *testing.T) {
 	slurmtest.Require(t)
 	t.Parallel()
 	// Three one-cpu stages that never end on a two-cpu node: at most two
-	// run, at least one stays queued.
+	// run, at least one stays queued. (test.hang has no parameters, so the
+	// three share one ActionID: the workers also queue on the store's
+	// action lock, which must give way to the cancellation too.)
 	m := writeManifest(t, `version: 1
 name: slurm-cancel
 seed: 1
 stages:
-  h:
-    plugin: testkit.test.hang
-    matrix:
-      k: [1, 2, 3]
+  h1: {plugin: testkit.test.hang}
+  h2: {plugin: testkit.test.hang}
+  h3: {plugin: testkit.test.hang}
 `)
 	store := filepath.Join(t.TempDir(), "s")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
