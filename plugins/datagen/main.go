@@ -1,0 +1,141 @@
+// Command pipeline-plugin-datagen is the data stage of the reproduction:
+// it whitens MNIST (or Fashion-MNIST) following SPEC section 6, or draws a
+// synthetic data set, and writes the sufficient statistics (stats.parquet,
+// one schema.Stats row with L_min) and whitened samples (samples.parquet,
+// schema.Sample rows) for the nonlinear nets. See docs/stages.md.
+//
+// Build: go build -trimpath -o bin/pipeline-plugin-datagen ./plugins/datagen
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/demystify-resnet/repro/core/data"
+	"github.com/demystify-resnet/repro/plugins/schema"
+	"github.com/demystify-resnet/repro/plugins/sdk"
+	"github.com/demystify-resnet/repro/plugins/stagekit"
+)
+
+func main() { sdk.Serve(datagen{}) }
+
+// syntheticStream is the second PCG word of the synthetic data RNG.
+const syntheticStream uint64 = 0x73796e74_68657469 // "synthetic"
+
+type datagen struct{}
+
+func (datagen) Spec() sdk.StageSpec {
+	return sdk.StageSpec{
+		Name:    "datagen",
+		Version: "1",
+		Doc: "Builds the data set: MNIST or Fashion-MNIST training images (60,000) whitened to their 10 leading " +
+			"principal components (SPEC 6) with one-hot labels, or synthetic data (core/data.Synthetic, d = 10). " +
+			"Writes the sufficient statistics Sxx, Syx, Syy with L_min, and the first `samples` whitened samples.",
+		Params: []sdk.ParamSpec{
+			{Name: "dataset", Type: sdk.TypeString, Default: "mnist", Doc: "mnist | fashion | synthetic"},
+			{Name: "samples", Type: sdk.TypeInt, Default: 6000,
+				Doc: "number of samples written to samples.parquet (the first ones, in data-set order; 0 = all)"},
+			{Name: "synthetic_m", Type: sdk.TypeInt, Default: 6000,
+				Doc: "synthetic only: number of samples drawn (seeded by the stage seed)"},
+			{Name: "mnist_dir", Type: sdk.TypeString, Default: "",
+				Doc: "folder with the MNIST IDX .gz files; \"\" = auto ($MNIST_DIR, then the GoMNIST Go module in the module cache)"},
+		},
+		Outputs: []sdk.PortSpec{
+			{Name: "stats", Doc: "stats.parquet: one schema.Stats row (statistics of ALL samples of the data set, with L_min)"},
+			{Name: "samples", Doc: "samples.parquet: schema.Sample rows (whitened x, one-hot y; label -1 for synthetic)"},
+		},
+		Threads: 1,
+	}
+}
+
+func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	p := req.Params
+	ds := p.String("dataset")
+	nSamples := p.Int("samples")
+	if nSamples < 0 {
+		return sdk.Errorf("bad param", "samples = %d < 0", nSamples), nil
+	}
+	var x, y *mat.Dense
+	var labels []uint8
+	switch ds {
+	case "mnist", "fashion":
+		req.Progress(0, 4, "locating "+ds)
+		var dir string
+		var err error
+		if ds == "mnist" {
+			dir, err = stagekit.FindMNIST(p.String("mnist_dir"))
+		} else {
+			dir, err = data.FashionMNISTDir()
+		}
+		if err != nil {
+			return sdk.Errorf("data set not found", "%v", err), nil
+		}
+		req.Log.Info().Str("dataset", ds).Str("dir", dir).Msg("reading IDX files")
+		req.Progress(1, 4, "reading IDX files")
+		load := data.LoadMNIST
+		if ds == "fashion" {
+			load = data.LoadFashionMNIST
+		}
+		img, lbl, err := load(dir, "train")
+		if err != nil {
+			return sdk.Errorf("cannot read "+ds, "%v", err), nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		req.Progress(2, 4, "whitening")
+		x, _, err = data.Whiten(img, stagekit.Width)
+		if err != nil {
+			return sdk.Errorf("whitening failed", "%v", err), nil
+		}
+		y = data.OneHot(lbl, stagekit.Width)
+		labels = lbl
+	case "synthetic":
+		m := p.Int("synthetic_m")
+		if m < 1 {
+			return sdk.Errorf("bad param", "synthetic_m = %d < 1", m), nil
+		}
+		req.Progress(0, 2, "drawing synthetic data")
+		x, y = data.Synthetic(rand.New(rand.NewPCG(req.Seed, syntheticStream)), stagekit.Width, m)
+	default:
+		return sdk.Errorf("bad param", "dataset %q: want mnist, fashion or synthetic", ds), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	_, m := x.Dims()
+	if nSamples == 0 || nSamples > m {
+		if nSamples > m {
+			req.Log.Warn().Int("samples", nSamples).Int("m", m).Msg("samples exceeds the data set; writing all")
+		}
+		nSamples = m
+	}
+	statsRow := stagekit.StatsRow(ds, data.ComputeStats(x, y))
+	req.Log.Info().Int("m", m).Float64("l_min", statsRow.LMin).Msg("statistics computed")
+	rows := make([]schema.Sample, nSamples)
+	for j := range rows {
+		s := schema.Sample{Index: int64(j), Label: -1, X: make([]float64, stagekit.Width), Y: make([]float64, stagekit.Width)}
+		if labels != nil {
+			s.Label = int64(labels[j])
+		}
+		for i := 0; i < stagekit.Width; i++ {
+			s.X[i] = x.At(i, j)
+			s.Y[i] = y.At(i, j)
+		}
+		rows[j] = s
+	}
+	req.Progress(3, 4, "writing tables")
+	statsFile, err := stagekit.WriteTable(req.OutDir, "stats.parquet", []schema.Stats{statsRow})
+	if err != nil {
+		return nil, fmt.Errorf("datagen: %w", err)
+	}
+	samplesFile, err := stagekit.WriteTable(req.OutDir, "samples.parquet", rows)
+	if err != nil {
+		return nil, fmt.Errorf("datagen: %w", err)
+	}
+	req.Progress(4, 4, "done")
+	return &sdk.Response{Outputs: map[string]string{"stats": statsFile, "samples": samplesFile}}, nil
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/demystify-resnet/repro/artifacts/table"
+	"github.com/demystify-resnet/repro/core/nets"
+	"github.com/demystify-resnet/repro/core/theory"
+	"github.com/demystify-resnet/repro/plugins/host"
+	"github.com/demystify-resnet/repro/plugins/schema"
+	"github.com/demystify-resnet/repro/plugins/stagekit"
+	"github.com/demystify-resnet/repro/plugins/stagekit/stagetest"
+)
+
+var plug *host.Plugin
+
+func TestMain(m *testing.M) { os.Exit(stagetest.Main(m, "hessian", &plug)) }
+
+func read[T any](t *testing.T, path string) []T {
+	t.Helper()
+	rows, err := table.Read[T](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func relErr(got, want float64) float64 { return math.Abs(got-want) / math.Abs(want) }
+
+// TestPointZeroShortcut2: oracle = Theorem 1 closed forms in core/theory
+// (Spectrum2: eigenvalues +-sigma_k(M), each d*R times; Hessian0: the block
+// structure), computed here from the same statistics.
+func TestPointZeroShortcut2(t *testing.T) {
+	statsPath, _ := stagetest.SyntheticData(t, t.TempDir(), 11, 200)
+	r := stagetest.Run(t, plug, "hessian.point",
+		map[string]any{"net": "shortcut2", "depth": 4, "point": "zero", "save_matrix": true},
+		map[string][]string{"stats": {statsPath}}, 5)
+	stagetest.MustSucceed(t, r, "hessian.point")
+	sp := read[schema.Spectrum](t, r.Paths["spectrum"])
+	if len(sp) != 1 {
+		t.Fatalf("%d spectrum rows", len(sp))
+	}
+	s := sp[0]
+	if s.Index != 0.5 || s.Neg != 200 || s.Pos != 200 || s.Zero != 0 || s.P != 400 || s.Point != "zero" || s.N != 2 {
+		t.Errorf("spectrum row %+v: want index exactly 0.5 (200 of 400 negative)", s)
+	}
+	if s.GradNorm != 0 {
+		t.Errorf("gradient norm at 0 = %v, want exactly 0 (T1)", s.GradNorm)
+	}
+	st, err := stagekit.ReadStats(statsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := theory.Linear(st.Sxx, st.Syx)
+	want := theory.Spectrum2(z.M, 1, 2)
+	ev := read[schema.Eigenvalue](t, r.Paths["eigenvalues"])
+	if len(ev) != len(want) {
+		t.Fatalf("%d eigenvalues, want %d", len(ev), len(want))
+	}
+	scale := math.Abs(want[0])
+	for k, e := range ev {
+		if e.K != int64(k) || math.Abs(e.Value-want[k]) > 1e-12*scale {
+			t.Fatalf("eigenvalue %d = %v (k=%d), want %v", k, e.Value, e.K, want[k])
+		}
+	}
+	arch := nets.Arch{Width: 10, Shortcut: 2, Units: 2}
+	if c := theory.Cond0(arch, z); relErr(s.Cond, c) > 1e-10 {
+		t.Errorf("cond %v, Theorem 1 says %v", s.Cond, c)
+	}
+	var h0 mat.SymDense
+	theory.Hessian0(&h0, arch, z)
+	hm := read[schema.HessianRow](t, r.Paths["matrix"])
+	if len(hm) != 400 {
+		t.Fatalf("%d matrix rows", len(hm))
+	}
+	for i, row := range hm {
+		for j, v := range row.Values {
+			if math.Abs(v-h0.At(i, j)) > 1e-14 {
+				t.Fatalf("H[%d,%d] = %v, Theorem 1 says %v", i, j, v, h0.At(i, j))
+			}
+		}
+	}
+}
+
+// TestPointInit: the init point is drawn like train draws it (same
+// stagekit.InitWeights from the stage seed); oracle for the loss and the
+// eigenvalue count: nets.Linear at those weights, P = depth * d^2.
+func TestPointInit(t *testing.T) {
+	statsPath, _ := stagetest.SyntheticData(t, t.TempDir(), 11, 200)
+	r := stagetest.Run(t, plug, "hessian.point", map[string]any{"net": "orthogonal", "depth": 3, "replicate": 4},
+		map[string][]string{"stats": {statsPath}}, 77)
+	stagetest.MustSucceed(t, r, "hessian.point")
+	if _, ok := r.Outputs["matrix"]; ok {
+		t.Error("matrix written without save_matrix")
+	}
+	s := read[schema.Spectrum](t, r.Paths["spectrum"])[0]
+	st, _ := stagekit.ReadStats(statsPath)
+	net, _ := stagekit.ParseNet("orthogonal", 3, "linear", "")
+	l := nets.NewLinear(net.Arch, st.Sxx, st.Syx, st.Syy).Loss(net.InitWeights(77))
+	if s.Loss != l || s.Init != "orthogonal" || s.Point != "init" || s.Replicate != 4 || s.P != 300 {
+		t.Errorf("row %+v, want loss %v", s, l)
+	}
+	if !(s.Cond10 > 1 && s.Cond >= s.Cond10 && s.AbsMax > 0) {
+		t.Errorf("implausible summary %+v", s)
+	}
+	if n := len(read[schema.Eigenvalue](t, r.Paths["eigenvalues"])); n != 300 {
+		t.Errorf("%d eigenvalues", n)
+	}
+}
+
+// TestPointZeroHighOrder: T3 and the ReLU convention give exactly zero
+// Hessians, reported with a warning.
+func TestPointZeroHighOrder(t *testing.T) {
+	statsPath, samplesPath := stagetest.SyntheticData(t, t.TempDir(), 11, 100)
+	in := map[string][]string{"stats": {statsPath}, "samples": {samplesPath}}
+	for _, params := range []map[string]any{
+		{"net": "shortcut3", "depth": 6, "point": "zero"},
+		{"net": "shortcut2", "depth": 2, "point": "zero", "activation": "relu"},
+	} {
+		r := stagetest.Run(t, plug, "hessian.point", params, in, 1)
+		stagetest.MustSucceed(t, r, "hessian.point")
+		s := read[schema.Spectrum](t, r.Paths["spectrum"])[0]
+		if s.AbsMax != 0 || s.Zero != s.P || len(r.Diagnostics) != 1 || r.Diagnostics[0].Summary != "zero Hessian" {
+			t.Errorf("%v: row %+v diags %v", params, s, r.Diagnostics)
+		}
+	}
+}
+
+// TestTrajectory: retraining at the lr from a hand-made best table; the
+// spectra sit at LogEpochs and their losses are the curve's at those epochs.
+func TestTrajectory(t *testing.T) {
+	dir := t.TempDir()
+	statsPath, _ := stagetest.SyntheticData(t, dir, 11, 200)
+	bestPath := filepath.Join(dir, "best.parquet")
+	if err := table.Write(bestPath, []schema.Best{
+		{Net: "shortcut2", N: 2, Depth: 4, Init: "small", Activation: "linear", LR: 0.05},
+		{Net: "xavier", Depth: 4, Init: "xavier", Activation: "linear", LR: 0.001},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	in := map[string][]string{"stats": {statsPath}, "best": {bestPath}}
+	r := stagetest.Run(t, plug, "hessian.trajectory", map[string]any{"net": "shortcut2", "depth": 4, "epochs": 40, "points": 6, "save_eigenvalues": true}, in, 3)
+	stagetest.MustSucceed(t, r, "hessian.trajectory")
+	curve := read[schema.Curve](t, r.Paths["curve"])
+	spectra := read[schema.Spectrum](t, r.Paths["spectra"])
+	if len(curve) != 41 || curve[0].LR != 0.05 {
+		t.Fatalf("curve: %d rows, lr %v", len(curve), curve[0].LR)
+	}
+	want := stagekit.LogEpochs(40, 6)
+	if len(spectra) != len(want) {
+		t.Fatalf("%d spectra, want %d (%v)", len(spectra), len(want), want)
+	}
+	for i, s := range spectra {
+		if s.Epoch != int64(want[i]) || s.Point != "epoch" || s.LR != 0.05 {
+			t.Errorf("spectrum %d: %+v", i, s)
+		}
+		if s.Loss != curve[s.Epoch].Loss || s.GradNorm != curve[s.Epoch].GradNorm {
+			t.Errorf("epoch %d: spectrum loss %v grad %v, curve %v %v", s.Epoch, s.Loss, s.GradNorm, curve[s.Epoch].Loss, curve[s.Epoch].GradNorm)
+		}
+	}
+	if !(spectra[len(spectra)-1].Loss < spectra[0].Loss) {
+		t.Errorf("loss did not decrease along the trajectory")
+	}
+	if n := len(read[schema.Eigenvalue](t, r.Paths["eigenvalues"])); n != 400*len(want) {
+		t.Errorf("%d eigenvalues, want %d", n, 400*len(want))
+	}
+	// No row for orthogonal in best: a clear error.
+	r = stagetest.Run(t, plug, "hessian.trajectory", map[string]any{"net": "orthogonal", "depth": 4, "epochs": 5}, in, 3)
+	if !r.Failed() || !strings.Contains(r.Err("hessian.trajectory").Error(), "no row for net=orthogonal") {
+		t.Errorf("missing best row: %v", r.Diagnostics)
+	}
+}
+
+// TestTheory: oracle = core/theory.Cond0 (Theorem 1) and the theorem's
+// qualitative claims: n = 2 cond independent of depth, n = 3 Hessian 0.
+func TestTheory(t *testing.T) {
+	statsPath, _ := stagetest.SyntheticData(t, t.TempDir(), 11, 200)
+	r := stagetest.Run(t, plug, "hessian.theory", map[string]any{"depths": []int{2, 4, 6}},
+		map[string][]string{"stats": {statsPath}}, 0)
+	stagetest.MustSucceed(t, r, "hessian.theory")
+	rows := read[schema.Theory](t, r.Paths["theory"])
+	var got [][2]int64
+	for _, row := range rows {
+		got = append(got, [2]int64{row.N, row.Depth})
+	}
+	if want := [][2]int64{{1, 2}, {1, 4}, {1, 6}, {2, 2}, {2, 4}, {2, 6}, {3, 6}}; !slices.Equal(got, want) {
+		t.Fatalf("rows (n, depth) = %v, want %v", got, want)
+	}
+	for _, row := range rows {
+		switch row.N {
+		case 1, 2:
+			if relErr(row.CondMeasured, row.CondTheory) > 1e-8 {
+				t.Errorf("n=%d depth=%d: measured %v, theory %v", row.N, row.Depth, row.CondMeasured, row.CondTheory)
+			}
+		case 3:
+			if row.AbsMax != 0 || !math.IsInf(row.CondTheory, 1) || !math.IsInf(row.CondMeasured, 1) {
+				t.Errorf("n=3: %+v", row)
+			}
+		}
+	}
+	if relErr(rows[5].CondMeasured, rows[3].CondMeasured) > 1e-8 {
+		t.Errorf("n=2 cond varies with depth: %v vs %v", rows[3].CondMeasured, rows[5].CondMeasured)
+	}
+	if !(rows[2].CondMeasured > rows[0].CondMeasured) {
+		t.Errorf("n=1 cond does not grow: %v -> %v", rows[0].CondMeasured, rows[2].CondMeasured)
+	}
+}

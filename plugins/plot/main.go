@@ -1,0 +1,144 @@
+// Command pipeline-plugin-plot draws the figures of the paper reproduction
+// (SPEC section 5) as PNG and SVG files with gonum.org/v1/plot.
+//
+// One stage, "plot": the figure param picks the figure (fig2, fig3, fig5,
+// fig6, fig7, fig8, fig9, fig10, fig11, theory); the optional Many inputs
+// carry the rows it draws from. docs/figures.md describes every figure.
+//
+// Build: go build -trimpath -o bin/pipeline-plugin-plot ./plugins/plot
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/demystify-resnet/repro/artifacts/table"
+	"github.com/demystify-resnet/repro/plugins/plot/internal/figs"
+	"github.com/demystify-resnet/repro/plugins/schema"
+	"github.com/demystify-resnet/repro/plugins/sdk"
+)
+
+func main() {
+	sdk.Serve(plotStage{})
+}
+
+// plotStage implements sdk.Stage for the "plot" stage.
+type plotStage struct{}
+
+// Spec implements sdk.Stage.
+func (plotStage) Spec() sdk.StageSpec {
+	return sdk.StageSpec{
+		Name:    "plot",
+		Version: "1",
+		Doc:     "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg. See docs/figures.md.",
+		Params: []sdk.ParamSpec{
+			{Name: "figure", Type: sdk.TypeString, Doc: "figure id: " + strings.Join(figs.Figures, ", ")},
+			{Name: "title", Type: sdk.TypeString, Default: "", Doc: "title printed on the figure (\"\" = the figure's default)"},
+			{Name: "activation", Type: sdk.TypeString, Default: "", Doc: "activation whose rows are drawn (\"\" = linear; relu for fig10)"},
+			{Name: "nets", Type: sdk.TypeStrings, Default: []string{}, Doc: "network families to draw, legend order ([] = the figure's default set)"},
+			{Name: "depth", Type: sdk.TypeInt, Default: 0, Doc: "depth shown by fig6, fig7, fig8, fig11 (0 = the largest depth present)"},
+			{Name: "replicate", Type: sdk.TypeInt, Default: -1, Doc: "replicate to draw (-1 = mean over replicates in fig2/3/5, the smallest replicate in fig6/7/8)"},
+			{Name: "point", Type: sdk.TypeString, Default: "", Doc: "spectrum/Hessian point (\"\" = init for fig5, epoch for fig6-8, zero for fig11)"},
+			{Name: "width", Type: sdk.TypeFloat, Default: 0.0, Doc: "page width in inches (0 = figure default, 8 for most)"},
+			{Name: "height", Type: sdk.TypeFloat, Default: 0.0, Doc: "page height in inches (0 = figure default, 5 for most)"},
+		},
+		Inputs: []sdk.PortSpec{
+			{Name: "curves", Many: true, Optional: true, Doc: "schema.Curve tables (train, hessian.trajectory): fig2, fig3, fig8"},
+			{Name: "best", Many: true, Optional: true, Doc: "schema.Best tables (select): fig2, fig3 (which lr), fig9, fig10"},
+			{Name: "spectra", Many: true, Optional: true, Doc: "schema.Spectrum tables (hessian.point, hessian.trajectory): fig5, fig6, fig7, fig8"},
+			{Name: "hessian", Many: true, Optional: true, Doc: "schema.HessianRow tables (hessian.point save_matrix): fig11"},
+			{Name: "theory", Many: true, Optional: true, Doc: "schema.Theory tables (hessian.theory): theory"},
+			{Name: "stats", Many: true, Optional: true, Doc: "schema.Stats tables (datagen): L_min for fig6, fig7, fig9, fig10"},
+		},
+		Outputs: []sdk.PortSpec{
+			{Name: "png", Doc: "<figure>.png, 150 dpi, with iTXt Title/Comment chunks"},
+			{Name: "svg", Doc: "<figure>.svg"},
+		},
+		Threads: 1,
+	}
+}
+
+// readAll reads every file of input name as rows of T.
+func readAll[T any](req *sdk.Request, name string) ([]T, error) {
+	var out []T
+	for _, p := range req.Inputs[name] {
+		rows, err := table.Read[T](p)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %s: %w", name, filepath.Base(p), err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// Run implements sdk.Stage.
+func (plotStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
+	p := req.Params
+	id := p.String("figure")
+	if !slices.Contains(figs.Figures, id) {
+		return sdk.Errorf("unknown figure", "%q (known: %s)", id, strings.Join(figs.Figures, ", ")), nil
+	}
+	var d figs.Data
+	var err error
+	if d.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if d.Best, err = readAll[schema.Best](req, "best"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if d.Spectra, err = readAll[schema.Spectrum](req, "spectra"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if d.Hessian, err = readAll[schema.HessianRow](req, "hessian"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if d.Theory, err = readAll[schema.Theory](req, "theory"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if d.Stats, err = readAll[schema.Stats](req, "stats"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	req.Progress(1, 3, "inputs read")
+	f, err := figs.Build(d, figs.Options{
+		Figure: id, Title: p.String("title"), Activation: p.String("activation"), Nets: p.Strings("nets"),
+		Depth: p.Int("depth"), Replicate: p.Int("replicate"), Point: p.String("point"),
+		Width: p.Float("width"), Height: p.Float("height"),
+	})
+	if err != nil {
+		return sdk.Errorf("cannot draw "+id, "%v", err), nil
+	}
+	pngName, svgName := id+".png", id+".svg"
+	if err := writeFile(filepath.Join(req.OutDir, pngName), f.WritePNG); err != nil {
+		return nil, err
+	}
+	req.Progress(2, 3, "png written")
+	if err := writeFile(filepath.Join(req.OutDir, svgName), f.WriteSVG); err != nil {
+		return nil, err
+	}
+	req.Progress(3, 3, "svg written")
+	resp := &sdk.Response{Outputs: map[string]string{"png": pngName, "svg": svgName}}
+	for _, n := range f.Notes {
+		req.Log.Info().Str("figure", id).Msg(n)
+	}
+	return resp, nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("plot: create %s: %w", path, err)
+	}
+	if err := write(fh); err != nil {
+		fh.Close()
+		return fmt.Errorf("plot: %w", err)
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("plot: close %s: %w", path, err)
+	}
+	return nil
+}

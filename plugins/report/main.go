@@ -1,0 +1,178 @@
+// Command pipeline-plugin-report evaluates the claims of the paper
+// reproduction (SPEC sections 3 and 5) and writes them as a table
+// (claims.parquet, claims.json) and a report (report.html, one
+// self-contained page with the figures inlined; report.md).
+//
+// One stage, "report". Every input is optional and takes many files; a
+// claim whose rows are missing is SKIP and says so. docs/claims.md lists
+// every claim with its criterion.
+//
+// Build: go build -trimpath -o bin/pipeline-plugin-report ./plugins/report
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/demystify-resnet/repro/artifacts/table"
+	"github.com/demystify-resnet/repro/plugins/report/internal/claims"
+	"github.com/demystify-resnet/repro/plugins/report/internal/render"
+	"github.com/demystify-resnet/repro/plugins/schema"
+	"github.com/demystify-resnet/repro/plugins/sdk"
+)
+
+func main() {
+	sdk.Serve(reportStage{})
+}
+
+// reportStage implements sdk.Stage for the "report" stage.
+type reportStage struct{}
+
+// Spec implements sdk.Stage.
+func (reportStage) Spec() sdk.StageSpec {
+	return sdk.StageSpec{
+		Name:    "report",
+		Version: "1",
+		Doc:     "Evaluates every claim of the paper (PASS/FAIL with numbers and criterion) and writes claims.parquet, claims.json, report.html, report.md. See docs/claims.md.",
+		Params: []sdk.ParamSpec{
+			{Name: "title", Type: sdk.TypeString, Default: "Demystifying ResNet: reproduction report", Doc: "report title"},
+			{Name: "smoke", Type: sdk.TypeBool, Default: false, Doc: "this is a smoke-sized run: the report says that only claims marked smoke are expected to hold, and a warning lists smoke claims that failed"},
+		},
+		Inputs: []sdk.PortSpec{
+			{Name: "checks", Many: true, Optional: true, Doc: "schema.Check tables (theorems)"},
+			{Name: "best", Many: true, Optional: true, Doc: "schema.Best tables (select): fig3, fig9, fig10"},
+			{Name: "spectra", Many: true, Optional: true, Doc: "schema.Spectrum tables: init-point spectra (fig5) and trajectories (fig6-8)"},
+			{Name: "theory", Many: true, Optional: true, Doc: "schema.Theory tables (hessian.theory)"},
+			{Name: "curves", Many: true, Optional: true, Doc: "schema.Curve tables: final norms (fig3), gradient-norm peak (fig8), L_min"},
+			{Name: "figures", Many: true, Optional: true, Doc: "PNG files (plot) inlined into report.html"},
+		},
+		Outputs: []sdk.PortSpec{
+			{Name: "claims", Doc: "claims.parquet (schema.Claim rows)"},
+			{Name: "claims_json", Doc: "claims.json: the same rows as a JSON array"},
+			{Name: "html", Doc: "report.html: one self-contained page"},
+			{Name: "md", Doc: "report.md: the same as Markdown, figures referenced by file name"},
+		},
+		Threads: 1,
+	}
+}
+
+func readAll[T any](req *sdk.Request, name string) ([]T, error) {
+	var out []T
+	for _, p := range req.Inputs[name] {
+		rows, err := table.Read[T](p)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %s: %w", name, filepath.Base(p), err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// claimJSON is the JSON form of schema.Claim (same names as the Parquet
+// columns). Every field is a string or bool, so no number can be +Inf or
+// NaN in the JSON: measured values are already text ("+Inf", "NaN").
+type claimJSON struct {
+	ID        string `json:"id"`
+	Source    string `json:"source"`
+	Claim     string `json:"claim"`
+	Measured  string `json:"measured"`
+	Criterion string `json:"criterion"`
+	Status    string `json:"status"`
+	Smoke     bool   `json:"smoke"`
+}
+
+// ClaimsJSON encodes claims as an indented JSON array.
+func claimsJSON(cs []schema.Claim) ([]byte, error) {
+	out := make([]claimJSON, len(cs))
+	for i, c := range cs {
+		out[i] = claimJSON(c)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return nil, fmt.Errorf("report: encode claims json: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Run implements sdk.Stage.
+func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
+	var in claims.Inputs
+	var err error
+	if in.Checks, err = readAll[schema.Check](req, "checks"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if in.Best, err = readAll[schema.Best](req, "best"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if in.Spectra, err = readAll[schema.Spectrum](req, "spectra"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if in.Theory, err = readAll[schema.Theory](req, "theory"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if in.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	var figs []render.Figure
+	for _, p := range req.Inputs["figures"] {
+		f, err := render.ReadFigure(p)
+		if err != nil {
+			return sdk.Errorf("bad input", "figures: %v", err), nil
+		}
+		figs = append(figs, f)
+	}
+	render.SortFigures(figs)
+	req.Progress(1, 3, "inputs read")
+
+	cs := claims.Evaluate(in)
+	req.Progress(2, 3, "claims evaluated")
+	resp := &sdk.Response{Outputs: map[string]string{
+		"claims": "claims.parquet", "claims_json": "claims.json", "html": "report.html", "md": "report.md"}}
+	if err := table.Write(filepath.Join(req.OutDir, "claims.parquet"), cs); err != nil {
+		return nil, fmt.Errorf("report: write claims.parquet: %w", err)
+	}
+	js, err := claimsJSON(cs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, "claims.json"), js, 0o644); err != nil {
+		return nil, fmt.Errorf("report: write claims.json: %w", err)
+	}
+	doc := render.Doc{Title: req.Params.String("title"), Smoke: req.Params.Bool("smoke"), Claims: cs, Figures: figs}
+	var html, md bytes.Buffer
+	if err := render.HTML(&html, doc); err != nil {
+		return nil, err
+	}
+	if err := render.Markdown(&md, doc); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, "report.html"), html.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("report: write report.html: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, "report.md"), md.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("report: write report.md: %w", err)
+	}
+	req.Progress(3, 3, "report written")
+
+	pass, fail, skip := doc.Counts()
+	req.Log.Info().Int("pass", pass).Int("fail", fail).Int("skip", skip).Msg("claims evaluated")
+	var smokeFailed []string
+	for _, c := range cs {
+		if c.Smoke && c.Status == claims.Fail {
+			smokeFailed = append(smokeFailed, c.ID)
+		}
+	}
+	if doc.Smoke && len(smokeFailed) > 0 {
+		resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Severity: sdk.Warning,
+			Summary: "claims expected at smoke size failed", Detail: strings.Join(smokeFailed, ", ")})
+	}
+	return resp, nil
+}

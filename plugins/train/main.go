@@ -1,0 +1,122 @@
+// Command pipeline-plugin-train trains one network of the reproduction by
+// full-batch gradient descent (SPEC 4) and writes its learning curve
+// (curve.parquet, schema.Curve rows for epochs 0..epochs) and optionally
+// weight checkpoints (checkpoints.parquet). Linear nets use the
+// sufficient-statistics loss; nonlinear nets use the samples. A diverged
+// run is recorded (Diverged = true, loss +Inf from the divergence on), not
+// failed: the learning-rate sweep needs it. See docs/stages.md.
+//
+// Build: go build -trimpath -o bin/pipeline-plugin-train ./plugins/train
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/demystify-resnet/repro/core/train"
+	"github.com/demystify-resnet/repro/plugins/schema"
+	"github.com/demystify-resnet/repro/plugins/sdk"
+	"github.com/demystify-resnet/repro/plugins/stagekit"
+)
+
+func main() { sdk.Serve(trainStage{}) }
+
+type trainStage struct{}
+
+func (trainStage) Spec() sdk.StageSpec {
+	return sdk.StageSpec{
+		Name:    "train",
+		Version: "1",
+		Doc: "Full-batch gradient descent (no momentum, no weight decay) of one network from its initialisation " +
+			"(drawn from the stage seed). Records loss, gradient norm and mean Frobenius norm at every epoch.",
+		Params: append(stagekit.NetParams(),
+			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Doc: "learning rate (> 0)"},
+			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of full-batch steps"},
+			sdk.ParamSpec{Name: "checkpoints", Type: sdk.TypeInts, Default: []int{},
+				Doc: "epochs (0..epochs) at which to save the weights in checkpoints.parquet; [] = no checkpoints output"},
+			sdk.ParamSpec{Name: "m", Type: sdk.TypeInt, Default: 0,
+				Doc: "nonlinear nets: number of samples used (the first m of the samples input; 0 = all)"},
+		),
+		Inputs: []sdk.PortSpec{
+			{Name: "stats", Doc: "datagen stats (schema.Stats)"},
+			{Name: "samples", Optional: true, Doc: "datagen samples (schema.Sample); required when activation != linear"},
+		},
+		Outputs: []sdk.PortSpec{
+			{Name: "curve", Doc: "curve.parquet: schema.Curve rows, epochs 0..epochs"},
+			{Name: "checkpoints", Optional: true, Doc: "checkpoints.parquet: schema.Checkpoint rows (only if checkpoints != [])"},
+		},
+		Threads: 1,
+	}
+}
+
+func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	p := req.Params
+	net, err := stagekit.ParseNet(p.String("net"), p.Int("depth"), p.String("activation"), p.String("init"))
+	if err != nil {
+		return sdk.Errorf("bad network", "%v", err), nil
+	}
+	lr, epochs := p.Float("lr"), p.Int("epochs")
+	if !(lr > 0) {
+		return sdk.Errorf("bad param", "lr = %v, want > 0", lr), nil
+	}
+	if epochs < 0 {
+		return sdk.Errorf("bad param", "epochs = %d < 0", epochs), nil
+	}
+	cps := p.Ints("checkpoints")
+	for _, e := range cps {
+		if e < 0 || e > epochs {
+			return sdk.Errorf("bad param", "checkpoint epoch %d outside [0, %d]", e, epochs), nil
+		}
+	}
+	slices.Sort(cps)
+	cps = slices.Compact(cps)
+	obj, lmin, resp := stagekit.LoadObjective(req, net, p.Int("m"))
+	if resp != nil {
+		return resp, nil
+	}
+	w0 := net.InitWeights(req.Seed)
+	req.Log.Info().Str("arch", net.Arch.String()).Str("init", net.InitName()).Float64("lr", lr).Int("epochs", epochs).Msg("training")
+	var cancelled bool
+	res := train.GD(obj, net.Arch, w0, train.Options{LR: lr, Epochs: epochs, Checkpoints: cps,
+		Progress: func(e int) {
+			if e%16 == 0 && ctx.Err() != nil {
+				cancelled = true
+			}
+			req.Progress(float64(e), float64(epochs), "epoch")
+		}})
+	if cancelled {
+		return nil, ctx.Err()
+	}
+	rep := p.Int("replicate")
+	rows := stagekit.CurveRows(net, lr, rep, lmin, res)
+	if res.Diverged {
+		req.Log.Warn().Int("epoch", res.DivergedAt).Msg("diverged: recorded, not failed")
+	} else {
+		req.Log.Info().Float64("final_loss", res.Loss[epochs]).Float64("l_min", lmin).Msg("trained")
+	}
+	out := map[string]string{}
+	if out["curve"], err = stagekit.WriteTable(req.OutDir, "curve.parquet", rows); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	var diags []sdk.Diagnostic
+	if len(cps) > 0 {
+		var cr []schema.Checkpoint
+		for _, e := range cps {
+			w, ok := res.Checkpoints[e]
+			if !ok {
+				continue // after divergence
+			}
+			cr = append(cr, schema.Checkpoint{Net: net.Name, N: int64(net.N), Depth: int64(net.Depth), Init: net.InitName(),
+				Activation: net.Activation, LR: lr, Replicate: int64(rep), Epoch: int64(e), Loss: res.Loss[e], W: w})
+		}
+		if len(cr) < len(cps) {
+			diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "diverged",
+				Detail: fmt.Sprintf("%d of %d checkpoints lie after the divergence at epoch %d and were not written", len(cps)-len(cr), len(cps), res.DivergedAt)})
+		}
+		if out["checkpoints"], err = stagekit.WriteTable(req.OutDir, "checkpoints.parquet", cr); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	return &sdk.Response{Outputs: out, Diagnostics: diags}, nil
+}
