@@ -212,3 +212,44 @@ func TestTheory(t *testing.T) {
 		t.Errorf("n=1 cond does not grow: %v -> %v", rows[0].CondMeasured, rows[2].CondMeasured)
 	}
 }
+
+// benchPoint times one hessian.point instance through the host (launch,
+// exact Hessian, eigenvalues, tables).
+func benchPoint(b *testing.B, params map[string]any, m int) {
+	statsPath, samplesPath := stagetest.SyntheticData(b, b.TempDir(), 1, m)
+	in := map[string][]string{"stats": {statsPath}, "samples": {samplesPath}}
+	for b.Loop() {
+		r := stagetest.Run(b, plug, "hessian.point", params, in, 1)
+		stagetest.MustSucceed(b, r, "hessian.point")
+	}
+}
+
+// BenchmarkPointLinearD20: P = 2000.
+func BenchmarkPointLinearD20(b *testing.B) {
+	benchPoint(b, map[string]any{"net": "xavier", "depth": 20}, 100)
+}
+
+// BenchmarkPointLinearD40: P = 4000.
+func BenchmarkPointLinearD40(b *testing.B) {
+	benchPoint(b, map[string]any{"net": "xavier", "depth": 40}, 100)
+}
+
+// BenchmarkPointReLUD20: P = 2000 on 6000 samples.
+func BenchmarkPointReLUD20(b *testing.B) {
+	benchPoint(b, map[string]any{"net": "xavier", "depth": 20, "activation": "relu"}, 6000)
+}
+
+// BenchmarkTrajectoryD20: 1000 epochs and 30 log-spaced spectra at P = 2000.
+func BenchmarkTrajectoryD20(b *testing.B) {
+	dir := b.TempDir()
+	statsPath, _ := stagetest.SyntheticData(b, dir, 1, 100)
+	bestPath := filepath.Join(dir, "best.parquet")
+	if err := table.Write(bestPath, []schema.Best{{Net: "shortcut2", N: 2, Depth: 20, Init: "small", Activation: "linear", LR: 0.01}}); err != nil {
+		b.Fatal(err)
+	}
+	in := map[string][]string{"stats": {statsPath}, "best": {bestPath}}
+	for b.Loop() {
+		r := stagetest.Run(b, plug, "hessian.trajectory", map[string]any{"net": "shortcut2", "depth": 20}, in, 1)
+		stagetest.MustSucceed(b, r, "hessian.trajectory")
+	}
+}

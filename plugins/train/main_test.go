@@ -166,3 +166,24 @@ func TestBadParams(t *testing.T) {
 		t.Errorf("samples as stats: %v", r.Diagnostics)
 	}
 }
+
+// benchTrain times one paper-sized train instance through the host
+// (plugin launch included): 1000 epochs at depth 20.
+func benchTrain(b *testing.B, params map[string]any, m int) {
+	statsPath, samplesPath := stagetest.SyntheticData(b, b.TempDir(), 1, m)
+	in := map[string][]string{"stats": {statsPath}, "samples": {samplesPath}}
+	for b.Loop() {
+		r := stagetest.Run(b, plug, "train", params, in, 1)
+		stagetest.MustSucceed(b, r, "train")
+	}
+}
+
+// BenchmarkTrainLinearD20: a linear 2-shortcut net (sufficient statistics).
+func BenchmarkTrainLinearD20(b *testing.B) {
+	benchTrain(b, map[string]any{"net": "shortcut2", "depth": 20, "lr": 0.01, "epochs": 1000}, 100)
+}
+
+// BenchmarkTrainReLUD20: a ReLU 2-shortcut net on 6000 samples.
+func BenchmarkTrainReLUD20(b *testing.B) {
+	benchTrain(b, map[string]any{"net": "shortcut2", "depth": 20, "activation": "relu", "lr": 0.01, "epochs": 1000}, 6000)
+}
