@@ -14,6 +14,13 @@ for i in 1 2; do
     run --out "$work/out$i" --json "$MANIFEST" >"$work/run$i.json"
   echo "   took $(( $(date +%s) - start )) s"
 done
+if [ "${SLURM_RUN:-0}" = 1 ]; then
+  echo "== determinism: run 3 of $MANIFEST on Slurm into a fresh store"
+  start=$(date +%s)
+  bin/pipeline --store "$work/store3" --log-format json --log-level warn \
+    run --executor slurm --out "$work/out3" --json "$MANIFEST" >"$work/run3.json"
+  echo "   took $(( $(date +%s) - start )) s"
+fi
 python3 - "$work" <<'PY'
 import json, sys, os
 work = sys.argv[1]
@@ -31,7 +38,16 @@ for name in sorted(a):
         n += 1
         if b.get(name, {}).get(out) != oid:
             print(f"FAIL: {name}.{out}: {oid[:12]} vs {b.get(name, {}).get(out, 'missing')[:12]}"); bad += 1
-print(f"determinism: {n} artifacts compared, {bad} differ")
+print(f"determinism: {n} artifacts compared between two local runs, {bad} differ")
+if os.path.exists(os.path.join(work, "run3.json")):
+    c, _ = outputs(3)
+    sb = 0
+    for name in sorted(a):
+        for out, oid in sorted(a[name].items()):
+            if c.get(name, {}).get(out) != oid:
+                print(f"FAIL: slurm vs local: {name}.{out}: {oid[:12]} vs {c.get(name, {}).get(out, 'missing')[:12]}"); sb += 1
+    print(f"determinism: {n} artifacts compared between the local and the Slurm run, {sb} differ")
+    bad += sb
 claims_path = os.path.join(work, "out1", "claims.json")
 if not os.path.exists(claims_path):
     print("FAIL: out/claims.json missing"); sys.exit(1)

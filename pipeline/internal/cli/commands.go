@@ -40,6 +40,10 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
+			if executor == "slurm" && !cmd.Flags().Changed("jobs") {
+				// Job slots only cap how many jobs sit in the cluster's queue.
+				jobs = 64
+			}
 			ex, err := g.executor(executor, l.store)
 			if err != nil {
 				return err
@@ -80,11 +84,12 @@ func runCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "job slots (a stage declaring N threads takes N)")
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "job slots (a stage declaring N threads takes N); with --executor slurm, jobs in the queue at once (then 64 unless set)")
 	cmd.Flags().BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
 	cmd.Flags().StringVar(&out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
+	addSlurmFlags(cmd)
 	return cmd
 }
 

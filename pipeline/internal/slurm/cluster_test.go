@@ -492,7 +492,7 @@ func inProcess(t *testing.T, exe string) (*slurm.Executor, *artifacts.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e, err := slurm.New(context.Background(), slurm.Config{Store: store, Executable: exe, Poll: 100 * time.Millisecond}, zerolog.Nop())
+	e, err := slurm.New(context.Background(), slurm.Config{Store: store, Executable: exe, Poll: 100 * time.Millisecond, StoreSettle: time.Second}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,6 +534,23 @@ func TestExecuteFakeWorkerOutcomes(t *testing.T) {
 		if len(e.Active()) != 0 {
 			t.Errorf("active jobs left: %v", e.Active())
 		}
+	}
+}
+
+func TestExecuteSbatchRefuses(t *testing.T) {
+	slurmtest.Require(t)
+	t.Parallel()
+	e, _ := inProcess(t, fakeWorker(t, "exit 0"))
+	task := fakeTask("greedy")
+	task.Resources = engine.ResourcesJSON{Memory: "999999G"}
+	_, err := e.Execute(context.Background(), task, nil, zerolog.Nop())
+	// Oracle: EnforcePartLimits=ALL (slurm-up.sh) makes sbatch reject a
+	// request no node can satisfy, instead of queueing it forever.
+	if err == nil || !strings.HasPrefix(err.Error(), "stage greedy: Slurm refused the job: sbatch: error: Memory specification can not be satisfied") {
+		t.Fatalf("got %v", err)
+	}
+	if len(e.Submitted()) != 0 {
+		t.Fatalf("submitted %v", e.Submitted())
 	}
 }
 

@@ -1,6 +1,7 @@
 package slurm
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -186,6 +187,9 @@ func testExecutor(t *testing.T, cfg Config) *Executor {
 		t.Cleanup(func() { s.Close() })
 		cfg.Store = s
 	}
+	if cfg.StoreSettle == 0 {
+		cfg.StoreSettle = 300 * time.Millisecond
+	}
 	return &Executor{cfg: cfg, exe: "/opt/pipe line/pipeline", storeDir: cfg.Store.Dir(), log: zerolog.Nop(), active: map[string]bool{}}
 }
 
@@ -291,7 +295,7 @@ func TestOutcomeMessages(t *testing.T) {
 		{jobInfo{ID: "9", State: "SPECIAL_EXIT"}, "Slurm job 9 ended in state SPECIAL_EXIT"},
 	}
 	for _, c := range cases {
-		_, err := e.outcome(task, aid, c.ji, log)
+		_, err := e.outcome(context.Background(), task, aid, c.ji, log)
 		var je *JobError
 		if !errors.As(err, &je) {
 			t.Fatalf("%+v: error %v is not a *JobError", c.ji, err)
@@ -308,7 +312,7 @@ func TestOutcomeMessages(t *testing.T) {
 	if err := e.cfg.Store.PutAction(aid, want); err != nil {
 		t.Fatal(err)
 	}
-	a, err := e.outcome(task, aid, jobInfo{ID: "9", State: StateCompleted}, log)
+	a, err := e.outcome(context.Background(), task, aid, jobInfo{ID: "9", State: StateCompleted}, log)
 	if err != nil || a.Stage != "s" || a.Plugin != "p" {
 		t.Fatalf("got %+v, %v", a, err)
 	}

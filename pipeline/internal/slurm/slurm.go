@@ -50,6 +50,7 @@ const (
 	DefaultCommandTimeout = time.Minute
 	DefaultLostContact    = 2 * time.Minute
 	DefaultWorkerLogLevel = "debug"
+	DefaultStoreSettle    = 20 * time.Second
 )
 
 // Config configures an Executor. Only Store is required.
@@ -92,6 +93,11 @@ type Config struct {
 	// WorkerLogLevel is the --log-level of the worker in the job (default
 	// "debug", which carries the progress records the executor forwards).
 	WorkerLogLevel string
+	// StoreSettle is how long a job that COMPLETED may take to show its
+	// recorded action to this machine (network filesystems cache
+	// directory lookups) before that counts as an error (default
+	// DefaultStoreSettle).
+	StoreSettle time.Duration
 }
 
 // Executor runs tasks as Slurm batch jobs. It implements engine.Executor
@@ -136,6 +142,9 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Executor, error)
 	}
 	if cfg.WorkerLogLevel == "" {
 		cfg.WorkerLogLevel = DefaultWorkerLogLevel
+	}
+	if cfg.StoreSettle <= 0 {
+		cfg.StoreSettle = DefaultStoreSettle
 	}
 	if cfg.CPUs < 0 {
 		return nil, fmt.Errorf("slurm: default cpus %d < 0", cfg.CPUs)
@@ -231,6 +240,7 @@ type JobError struct {
 	Log      string // the job's log file
 }
 
+// Error implements error: one line, stage first, then job, outcome and log.
 func (e *JobError) Error() string {
 	s := fmt.Sprintf("stage %s: Slurm job %s %s", e.Instance, e.JobID, e.Msg)
 	if e.Log != "" {
@@ -270,7 +280,7 @@ func (e *Executor) Execute(ctx context.Context, t *engine.Task, progress engine.
 		if err != nil {
 			return artifacts.Action{}, err
 		}
-		a, err := e.outcome(t, aid, ji, logPath)
+		a, err := e.outcome(ctx, t, aid, ji, logPath)
 		if err == nil {
 			return a, nil
 		}
@@ -367,7 +377,9 @@ func (e *Executor) sbatchArgs(t *engine.Task, dir, script string) []string {
 // context: a submission that was under way when the run was interrupted
 // still returns its id, so that the job can be cancelled.
 func (e *Executor) submit(t *engine.Task, dir, script string) (string, error) {
-	out, err := runCmd(context.Background(), e.cfg.CommandTimeout, "sbatch", e.sbatchArgs(t, dir, script)...)
+	args := e.sbatchArgs(t, dir, script)
+	e.log.Debug().Str("stage", t.Instance).Strs("args", args).Msg("sbatch")
+	out, err := runCmd(context.Background(), e.cfg.CommandTimeout, "sbatch", args...)
 	if err != nil {
 		return "", fmt.Errorf("stage %s: Slurm refused the job: %w", t.Instance, err)
 	}
@@ -514,7 +526,7 @@ func (e *Executor) accounting(id string) (jobInfo, bool) {
 }
 
 // outcome turns a finished job into the action it recorded, or an error.
-func (e *Executor) outcome(t *engine.Task, aid artifacts.ActionID, ji jobInfo, logPath string) (artifacts.Action, error) {
+func (e *Executor) outcome(ctx context.Context, t *engine.Task, aid artifacts.ActionID, ji jobInfo, logPath string) (artifacts.Action, error) {
 	je := &JobError{Instance: t.Instance, JobID: ji.ID, State: ji.State, ExitCode: ji.ExitCode, Log: logPath}
 	why := func() string {
 		if l := lastErrorLine(logPath); l != "" {
@@ -524,7 +536,7 @@ func (e *Executor) outcome(t *engine.Task, aid artifacts.ActionID, ji jobInfo, l
 	}
 	switch ji.State {
 	case StateCompleted, "":
-		a, ok, err := e.cfg.Store.GetAction(aid)
+		a, ok, err := e.settledAction(ctx, aid, ji.State == StateCompleted && ji.Signal == 0)
 		switch {
 		case err != nil:
 			je.Msg = fmt.Sprintf("finished but its result cannot be read from the store: %v", err)
@@ -579,6 +591,27 @@ func (e *Executor) outcome(t *engine.Task, aid artifacts.ActionID, ji jobInfo, l
 	return artifacts.Action{}, je
 }
 
+// settledAction reads the action of aid from the store. With wait, a miss
+// is retried with backoff for up to StoreSettle (or until ctx ends): the
+// job wrote the action on another machine, and a network filesystem may
+// show a new file late.
+func (e *Executor) settledAction(ctx context.Context, aid artifacts.ActionID, wait bool) (artifacts.Action, bool, error) {
+	deadline := time.Now().Add(e.cfg.StoreSettle)
+	pause := 50 * time.Millisecond
+	for {
+		a, ok, err := e.cfg.Store.GetAction(aid)
+		if ok || err != nil || !wait || time.Now().After(deadline) {
+			return a, ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return a, ok, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
 // cancel cancels job id and waits until squeue no longer shows it (as
 // pending, running or completing), at most CancelWait.
 func (e *Executor) cancel(id string, log zerolog.Logger) {
@@ -614,13 +647,15 @@ func runCmd(ctx context.Context, timeout time.Duration, name string, args ...str
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			// Keep the line that says what is wrong: Slurm prints
-			// "sbatch: error: ..." lines, the last one being the cause.
-			lines := strings.Split(msg, "\n")
-			msg = strings.TrimSpace(lines[len(lines)-1])
+		// Slurm prints one "sbatch: error: ..." line per problem: keep
+		// them all, on one line, without repeating the command's name.
+		var parts []string
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if l = strings.TrimPrefix(strings.TrimSpace(l), name+": "); l != "" {
+				parts = append(parts, l)
+			}
 		}
+		msg := strings.Join(parts, "; ")
 		if ctx.Err() == context.DeadlineExceeded {
 			msg = fmt.Sprintf("no answer within %s", timeout)
 		}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,13 @@ import (
 // Slurm queue every 200 ms instead of every second, so tests on a
 // single-node cluster finish quickly.
 const FastPollEnv = "PIPELINE_SLURM_POLL=200ms"
+
+// The cluster is checked once per test process: a missing controller
+// makes `scontrol ping` wait for its timeout.
+var (
+	checkOnce sync.Once
+	checkErr  error
+)
 
 // InCI reports whether the tests run under CI (CI=true), where a missing
 // cluster is a failure rather than a reason to skip.
@@ -45,9 +53,12 @@ func Require(tb testing.TB) {
 	if testing.Short() && !InCI() {
 		tb.Skip("slurmtest: integration test against a real Slurm cluster; skipped in -short mode")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := slurm.CheckCluster(ctx, 10*time.Second); err != nil {
+	checkOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		checkErr = slurm.CheckCluster(ctx, 10*time.Second)
+	})
+	if err := checkErr; err != nil {
 		if InCI() {
 			tb.Fatalf("slurmtest: CI=true but no Slurm cluster is reachable (.ci/run must call .ci/slurm-up.sh first): %v", err)
 		}

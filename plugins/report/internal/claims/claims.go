@@ -57,8 +57,10 @@ const (
 
 // smokeExpected lists the claim ids (or id prefixes ending in ".") that
 // are expected to hold at smoke size: the ones that need no training (exact
-// identities at w = 0 and properties of the initial point).
-var smokeExpected = []string{"check.", "theory.", "fig5.shortcut2_flat", "fig5.orthogonal_grows"}
+// identities at w = 0 and properties of the initial point), and the paper's
+// central training claim, which needs only a short learning-rate sweep at
+// small depths (the 2-shortcut net reaches L_min).
+var smokeExpected = []string{"check.", "theory.", "fig5.shortcut2_flat", "fig5.orthogonal_grows", "fig5.xavier_fastest", "fig9.shortcut2_at_lmin"}
 
 // SmokeExpected reports whether claim id is expected to hold at smoke size.
 func SmokeExpected(id string) bool {
