@@ -35,10 +35,11 @@ func (plotStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "plot",
 		Version: "1",
-		Doc:     "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg. See docs/figures.md.",
+		Doc:     "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg (or <name>.png/svg). See docs/figures.md.",
 		Params: []sdk.ParamSpec{
 			{Name: "figure", Type: sdk.TypeString, Doc: "figure id: " + strings.Join(figs.Figures, ", ")},
 			{Name: "title", Type: sdk.TypeString, Default: "", Doc: "title printed on the figure (\"\" = the figure's default)"},
+			{Name: "name", Type: sdk.TypeString, Default: "", Doc: "base name of the output files (\"\" = the figure id); lets one manifest publish several variants of a figure"},
 			{Name: "activation", Type: sdk.TypeString, Default: "", Doc: "activation whose rows are drawn (\"\" = linear; relu for fig10)"},
 			{Name: "nets", Type: sdk.TypeStrings, Default: []string{}, Doc: "network families to draw, legend order ([] = the figure's default set)"},
 			{Name: "depth", Type: sdk.TypeInt, Default: 0, Doc: "depth shown by fig6, fig7, fig8, fig11 (0 = the largest depth present)"},
@@ -112,7 +113,14 @@ func (plotStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error)
 	if err != nil {
 		return sdk.Errorf("cannot draw "+id, "%v", err), nil
 	}
-	pngName, svgName := id+".png", id+".svg"
+	base := id
+	if n := p.String("name"); n != "" {
+		if n != filepath.Base(n) || strings.ContainsAny(n, `/\`) || strings.HasPrefix(n, ".") {
+			return sdk.Errorf("bad name", "name %q must be a plain file name without folders", n), nil
+		}
+		base = n
+	}
+	pngName, svgName := base+".png", base+".svg"
 	if err := writeFile(filepath.Join(req.OutDir, pngName), f.WritePNG); err != nil {
 		return nil, err
 	}
