@@ -12,7 +12,7 @@ GOBUILD   := CGO_ENABLED=$(if $(filter lapacke,$(TAGS)),1,0) $(GO) build -trimpa
 # Every plugin binary: package main directories under plugins/ (test plugins excluded).
 PLUGINS   := $(shell $(GO) list -f '{{if eq .Name "main"}}{{.Dir}}{{end}}' ./plugins/... 2>/dev/null | grep -v /testplugins/ | xargs -r -n1 basename)
 
-.PHONY: all build paper smoke test test-short vet fmt-check bench proto clean determinism slurm-up slurm-down
+.PHONY: all build native paper smoke test test-short vet fmt-check bench proto clean determinism slurm-up slurm-down
 
 all: build
 
@@ -21,6 +21,11 @@ build:
 	$(GOBUILD) -o $(BIN)/pipeline ./pipeline
 	@for p in $(PLUGINS); do echo "$(GOBUILD) -o $(BIN)/pipeline-plugin-$$p ./plugins/$$p"; \
 	  $(GOBUILD) -o $(BIN)/pipeline-plugin-$$p ./plugins/$$p || exit 1; done
+
+# The same binaries with LAPACK's dsyevd for full spectra (cgo; Debian libopenblas-dev liblapacke-dev).
+# Results differ from the pure-Go build in the last bits, so its artifacts get their own cache entries.
+native:
+	$(MAKE) build TAGS=lapacke
 
 # The main job: the whole reproduction of the paper into $(OUT)/.
 paper: build
@@ -52,8 +57,10 @@ determinism: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./core/...
 
+# Regenerates the gRPC code (needs Debian protobuf-compiler and
+# go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12 google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2).
 proto:
-	$(GO) generate ./plugins/internal/proto
+	PATH=$$PATH:$$($(GO) env GOPATH)/bin $(GO) generate ./plugins/internal/proto
 
 slurm-up:
 	.ci/slurm-up.sh
