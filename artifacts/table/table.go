@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -129,6 +130,20 @@ func writeWith[T any](path string, rows []T, extra ...parquet.WriterOption) (err
 		return fmt.Errorf("table: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// ReadFiles reads the rows of every file in paths, in order, into one
+// []T (a plugin's Many input). Errors name the file.
+func ReadFiles[T any](paths ...string) ([]T, error) {
+	var out []T
+	for _, p := range paths {
+		rows, err := Read[T](p)
+		if err != nil {
+			return nil, fmt.Errorf("table: %s: %w", filepath.Base(p), err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
 }
 
 // Read reads every row of the Parquet file at path into []T. Every leaf

@@ -459,3 +459,28 @@ func TestOtherFieldTypes(t *testing.T) {
 		t.Fatalf("csv:\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestReadFiles concatenates files in the order given (oracle: the rows written).
+func TestReadFiles(t *testing.T) {
+	type row struct {
+		I int64 `parquet:"i"`
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")
+	if err := Write(a, []row{{1}, {2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(b, []row{{3}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFiles[row](b, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].I != 3 || got[1].I != 1 || got[2].I != 2 {
+		t.Fatalf("ReadFiles(b, a) = %v", got)
+	}
+	if _, err := ReadFiles[row](a, filepath.Join(dir, "missing.parquet")); err == nil || !strings.Contains(err.Error(), "missing.parquet") {
+		t.Fatalf("error does not name the file: %v", err)
+	}
+}

@@ -66,15 +66,11 @@ func (plotStage) Spec() sdk.StageSpec {
 
 // readAll reads every file of input name as rows of T.
 func readAll[T any](req *sdk.Request, name string) ([]T, error) {
-	var out []T
-	for _, p := range req.Inputs[name] {
-		rows, err := table.Read[T](p)
-		if err != nil {
-			return nil, fmt.Errorf("input %s: %s: %w", name, filepath.Base(p), err)
-		}
-		out = append(out, rows...)
+	rows, err := table.ReadFiles[T](req.Inputs[name]...)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %w", name, err)
 	}
-	return out, nil
+	return rows, nil
 }
 
 // Run implements sdk.Stage.
