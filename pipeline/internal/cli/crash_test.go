@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -288,5 +289,80 @@ func TestPluginChangedDuringRun(t *testing.T) {
 	last := lastLine(out.String())
 	if !strings.Contains(last, "stage d") || !strings.Contains(last, "changed since discovery") {
 		t.Fatalf("error %q does not say that stage d's plugin binary changed", last)
+	}
+}
+
+// TestInterrupt sends SIGINT during a run: exit 130, the plugin is killed, the
+// run record says interrupted, and the next run finishes the work.
+func TestInterrupt(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, "version: 1\nstages:\n  s: {plugin: enginekit.sleep, params: {ms: 20000}}\n  d: {plugin: enginekit.det, params: {label: x}}\n")
+	logf := filepath.Join(dir, "launches.log")
+	cmd, out := startPipeline(t, dir, pluginDir, []string{"ENGINEKIT_LAUNCH_LOG=" + logf}, "run", "-j", "1", "m.yaml")
+	if !waitFor(20*time.Second, func() bool { return strings.Contains(out.String(), `"stage":"s","time"`) && count(readLog(t, logf), "start ") > 0 }) {
+		cmd.Process.Kill()
+		t.Fatalf("stage s never started:\n%s", out)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("want exit 130 after SIGINT, got %v\n%s", err, out)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("interrupt took %s", d)
+	}
+	r := pipeline(t, dir, "status", "--json")
+	var st struct {
+		LastRun engine.RunRecord `json:"last_run"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status: %v\n%s", err, r.stdout)
+	}
+	if st.LastRun.Status != "interrupted" {
+		t.Errorf("run record status %q, want interrupted", st.LastRun.Status)
+	}
+}
+
+// TestGCShowStatus exercises the inspection commands on a real store.
+func TestGCShowStatus(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, chain)
+	if _, r := runJSON(t, dir, "m.yaml"); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	writeManifest(t, dir, strings.Replace(chain, "label: unrelated", "label: changed", 1))
+	if _, r := runJSON(t, dir, "m.yaml"); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	r := pipeline(t, dir, "status", "m.yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "4 of 4 stages cached") || !strings.Contains(r.stdout, "2 run records") {
+		t.Fatalf("status:\n%s%s", r.stdout, r.stderr)
+	}
+	r = pipeline(t, dir, "show", "m.yaml", "c")
+	if r.code != 0 || !strings.Contains(r.stdout, filepath.Join(".pipeline", "objects")) {
+		t.Fatalf("show of a JSON output prints its store path:\n%s%s", r.stdout, r.stderr)
+	}
+	if r = pipeline(t, dir, "show", "m.yaml", "a"); r.code != 2 || !strings.Contains(r.stderr, "has 2 instances") {
+		t.Fatalf("show of a swept stage: exit %d\n%s", r.code, r.stderr)
+	}
+	// Dry run deletes nothing; keeping only the last run deletes the old c output.
+	r = pipeline(t, dir, "gc", "--keep-last", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "would delete 1 objects and 1 action entries") {
+		t.Fatalf("gc dry run:\n%s%s", r.stdout, r.stderr)
+	}
+	r = pipeline(t, dir, "gc", "--keep-last", "1", "--apply")
+	if r.code != 0 || !strings.Contains(r.stdout, "deleted 1 objects and 1 action entries") {
+		t.Fatalf("gc:\n%s%s", r.stdout, r.stderr)
+	}
+	rec, r := runJSON(t, dir, "m.yaml")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for name, s := range statuses(rec) {
+		if s != engine.StatusCached {
+			t.Errorf("after gc, %s is %s: gc removed something the last run needs", name, s)
+		}
 	}
 }
