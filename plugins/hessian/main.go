@@ -111,7 +111,7 @@ func zeroWarning(p stagekit.Point, where string) []sdk.Diagnostic {
 		return nil
 	}
 	return []sdk.Diagnostic{{Severity: sdk.Warning, Summary: "zero Hessian",
-		Detail: "the Hessian at " + where + " is exactly 0 (n >= 3 at w = 0, or ReLU at w = 0 with relu'(0) = 0): cond and cond10 are NaN"}}
+		Detail: "the Hessian at " + where + " is exactly 0 (e.g. n >= 3 or plain depth >= 3 at w = 0, or ReLU at w = 0 with relu'(0) = 0): cond and cond10 are NaN (0/0)"}}
 }
 
 // ---------------------------------------------------------------- trajectory
@@ -250,7 +250,7 @@ func (theoryStage) Spec() sdk.StageSpec {
 		},
 		Inputs: []sdk.PortSpec{{Name: "stats", Doc: "datagen stats (schema.Stats)"}},
 		Outputs: []sdk.PortSpec{
-			{Name: "theory", Doc: "theory.parquet: schema.Theory rows in (n, depth) order; cond +Inf where the Hessian is exactly 0"},
+			{Name: "theory", Doc: "theory.parquet: schema.Theory rows in the order of ns, then depths; both conds +Inf where the Hessian is exactly 0"},
 		},
 		Threads: 1,
 	}

@@ -239,17 +239,18 @@ func BenchmarkPointReLUD20(b *testing.B) {
 	benchPoint(b, map[string]any{"net": "xavier", "depth": 20, "activation": "relu"}, 6000)
 }
 
-// BenchmarkTrajectoryD20: 1000 epochs and 30 log-spaced spectra at P = 2000.
-func BenchmarkTrajectoryD20(b *testing.B) {
+// BenchmarkTrajectoryD10: 1000 epochs and 30 log-spaced spectra at P = 1000
+// (the paper manifest's trajectory size).
+func BenchmarkTrajectoryD10(b *testing.B) {
 	dir := b.TempDir()
 	statsPath, _ := stagetest.SyntheticData(b, dir, 1, 100)
 	bestPath := filepath.Join(dir, "best.parquet")
-	if err := table.Write(bestPath, []schema.Best{{Net: "shortcut2", N: 2, Depth: 20, Init: "small", Activation: "linear", LR: 0.01}}); err != nil {
+	if err := table.Write(bestPath, []schema.Best{{Net: "shortcut2", N: 2, Depth: 10, Init: "small", Activation: "linear", LR: 0.01}}); err != nil {
 		b.Fatal(err)
 	}
 	in := map[string][]string{"stats": {statsPath}, "best": {bestPath}}
 	for b.Loop() {
-		r := stagetest.Run(b, plug, "hessian.trajectory", map[string]any{"net": "shortcut2", "depth": 20}, in, 1)
+		r := stagetest.Run(b, plug, "hessian.trajectory", map[string]any{"net": "shortcut2", "depth": 10}, in, 1)
 		stagetest.MustSucceed(b, r, "hessian.trajectory")
 	}
 }

@@ -68,7 +68,7 @@ func Run(t testing.TB, p *host.Plugin, stage string, params map[string]any, inpu
 	n := 0
 	res, err := host.Run(context.Background(), p, host.RunRequest{
 		Stage: stage, Params: params, Inputs: inputs, OutDir: out, Seed: seed,
-		Timeout:    5 * time.Minute,
+		Timeout:    30 * time.Minute,
 		OnProgress: func(done, total float64, msg string) { n++ },
 		Log:        zerolog.New(&logs).Level(zerolog.InfoLevel),
 	})
