@@ -299,7 +299,9 @@ func TestInterrupt(t *testing.T) {
 	writeManifest(t, dir, "version: 1\nstages:\n  s: {plugin: enginekit.sleep, params: {ms: 20000}}\n  d: {plugin: enginekit.det, params: {label: x}}\n")
 	logf := filepath.Join(dir, "launches.log")
 	cmd, out := startPipeline(t, dir, pluginDir, []string{"ENGINEKIT_LAUNCH_LOG=" + logf}, "run", "-j", "1", "m.yaml")
-	if !waitFor(20*time.Second, func() bool { return strings.Contains(out.String(), `"stage":"s","time"`) && count(readLog(t, logf), "start ") > 0 }) {
+	if !waitFor(20*time.Second, func() bool {
+		return strings.Contains(out.String(), `"stage":"s","time"`) && count(readLog(t, logf), "start ") > 0
+	}) {
 		cmd.Process.Kill()
 		t.Fatalf("stage s never started:\n%s", out)
 	}
