@@ -10,9 +10,11 @@
 package bench
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -59,6 +61,11 @@ type Config struct {
 	// Threads, if > 0, sets GOMAXPROCS (and the OpenBLAS thread count in
 	// the native build) before the work; 0 keeps the defaults.
 	Threads int
+	// SaveHessian, if not empty, names a file that receives the Hessian
+	// (hessian, relu) as P x P little-endian float64, row-major, full
+	// (both triangles), after the timed work: bench/dsyevd_alone.py times
+	// LAPACK's dsyevd alone on it.
+	SaveHessian string
 }
 
 // Default returns the peer's defaults for the given case: n = 2, depth 20,
@@ -215,6 +222,9 @@ func Run(cfg Config, dat *Data) (Result, error) {
 		}
 		t2 := time.Now()
 		res.HessianSeconds, res.EigSeconds, res.Seconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t2.Sub(t0).Seconds()
+		if err := saveHessian(cfg.SaveHessian, &h); err != nil {
+			return Result{}, err
+		}
 	case "relu":
 		m := min(cfg.M, dat.X.RawMatrix().Cols)
 		x := dat.X.Slice(0, Width, 0, m).(*mat.Dense)
@@ -230,6 +240,9 @@ func Run(cfg Config, dat *Data) (Result, error) {
 		}
 		t2 := time.Now()
 		res.HessianSeconds, res.EigSeconds, res.Seconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t2.Sub(t0).Seconds()
+		if err := saveHessian(cfg.SaveHessian, &h); err != nil {
+			return Result{}, err
+		}
 	case "train":
 		t0 := time.Now()
 		obj := nets.NewLinear(arch, st.Sxx, st.Syx, st.Syy)
@@ -239,6 +252,24 @@ func Run(cfg Config, dat *Data) (Result, error) {
 		_, res.LMin = nets.Optimum(st.Sxx, st.Syx, st.Syy)
 	}
 	return res, nil
+}
+
+// saveHessian writes h to path (if not empty) as described at Config.SaveHessian.
+func saveHessian(path string, h *mat.SymDense) error {
+	if path == "" {
+		return nil
+	}
+	n := h.SymmetricDim()
+	buf := make([]byte, 8*n*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			binary.LittleEndian.PutUint64(buf[8*(i*n+j):], math.Float64bits(h.At(i, j)))
+		}
+	}
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		return fmt.Errorf("bench: save Hessian: %w", err)
+	}
+	return nil
 }
 
 func (r *Result) spectrum(h *mat.SymDense) error {

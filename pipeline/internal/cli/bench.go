@@ -80,6 +80,7 @@ bench/run.sh (make bench) repeats every case and compares medians with the peer.
 	f.IntVar(&cfg.M, "m", def.M, "samples for the relu case (the first m of the 60,000)")
 	f.StringVar(&mnist, "mnist", "", "folder with the MNIST IDX .gz files (default: core/data.MNISTDir())")
 	f.IntVar(&cfg.Threads, "threads", 0, "GOMAXPROCS and OpenBLAS threads (0 = defaults)")
+	f.StringVar(&cfg.SaveHessian, "save-hessian", "", "after the timed work, write the Hessian (hessian, relu) to this file as P x P little-endian float64 (bench/dsyevd_alone.py)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the work (not the loading) to this file")
 	return cmd
 }
