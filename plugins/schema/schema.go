@@ -25,148 +25,148 @@ const (
 // Stats holds the sufficient statistics of a data set (SPEC 2): one row.
 // Matrices are d x d, stored row-major.
 type Stats struct {
-	Dataset string    `parquet:"dataset"`
-	D       int64     `parquet:"d"`
-	M       int64     `parquet:"m"`
-	Sxx     []float64 `parquet:"sxx,list"`
-	Syx     []float64 `parquet:"syx,list"`
-	Syy     []float64 `parquet:"syy,list"`
-	LMin    float64   `parquet:"l_min"` // 1/2 tr(Syy - Syx Sxx^+ Syx^T)
+	Dataset string    `parquet:"dataset"`  // data set: mnist, fashion or synthetic
+	D       int64     `parquet:"d"`        // width d (inputs and outputs)
+	M       int64     `parquet:"m"`        // number of samples the statistics average over
+	Sxx     []float64 `parquet:"sxx,list"` // (1/m) X X^T, d x d row-major
+	Syx     []float64 `parquet:"syx,list"` // (1/m) Y X^T, d x d row-major
+	Syy     []float64 `parquet:"syy,list"` // (1/m) Y Y^T, d x d row-major
+	LMin    float64   `parquet:"l_min"`    // 1/2 tr(Syy - Syx Sxx^+ Syx^T)
 }
 
 // Sample is one whitened sample: input x (d values) and one-hot target y.
 type Sample struct {
-	Index int64     `parquet:"index"`
-	Label int64     `parquet:"label"`
-	X     []float64 `parquet:"x,list"`
-	Y     []float64 `parquet:"y,list"`
+	Index int64     `parquet:"index"`  // position of the sample in the data set
+	Label int64     `parquet:"label"`  // class (digit) of the sample; -1 for synthetic data
+	X     []float64 `parquet:"x,list"` // whitened input, d values
+	Y     []float64 `parquet:"y,list"` // one-hot target, d values
 }
 
 // Curve is one epoch of a training run (epoch 0 is the initial point).
 type Curve struct {
-	Net        string  `parquet:"net"`
-	N          int64   `parquet:"n"` // shortcut depth, 0 for plain nets
-	Depth      int64   `parquet:"depth"`
-	Init       string  `parquet:"init"`
+	Net        string  `parquet:"net"`        // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	N          int64   `parquet:"n"`          // shortcut depth, 0 for plain nets
+	Depth      int64   `parquet:"depth"`      // number of weight layers D
+	Init       string  `parquet:"init"`       // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
 	Activation string  `parquet:"activation"` // linear, relu, tanh, sigmoid (mid position)
-	LR         float64 `parquet:"lr"`
-	Replicate  int64   `parquet:"replicate"`
-	Epoch      int64   `parquet:"epoch"`
-	Loss       float64 `parquet:"loss"`
-	GradNorm   float64 `parquet:"grad_norm"`
-	AvgFrob    float64 `parquet:"avg_frob"` // mean Frobenius norm of the weight matrices
-	LMin       float64 `parquet:"l_min"`
-	Diverged   bool    `parquet:"diverged"`
+	LR         float64 `parquet:"lr"`         // learning rate (0 where not trained)
+	Replicate  int64   `parquet:"replicate"`  // replicate number (the seed is derived from all parameters, including it)
+	Epoch      int64   `parquet:"epoch"`      // number of full-batch GD steps taken (0 = initial point)
+	Loss       float64 `parquet:"loss"`       // training loss 1/(2m) ||Y - f(X)||_F^2
+	GradNorm   float64 `parquet:"grad_norm"`  // Euclidean norm of the gradient
+	AvgFrob    float64 `parquet:"avg_frob"`   // mean Frobenius norm of the weight matrices
+	LMin       float64 `parquet:"l_min"`      // global optimum of the linear problem, 1/2 tr(Syy - Syx Sxx^+ Syx^T)
+	Diverged   bool    `parquet:"diverged"`   // true from the epoch the loss became non-finite (loss and norms are then +Inf)
 }
 
 // Checkpoint holds the flat weights (paper's parameter order) at one epoch.
 type Checkpoint struct {
-	Net        string    `parquet:"net"`
-	N          int64     `parquet:"n"`
-	Depth      int64     `parquet:"depth"`
-	Init       string    `parquet:"init"`
-	Activation string    `parquet:"activation"`
-	LR         float64   `parquet:"lr"`
-	Replicate  int64     `parquet:"replicate"`
-	Epoch      int64     `parquet:"epoch"`
-	Loss       float64   `parquet:"loss"`
-	W          []float64 `parquet:"w,list"`
+	Net        string    `parquet:"net"`        // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	N          int64     `parquet:"n"`          // shortcut depth n, 0 for plain nets
+	Depth      int64     `parquet:"depth"`      // number of weight layers D
+	Init       string    `parquet:"init"`       // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
+	Activation string    `parquet:"activation"` // activation at the mid positions: linear, relu, tanh, sigmoid
+	LR         float64   `parquet:"lr"`         // learning rate (0 where not trained)
+	Replicate  int64     `parquet:"replicate"`  // replicate number (the seed is derived from all parameters, including it)
+	Epoch      int64     `parquet:"epoch"`      // number of full-batch GD steps taken (0 = initial point)
+	Loss       float64   `parquet:"loss"`       // training loss 1/(2m) ||Y - f(X)||_F^2
+	W          []float64 `parquet:"w,list"`     // flat weights in the paper parameter order (unit, matrix, column, row)
 }
 
 // Spectrum is the Hessian spectral summary at one point (SPEC 4).
 // Point is "zero" (w = 0), "init" (the initial point) or "epoch" (a
 // checkpoint along training, see Epoch).
 type Spectrum struct {
-	Net        string  `parquet:"net"`
-	N          int64   `parquet:"n"`
-	Depth      int64   `parquet:"depth"`
-	Init       string  `parquet:"init"`
-	Activation string  `parquet:"activation"`
-	LR         float64 `parquet:"lr"`
-	Replicate  int64   `parquet:"replicate"`
-	Point      string  `parquet:"point"`
-	Epoch      int64   `parquet:"epoch"`
-	Loss       float64 `parquet:"loss"`
-	GradNorm   float64 `parquet:"grad_norm"`
-	P          int64   `parquet:"p"`
-	AbsMax     float64 `parquet:"abs_max"`
-	AbsMin     float64 `parquet:"abs_min"`
-	Q10        float64 `parquet:"q10"`
-	Cond       float64 `parquet:"cond"`   // AbsMax / AbsMin
-	Cond10     float64 `parquet:"cond10"` // AbsMax / Q10
-	Index      float64 `parquet:"index"`  // fraction of negative eigenvalues
-	Pos        int64   `parquet:"pos"`
-	Neg        int64   `parquet:"neg"`
-	Zero       int64   `parquet:"zero"`
-	ZeroTol    float64 `parquet:"zero_tol"` // absolute tolerance used for the inertia
+	Net        string  `parquet:"net"`        // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	N          int64   `parquet:"n"`          // shortcut depth n, 0 for plain nets
+	Depth      int64   `parquet:"depth"`      // number of weight layers D
+	Init       string  `parquet:"init"`       // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
+	Activation string  `parquet:"activation"` // activation at the mid positions: linear, relu, tanh, sigmoid
+	LR         float64 `parquet:"lr"`         // learning rate (0 where not trained)
+	Replicate  int64   `parquet:"replicate"`  // replicate number (the seed is derived from all parameters, including it)
+	Point      string  `parquet:"point"`      // zero (w = 0), init (initial point) or epoch (checkpoint along training)
+	Epoch      int64   `parquet:"epoch"`      // number of full-batch GD steps taken (0 = initial point)
+	Loss       float64 `parquet:"loss"`       // training loss 1/(2m) ||Y - f(X)||_F^2
+	GradNorm   float64 `parquet:"grad_norm"`  // Euclidean norm of the gradient
+	P          int64   `parquet:"p"`          // number of parameters P = D d^2
+	AbsMax     float64 `parquet:"abs_max"`    // largest |eigenvalue|
+	AbsMin     float64 `parquet:"abs_min"`    // smallest |eigenvalue|
+	Q10        float64 `parquet:"q10"`        // 10th percentile of |eigenvalues| (linear interpolation)
+	Cond       float64 `parquet:"cond"`       // AbsMax / AbsMin
+	Cond10     float64 `parquet:"cond10"`     // AbsMax / Q10
+	Index      float64 `parquet:"index"`      // fraction of negative eigenvalues
+	Pos        int64   `parquet:"pos"`        // eigenvalues > zero_tol
+	Neg        int64   `parquet:"neg"`        // eigenvalues < -zero_tol
+	Zero       int64   `parquet:"zero"`       // eigenvalues within zero_tol of 0
+	ZeroTol    float64 `parquet:"zero_tol"`   // absolute tolerance used for the inertia
 }
 
 // Eigenvalue is one eigenvalue (ascending K) of the Hessian at a point.
 type Eigenvalue struct {
-	Net   string  `parquet:"net"`
-	Depth int64   `parquet:"depth"`
-	Init  string  `parquet:"init"`
-	Point string  `parquet:"point"`
-	Epoch int64   `parquet:"epoch"`
-	K     int64   `parquet:"k"`
-	Value float64 `parquet:"value"`
+	Net   string  `parquet:"net"`   // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	Depth int64   `parquet:"depth"` // number of weight layers D
+	Init  string  `parquet:"init"`  // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
+	Point string  `parquet:"point"` // zero (w = 0), init (initial point) or epoch (checkpoint along training)
+	Epoch int64   `parquet:"epoch"` // number of full-batch GD steps taken (0 = initial point)
+	K     int64   `parquet:"k"`     // position in ascending order
+	Value float64 `parquet:"value"` // eigenvalue
 }
 
 // HessianRow is one row of a full Hessian matrix (paper's parameter order).
 type HessianRow struct {
-	Net    string    `parquet:"net"`
-	Depth  int64     `parquet:"depth"`
-	Point  string    `parquet:"point"`
-	Row    int64     `parquet:"row"`
-	Values []float64 `parquet:"values,list"`
+	Net    string    `parquet:"net"`         // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	Depth  int64     `parquet:"depth"`       // number of weight layers D
+	Point  string    `parquet:"point"`       // zero (w = 0), init (initial point) or epoch (checkpoint along training)
+	Row    int64     `parquet:"row"`         // row of the Hessian
+	Values []float64 `parquet:"values,list"` // the row, P values
 }
 
 // Theory compares cond(H at 0) predicted by Theorem 1 with the measured value.
 type Theory struct {
-	N             int64   `parquet:"n"`
-	Depth         int64   `parquet:"depth"`
-	CondTheory    float64 `parquet:"cond_theory"` // +Inf where the Hessian is 0 (n >= 3)
-	CondMeasured  float64 `parquet:"cond_measured"`
-	Cond10Measure float64 `parquet:"cond10_measured"`
-	AbsMax        float64 `parquet:"abs_max"`
+	N             int64   `parquet:"n"`               // shortcut depth n, 0 for plain nets
+	Depth         int64   `parquet:"depth"`           // number of weight layers D
+	CondTheory    float64 `parquet:"cond_theory"`     // +Inf where the Hessian is 0 (n >= 3)
+	CondMeasured  float64 `parquet:"cond_measured"`   // |lambda|max/|lambda|min of the exact Hessian at 0
+	Cond10Measure float64 `parquet:"cond10_measured"` // cond_10 of the exact Hessian at 0
+	AbsMax        float64 `parquet:"abs_max"`         // largest |eigenvalue|
 }
 
 // Best is the learning rate with the lowest mean final loss over seeds for one
 // network and depth (SPEC 4).
 type Best struct {
-	Net           string  `parquet:"net"`
-	N             int64   `parquet:"n"`
-	Depth         int64   `parquet:"depth"`
-	Init          string  `parquet:"init"`
-	Activation    string  `parquet:"activation"`
-	LR            float64 `parquet:"lr"`
-	MeanFinalLoss float64 `parquet:"mean_final_loss"`
-	StdFinalLoss  float64 `parquet:"std_final_loss"`
-	Seeds         int64   `parquet:"seeds"`
-	LRsTried      int64   `parquet:"lrs_tried"`
-	LMin          float64 `parquet:"l_min"`
+	Net           string  `parquet:"net"`             // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	N             int64   `parquet:"n"`               // shortcut depth n, 0 for plain nets
+	Depth         int64   `parquet:"depth"`           // number of weight layers D
+	Init          string  `parquet:"init"`            // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
+	Activation    string  `parquet:"activation"`      // activation at the mid positions: linear, relu, tanh, sigmoid
+	LR            float64 `parquet:"lr"`              // learning rate (0 where not trained)
+	MeanFinalLoss float64 `parquet:"mean_final_loss"` // final loss averaged over replicates (+Inf if any diverged)
+	StdFinalLoss  float64 `parquet:"std_final_loss"`  // standard deviation of the final loss over replicates
+	Seeds         int64   `parquet:"seeds"`           // replicates averaged
+	LRsTried      int64   `parquet:"lrs_tried"`       // learning rates compared
+	LMin          float64 `parquet:"l_min"`           // global optimum of the linear problem, 1/2 tr(Syy - Syx Sxx^+ Syx^T)
 }
 
 // Check is one numerical check of a theorem (SPEC 3) with its numbers.
 type Check struct {
-	ID        string  `parquet:"id"`
-	Theorem   string  `parquet:"theorem"`
-	Data      string  `parquet:"data"` // mnist, synthetic
-	Claim     string  `parquet:"claim"`
-	Measured  float64 `parquet:"measured"`
-	Tolerance float64 `parquet:"tolerance"`
-	Detail    string  `parquet:"detail"`
-	Pass      bool    `parquet:"pass"`
+	ID        string  `parquet:"id"`        // stable identifier
+	Theorem   string  `parquet:"theorem"`   // T1 ... T6 or relu
+	Data      string  `parquet:"data"`      // mnist, synthetic
+	Claim     string  `parquet:"claim"`     // the claim in words
+	Measured  float64 `parquet:"measured"`  // the measured number
+	Tolerance float64 `parquet:"tolerance"` // the tolerance it is compared with
+	Detail    string  `parquet:"detail"`    // how it was measured
+	Pass      bool    `parquet:"pass"`      // the check passed
 }
 
 // Claim is one claim of the paper as evaluated by the report: PASS or FAIL
 // with the measured numbers and the criterion (SPEC 3 and 5).
 type Claim struct {
-	ID        string `parquet:"id"`
-	Source    string `parquet:"source"` // e.g. "SPEC 3 T2", "fig5"
-	Claim     string `parquet:"claim"`
-	Measured  string `parquet:"measured"`
-	Criterion string `parquet:"criterion"`
-	Status    string `parquet:"status"` // PASS, FAIL, or SKIP (not enough data in this manifest)
-	Smoke     bool   `parquet:"smoke"`  // expected to hold at smoke size (checked by CI)
+	ID        string `parquet:"id"`        // stable identifier
+	Source    string `parquet:"source"`    // e.g. "SPEC 3 T2", "fig5"
+	Claim     string `parquet:"claim"`     // the claim in words
+	Measured  string `parquet:"measured"`  // the measured number
+	Criterion string `parquet:"criterion"` // the documented criterion
+	Status    string `parquet:"status"`    // PASS, FAIL, or SKIP (not enough data in this manifest)
+	Smoke     bool   `parquet:"smoke"`     // expected to hold at smoke size (checked by CI)
 }
