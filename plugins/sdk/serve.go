@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 
@@ -225,7 +227,9 @@ func (s *server) Run(req *pb.RunRequest, stream grpc.ServerStreamingServer[pb.Ru
 			_ = snd.send(&pb.RunEvent{Event: &pb.RunEvent_Progress{Progress: &pb.Progress{Done: done, Total: total, Msg: msg}}})
 		})
 	restore := captureStdio(snd)
+	stopProfile := startProfile(spec.Name, r.Log)
 	resp, err := st.Run(stream.Context(), r)
+	stopProfile()
 	restore() // flushes stray stdout/stderr lines before the result is sent
 	if err != nil {
 		_ = snd.finish(nil) // only marks the stream closed; the error below is what matters
@@ -294,5 +298,33 @@ func captureStdio(snd *sender) (restore func()) {
 		wOut.Close()
 		wErr.Close()
 		wg.Wait()
+	}
+}
+
+// ProfileEnv names the environment variable that, when it holds a directory,
+// makes every stage run write a CPU profile there as <stage>-<pid>.pprof
+// (`pipeline run --cpuprofile DIR` sets it for the plugins it launches).
+const ProfileEnv = "PIPELINE_PLUGIN_CPUPROFILE"
+
+// startProfile starts a CPU profile of this stage run when ProfileEnv is set;
+// the returned function stops it. Failures are logged, never fatal.
+func startProfile(stage string, log zerolog.Logger) (stop func()) {
+	dir := os.Getenv(ProfileEnv)
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", stage, os.Getpid())))
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot write a CPU profile")
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		log.Warn().Err(err).Msg("cannot start a CPU profile")
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }

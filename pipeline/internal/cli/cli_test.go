@@ -331,3 +331,29 @@ func TestStoreErrors(t *testing.T) {
 		t.Errorf("error is not one line:\n%s", out)
 	}
 }
+
+func TestCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, chain)
+	prof := filepath.Join(dir, "prof")
+	if r := pipeline(t, dir, "run", "--cpuprofile", prof, "m.yaml"); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	entries, err := os.ReadDir(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var host, stages int
+	for _, e := range entries {
+		fi, _ := e.Info()
+		switch {
+		case e.Name() == "pipeline.pprof" && fi.Size() > 0:
+			host++
+		case strings.HasPrefix(e.Name(), "det-") && strings.HasSuffix(e.Name(), ".pprof") && fi.Size() > 0:
+			stages++
+		}
+	}
+	if host != 1 || stages != 4 {
+		t.Fatalf("profiles: %d host, %d stage runs (want 1 and 4): %v", host, stages, entries)
+	}
+}

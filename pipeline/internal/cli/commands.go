@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +19,7 @@ import (
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 	"github.com/demystify-resnet/repro/pipeline/internal/progress"
 	"github.com/demystify-resnet/repro/plugins/host"
+	"github.com/demystify-resnet/repro/plugins/sdk"
 )
 
 func runCmd(g *globals) *cobra.Command {
@@ -25,6 +28,7 @@ func runCmd(g *globals) *cobra.Command {
 		keepGoing bool
 		out       string
 		executor  string
+		profile   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run MANIFEST [TARGET...]",
@@ -32,6 +36,13 @@ func runCmd(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if profile != "" {
+				stop, err := startProfiles(profile)
+				if err != nil {
+					return withCode(ExitUsage, err)
+				}
+				defer stop()
+			}
 			l, err := g.load(ctx, args[0])
 			if err != nil {
 				return err
@@ -88,6 +99,7 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
 	cmd.Flags().StringVar(&out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
+	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
 	addSlurmFlags(cmd)
 	return cmd
@@ -588,4 +600,29 @@ func gcCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&apply, "apply", false, "really delete (default is a dry run)")
 	cmd.Flags().IntVar(&keepLast, "keep-last", 0, "keep only the newest N run records (0 = all)")
 	return cmd
+}
+
+// startProfiles profiles this process into dir/pipeline.pprof and tells every
+// plugin launched from now on to profile its stage runs into dir.
+func startProfiles(dir string) (stop func(), err error) {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		err = os.MkdirAll(abs, 0o755)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	f, err := os.Create(filepath.Join(abs, "pipeline.pprof"))
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	os.Setenv(sdk.ProfileEnv, abs)
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
