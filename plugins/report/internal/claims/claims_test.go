@@ -88,6 +88,12 @@ func TestChecks(t *testing.T) {
 			t.Error("theorem checks are expected at smoke size")
 		}
 	}
+	// The same check on two data sets gives two distinct claim ids.
+	cs = Evaluate(Inputs{Checks: []schema.Check{
+		{ID: "T2.index", Theorem: "T2", Claim: "index 1/2", Data: "mnist", Pass: true},
+		{ID: "T2.index", Theorem: "T2", Claim: "index 1/2", Data: "synthetic", Pass: false},
+	}})
+	expect(t, cs, map[string]string{"check.T2.index.mnist": Pass, "check.T2.index.synthetic": Fail})
 }
 
 func theoryRows(n1Grow bool, n2Spread, n2Mismatch, n3Abs float64) []schema.Theory {

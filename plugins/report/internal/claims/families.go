@@ -19,7 +19,11 @@ func checkClaims(in Inputs) []schema.Claim {
 	}
 	var out []schema.Claim
 	for _, k := range in.Checks {
-		c := claim("check."+k.ID, "SPEC 3 "+k.Theorem, k.Claim,
+		id := "check." + k.ID
+		if k.Data != "" {
+			id += "." + k.Data // the same check runs on several data sets: ids stay unique
+		}
+		c := claim(id, "SPEC 3 "+k.Theorem, k.Claim,
 			"theorems stage: pass iff the measured deviation is within the tolerance")
 		m := fmt.Sprintf("measured %s, tolerance %s, data %s", num(k.Measured), num(k.Tolerance), k.Data)
 		if k.Detail != "" {
