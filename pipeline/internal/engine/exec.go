@@ -63,6 +63,7 @@ type StageError struct {
 	Diagnostics []sdk.Diagnostic
 }
 
+// Error lists the stage's error diagnostics on one line.
 func (e *StageError) Error() string {
 	var msgs []string
 	for _, d := range e.Diagnostics {

@@ -48,6 +48,7 @@ type Error struct {
 	Msg string
 }
 
+// Error formats the error as file:line:col: message.
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 
 // Errorf returns an *Error at pos.
