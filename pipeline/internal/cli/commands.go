@@ -359,6 +359,7 @@ func mapsKeys(m map[string]string) func(func(string) bool) {
 }
 
 func statusCmd(g *globals) *cobra.Command {
+	var times bool
 	cmd := &cobra.Command{
 		Use:   "status [MANIFEST]",
 		Short: "Summarise the store and the last run (with a manifest: how much of it is cached)",
@@ -418,10 +419,14 @@ func statusCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				fmt.Printf("manifest %s: %d of %d stages cached\n", args[0], st.Cached, st.Stages)
 			}
+			if times && st.LastRun != nil {
+				printStageTimes(*st.LastRun)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print status as JSON")
+	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes)")
 	return cmd
 }
 
@@ -625,4 +630,54 @@ func startProfiles(dir string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// printStageTimes prints, per plugin stage, how many instances ran and the
+// stage time they took (wall time of each instance, summed), largest first.
+func printStageTimes(r engine.RunRecord) {
+	type agg struct {
+		name       string
+		n          int
+		total, max float64
+	}
+	by := map[string]*agg{}
+	var total float64
+	for _, s := range r.Stages {
+		if s.Status != engine.StatusRan {
+			continue
+		}
+		a := by[s.Stage]
+		if a == nil {
+			a = &agg{name: s.Stage}
+			by[s.Stage] = a
+		}
+		a.n++
+		a.total += s.Seconds
+		a.max = max(a.max, s.Seconds)
+		total += s.Seconds
+	}
+	rows := make([]*agg, 0, len(by))
+	for _, a := range by {
+		rows = append(rows, a)
+	}
+	slices.SortFunc(rows, func(a, b *agg) int {
+		if a.total != b.total {
+			if a.total > b.total {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	fmt.Printf("time by stage (instances that ran; %s of stage time over %s of wall time):\n", fmtDur(total), fmtDur(r.Seconds))
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tRAN\tTOTAL\tSHARE\tLONGEST")
+	for _, a := range rows {
+		share := 0.0
+		if total > 0 {
+			share = 100 * a.total / total
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f%%\t%s\n", a.name, a.n, fmtDur(a.total), share, fmtDur(a.max))
+	}
+	tw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -340,6 +341,10 @@ func TestGCShowStatus(t *testing.T) {
 	}
 	r := pipeline(t, dir, "status", "m.yaml")
 	if r.code != 0 || !strings.Contains(r.stdout, "4 of 4 stages cached") || !strings.Contains(r.stdout, "2 run records") {
+		t.Fatalf("status:\n%s%s", r.stdout, r.stderr)
+	}
+	r = pipeline(t, dir, "status", "--times")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^det +1 `).MatchString(r.stdout) {
 		t.Fatalf("status:\n%s%s", r.stdout, r.stderr)
 	}
 	r = pipeline(t, dir, "show", "m.yaml", "c")
