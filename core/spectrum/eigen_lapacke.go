@@ -18,8 +18,8 @@ import (
 	"unsafe"
 )
 
-// Backend names the eigensolver compiled in: "gonum-dsyev" (pure Go, the default) or
-// "lapacke-dsyevd" (build tag `lapacke`).
+// Backend names the eigensolver compiled in: "go-dsytrd-blocked" (pure Go, the
+// default) or "lapacke-dsyevd" (build tag `lapacke`).
 func Backend() string { return "lapacke-dsyevd" }
 
 // symEigvals computes the eigenvalues (ascending) of the n x n symmetric matrix whose
