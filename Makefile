@@ -12,7 +12,7 @@ GOBUILD   := CGO_ENABLED=$(if $(filter lapacke,$(TAGS)),1,0) $(GO) build -trimpa
 # Every plugin binary: package main directories under plugins/ (test plugins excluded).
 PLUGINS   := $(shell $(GO) list -f '{{if eq .Name "main"}}{{.Dir}}{{end}}' ./plugins/... 2>/dev/null | grep -v /testplugins/ | xargs -r -n1 basename)
 
-.PHONY: all build native paper smoke test test-short vet fmt-check bench proto clean determinism slurm-up slurm-down
+.PHONY: bench-go all build native paper smoke test test-short vet fmt-check bench proto clean determinism slurm-up slurm-down
 
 all: build
 
@@ -54,7 +54,15 @@ test-short: build
 determinism: build
 	.ci/determinism.sh
 
-bench: build
+# The paper's kernels against the PyTorch peer (docs/performance.md):
+# make bench PEER=../shared/bench/peer_torch.py   (peer needs Debian python3-torch python3-numpy)
+PEER ?=
+REPS ?= 3
+bench:
+	PEER=$(PEER) REPS=$(REPS) bench/run.sh
+
+# Go benchmarks of the core kernels.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./core/...
 
 # Regenerates the gRPC code (needs Debian protobuf-compiler and

@@ -52,7 +52,7 @@ func (point) Spec() sdk.StageSpec {
 			{Name: "eigenvalues", Optional: true, Doc: "eigenvalues.parquet: schema.Eigenvalue rows, ascending (save_eigenvalues)"},
 			{Name: "matrix", Optional: true, Doc: "hessian.parquet: schema.HessianRow rows (save_matrix)"},
 		},
-		Threads: 1,
+		Threads: stagekit.HessianThreads,
 	}
 }
 
@@ -139,7 +139,7 @@ func (trajectory) Spec() sdk.StageSpec {
 			{Name: "curve", Doc: "curve.parquet: schema.Curve rows of the run, epochs 0..epochs"},
 			{Name: "eigenvalues", Optional: true, Doc: "eigenvalues.parquet: schema.Eigenvalue rows per checkpoint (save_eigenvalues)"},
 		},
-		Threads: 1,
+		Threads: stagekit.HessianThreads,
 	}
 }
 
@@ -252,7 +252,7 @@ func (theoryStage) Spec() sdk.StageSpec {
 		Outputs: []sdk.PortSpec{
 			{Name: "theory", Doc: "theory.parquet: schema.Theory rows in the order of ns, then depths; both conds +Inf where the Hessian is exactly 0"},
 		},
-		Threads: 1,
+		Threads: stagekit.HessianThreads,
 	}
 }
 

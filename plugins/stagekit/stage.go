@@ -87,3 +87,10 @@ func CurveRows(net Net, lr float64, replicate int, lmin float64, res train.Resul
 	}
 	return rows
 }
+
+// HessianThreads is the Threads that stages computing exact Hessians and
+// their spectra declare: the pure-Go eigensolver and the sampled Hessian run
+// on several goroutines, so the scheduler should not pack other stages beside
+// them. It is 2 (the engine caps a stage's weight at --jobs, and a cluster
+// node must have that many CPUs for the Slurm executor's cpus-per-task).
+const HessianThreads = 2

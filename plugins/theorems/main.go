@@ -54,7 +54,7 @@ func (theorems) Spec() sdk.StageSpec {
 			{Name: "samples", Optional: true, Doc: "datagen samples of the same data set: adds the nonlinear checks (tanh, ReLU) on it"},
 		},
 		Outputs: []sdk.PortSpec{{Name: "checks", Doc: "checks.parquet: schema.Check rows"}},
-		Threads: 1,
+		Threads: stagekit.HessianThreads,
 	}
 }
 
