@@ -109,7 +109,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"check.T2.spectrum": "PASS", "check.T3.zero": "FAIL", "fig9.shortcut2_at_lmin": "PASS",
+	want := map[string]string{"check.T2.spectrum.mnist": "PASS", "check.T3.zero.synthetic": "FAIL", "fig9.shortcut2_at_lmin": "PASS",
 		"fig9.degrade.xavier": "PASS", "fig9.degrade.orthogonal": "SKIP", "fig5.shortcut2_flat": "SKIP"}
 	got := map[string]string{}
 	for _, r := range rows {
@@ -129,7 +129,7 @@ func TestReport(t *testing.T) {
 		t.Errorf("json and parquet differ: %d vs %d rows", len(js), len(rows))
 	}
 	html, _ := os.ReadFile(filepath.Join(out, "report.html"))
-	for _, s := range []string{"data:image/png;base64,", "Final training loss vs depth", `class="st FAIL"`, "check.T3.zero"} {
+	for _, s := range []string{"data:image/png;base64,", "Final training loss vs depth", `class="st FAIL"`, "check.T3.zero.synthetic"} {
 		if !bytes.Contains(html, []byte(s)) {
 			t.Errorf("html lacks %q", s)
 		}
@@ -140,7 +140,7 @@ func TestReport(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
-	if !bytes.Contains(md, []byte("![fig9](fig9.png)")) || !bytes.Contains(md, []byte("| **FAIL** | `check.T3.zero`")) {
+	if !bytes.Contains(md, []byte("![fig9](fig9.png)")) || !bytes.Contains(md, []byte("| **FAIL** | `check.T3.zero.synthetic`")) {
 		t.Errorf("markdown:\n%s", md)
 	}
 	_, out2 := runInProcess(t, map[string]any{}, in)
@@ -166,7 +166,7 @@ func TestReportDiagnostics(t *testing.T) {
 		t.Error("a parquet file on the figures port should fail")
 	}
 	resp, _ = runInProcess(t, map[string]any{"smoke": true}, map[string][]string{"checks": {f.checks}})
-	if len(resp.Diagnostics) != 1 || resp.Diagnostics[0].Severity != sdk.Warning || !strings.Contains(resp.Diagnostics[0].Detail, "check.T3.zero") {
+	if len(resp.Diagnostics) != 1 || resp.Diagnostics[0].Severity != sdk.Warning || !strings.Contains(resp.Diagnostics[0].Detail, "check.T3.zero.synthetic") {
 		t.Errorf("smoke warning: %v", resp.Diagnostics)
 	}
 }
