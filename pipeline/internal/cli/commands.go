@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,13 +44,9 @@ func runCmd(g *globals) *cobra.Command {
 				}
 				defer stop()
 			}
-			l, err := g.load(ctx, args[0])
+			l, nodes, err := g.loadTargets(ctx, args)
 			if err != nil {
 				return err
-			}
-			nodes, err := l.plan.Closure(args[1:])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			if executor == "slurm" && !cmd.Flags().Changed("jobs") {
 				// Job slots only cap how many jobs sit in the cluster's queue.
@@ -155,13 +152,9 @@ func planCmd(g *globals) *cobra.Command {
 		Short: "Show what a run would do and why each stage is a hit or a miss, without running",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.load(cmd.Context(), args[0])
+			l, nodes, err := g.loadTargets(cmd.Context(), args)
 			if err != nil {
 				return err
-			}
-			nodes, err := l.plan.Closure(args[1:])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			results := engine.Resolve(nodes, l.store)
 			prev := lastKeyTexts(l.store)
@@ -287,13 +280,9 @@ func verifyCmd(g *globals) *cobra.Command {
 		Short: "Re-run cached stages ignoring the cache and compare their outputs with the cached bytes",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.load(cmd.Context(), args[0])
+			l, nodes, err := g.loadTargets(cmd.Context(), args)
 			if err != nil {
 				return err
-			}
-			nodes, err := l.plan.Closure(args[1:])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			checks := engine.Verify(cmd.Context(), nodes, l.store, g.log, func(n *engine.Node) {
 				g.log.Info().Str("stage", n.Name).Msg("re-running")
@@ -328,7 +317,7 @@ func verifyCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(tw, "STAGE\tVERDICT\tDETAIL")
 				for _, r := range rows {
 					var det []string
-					for _, k := range slices.Sorted(mapsKeys(r.Outputs)) {
+					for _, k := range slices.Sorted(maps.Keys(r.Outputs)) {
 						det = append(det, k+"="+r.Outputs[k])
 					}
 					if r.Error != "" {
@@ -346,16 +335,6 @@ func verifyCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the verdicts as JSON")
 	return cmd
-}
-
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func statusCmd(g *globals) *cobra.Command {
@@ -459,13 +438,7 @@ func showCmd(g *globals) *cobra.Command {
 			if r.Status != engine.StatusCached {
 				return withCode(ExitEnv, fmt.Errorf("%s has no cached result: run `pipeline run %s %s` first", n.Name, args[0], n.Name))
 			}
-			outs := slices.Sorted(func(yield func(string) bool) {
-				for k := range r.Action.Outputs {
-					if !yield(k) {
-						return
-					}
-				}
-			})
+			outs := slices.Sorted(maps.Keys(r.Action.Outputs))
 			name := ""
 			if len(args) == 3 {
 				name = args[2]

@@ -245,6 +245,20 @@ func (g *globals) discover(ctx context.Context, dirs []string, store *artifacts.
 	return ps, nil
 }
 
+// loadTargets loads the manifest args[0] and returns the nodes that the
+// targets args[1:] need (every node without targets).
+func (g *globals) loadTargets(ctx context.Context, args []string) (*loaded, []*engine.Node, error) {
+	l, err := g.load(ctx, args[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	nodes, err := l.plan.Closure(args[1:])
+	if err != nil {
+		return nil, nil, withCode(ExitUsage, err)
+	}
+	return l, nodes, nil
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
