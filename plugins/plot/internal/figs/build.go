@@ -54,6 +54,12 @@ func Build(d Data, o Options) (*Figure, error) {
 		return nil, fmt.Errorf("figs: %s: %w", o.Figure, err)
 	}
 	f.ID = o.Figure
+	for _, row := range f.panels {
+		for _, p := range row {
+			widenLog(&p.Y)
+			widenLog(&p.X)
+		}
+	}
 	if o.Title != "" {
 		f.Title = o.Title
 	}
@@ -624,6 +630,7 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 		p.Add(ref)
 		leg.Add("L_min = "+strconv.FormatFloat(lm, 'g', 5, 64), ref)
 		p.Y.Min = min(p.Y.Min, lm)
+		p.Y.Max = max(p.Y.Max, lm)
 		p.Y.Min -= 0.04 * (p.Y.Max - p.Y.Min)
 	} else {
 		f.notef("No L_min given (stats input): reference line omitted.")

@@ -118,6 +118,26 @@ func setLog(ax *plot.Axis) {
 	ax.Tick.Marker = logTicks{}
 }
 
+// minLogSpan is the smallest ratio max/min a log axis shows. Without it a
+// quantity that is constant up to rounding (cond of a 2-shortcut net at w = 0
+// over depth, say) would be stretched over the whole axis and its 1e-12
+// wiggles drawn as a zigzag.
+const minLogSpan = 10
+
+// widenLog widens a log axis whose range spans less than minLogSpan to that
+// span, around the geometric centre of its data. Other axes are left alone.
+func widenLog(ax *plot.Axis) {
+	if _, ok := ax.Scale.(plot.LogScale); !ok || !(ax.Min > 0) || !(ax.Max >= ax.Min) {
+		return
+	}
+	if ax.Max/ax.Min >= minLogSpan {
+		return
+	}
+	c := math.Sqrt(ax.Min * ax.Max)
+	h := math.Sqrt(minLogSpan)
+	ax.Min, ax.Max = c/h, c*h
+}
+
 // logTicks labels powers of ten; when the range spans less than two of
 // them it also labels 2x and 5x (and, failing that, every mantissa), so a
 // log axis always carries at least two numbers. Unlike plot.LogTicks it

@@ -1,0 +1,32 @@
+package figs
+
+import (
+	"math"
+	"testing"
+
+	"gonum.org/v1/plot"
+)
+
+// TestWidenLog: a log axis over nearly constant data spans a decade around the
+// data (oracle: the geometric centre and the minLogSpan ratio); wide axes and
+// linear axes are untouched.
+func TestWidenLog(t *testing.T) {
+	ax := plot.Axis{Min: 1.4907, Max: 1.4907 * (1 + 1e-12), Scale: plot.LogScale{}}
+	widenLog(&ax)
+	if r := ax.Max / ax.Min; math.Abs(r-minLogSpan) > 1e-9 {
+		t.Errorf("span %g, want %d", r, minLogSpan)
+	}
+	if c := math.Sqrt(ax.Min * ax.Max); math.Abs(c-1.4907) > 1e-6 {
+		t.Errorf("centre %g, want 1.4907", c)
+	}
+	wide := plot.Axis{Min: 1, Max: 1e6, Scale: plot.LogScale{}}
+	widenLog(&wide)
+	if wide.Min != 1 || wide.Max != 1e6 {
+		t.Errorf("wide axis changed to [%g, %g]", wide.Min, wide.Max)
+	}
+	lin := plot.Axis{Min: 1, Max: 1.0001, Scale: plot.LinearScale{}}
+	widenLog(&lin)
+	if lin.Min != 1 || lin.Max != 1.0001 {
+		t.Errorf("linear axis changed to [%g, %g]", lin.Min, lin.Max)
+	}
+}
