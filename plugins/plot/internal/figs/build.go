@@ -338,7 +338,12 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 	}
 	slices.Sort(allDepths)
 	p.X.Tick.Marker = intTicks(slices.Compact(allDepths))
-	f.notef("cond10 = |λ|max / q10(|λ|), q10 = 10th percentile of |λ| (SPEC 4). Hessian at the %s point (2-shortcut: 0.01 × Xavier).", point)
+	f.notef("cond10 = |λ|max / q10(|λ|), q10 = 10th percentile of |λ| (SPEC 4).")
+	if point == "init" {
+		f.notef("Hessian at the initial point (2-shortcut nets start at 0.01 × Xavier).")
+	} else {
+		f.notef("Hessian at the %s point.", point)
+	}
 	f.notef("Lines: geometric mean over seeds; rings: each seed.")
 	f.panels = [][]*plot.Plot{{p}}
 	f.legend = leg
