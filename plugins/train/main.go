@@ -91,7 +91,7 @@ func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	rep := p.Int("replicate")
 	rows := stagekit.CurveRows(net, lr, rep, lmin, res)
 	if res.Diverged {
-		req.Log.Warn().Int("epoch", res.DivergedAt).Msg("diverged: recorded, not failed")
+		req.Log.Info().Int("epoch", res.DivergedAt).Msg("diverged (expected in a learning-rate sweep): recorded, not failed")
 	} else {
 		req.Log.Info().Float64("final_loss", res.Loss[epochs]).Float64("l_min", lmin).Msg("trained")
 	}
