@@ -364,6 +364,10 @@ func (s *Store) writeTemp(kind string, fill func(io.Writer) (int64, error)) (str
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == f.Name() {
+			return "", 0, err // already names the file
+		}
 		return "", 0, fmt.Errorf("write %s: %w", f.Name(), err)
 	}
 	return f.Name(), n, nil

@@ -225,7 +225,8 @@ func TestFullDisk(t *testing.T) {
 	defer exec.Command("umount", mnt).Run()
 	store := filepath.Join(mnt, "store")
 	writeManifest(t, dir, "version: 1\nstages:\n  ok: {plugin: enginekit.det, params: {label: small}}\n  huge: {plugin: enginekit.big, params: {size: 4000000}}\n")
-	cmd := exec.Command(pipelineBin, "--plugin-dir", pluginDir, "--store", store, "run", "-k", "m.yaml")
+	// -j 1: the small stage finishes before the large one fills the disk.
+	cmd := exec.Command(pipelineBin, "--plugin-dir", pluginDir, "--store", store, "run", "-k", "-j", "1", "m.yaml")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
