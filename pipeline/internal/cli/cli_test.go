@@ -357,3 +357,32 @@ func TestCPUProfile(t *testing.T) {
 		t.Fatalf("profiles: %d host, %d stage runs (want 1 and 4): %v", host, stages, entries)
 	}
 }
+
+// TestKeepGoing: a failing stage stops its dependants; without --keep-going
+// the run stops starting new stages, with it independent stages still run.
+func TestKeepGoing(t *testing.T) {
+	const m = `version: 1
+stages:
+  bad: {plugin: testkit.test.fail}
+  after: {plugin: enginekit.det, inputs: {in: bad.out}}
+  other: {plugin: enginekit.det, params: {label: independent}}
+`
+	dir := t.TempDir()
+	writeManifest(t, dir, m)
+	rec, r := runJSON(t, dir, "-j", "1", "m.yaml")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1", r.code)
+	}
+	st := statuses(rec)
+	if st["bad"] != engine.StatusFailed || st["after"] != engine.StatusSkipped || st["other"] != engine.StatusSkipped {
+		t.Fatalf("without --keep-going: %v", st)
+	}
+	rec, r = runJSON(t, dir, "-j", "1", "--keep-going", "m.yaml")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1", r.code)
+	}
+	st = statuses(rec)
+	if st["bad"] != engine.StatusFailed || st["after"] != engine.StatusSkipped || st["other"] != engine.StatusRan {
+		t.Fatalf("with --keep-going: %v", st)
+	}
+}
