@@ -1,0 +1,45 @@
+package progress
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestDisabledPassesThrough: on a non-terminal the display writes nothing of
+// its own and log lines pass through unchanged.
+func TestDisabledPassesThrough(t *testing.T) {
+	var b bytes.Buffer
+	d := New(&b, false, 3)
+	d.Start("a")
+	d.Update("a", 1, 2, "half")
+	d.Writer().Write([]byte("log line\n"))
+	d.Finish("a", false, false)
+	d.Close()
+	if b.String() != "log line\n" {
+		t.Fatalf("output %q", b.String())
+	}
+}
+
+// TestFooterKeepsLogsAbove: on a terminal a log line clears the footer, is
+// written, and the footer (counts and running stages) is drawn again below it.
+func TestFooterKeepsLogsAbove(t *testing.T) {
+	var b bytes.Buffer
+	d := New(&b, true, 3)
+	d.Start("train[depth=2]")
+	d.Update("train[depth=2]", 1, 4, "epoch 250")
+	d.Finish("data", true, false)
+	d.Writer().Write([]byte("first\n"))
+	d.Writer().Write([]byte("second\n"))
+	d.Close()
+	out := b.String()
+	for _, want := range []string{"first\n", "second\n", "1/3 stages done (1 cached), 1 running", "train[depth=2]  25% epoch 250", "\x1b[1A\x1b[2K"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%q", want, out)
+		}
+	}
+	// Closing removes the footer: the output ends with the clear sequences, not a footer line.
+	if !strings.HasSuffix(out, "\x1b[1A\x1b[2K") {
+		t.Errorf("footer not cleared at Close: %q", out[max(0, len(out)-80):])
+	}
+}
