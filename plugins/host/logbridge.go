@@ -104,22 +104,31 @@ func parseJSONLine(line []byte, levelKey, msgKey, skipKey string) (lvl, msg stri
 // to warn: the error itself is returned by Run, with the relevant stderr
 // lines, so it need not be logged twice at error level.
 type hclogWriter struct {
-	g   *gate
+	g     *gate
+	lines lineBuffer
+}
+
+func (w *hclogWriter) Write(p []byte) (int, error) { return w.lines.write(p, w.emit) }
+
+// lineBuffer splits what is written into lines (newline removed) and hands
+// each complete line to emit, one Write at a time; a partial last line waits
+// for the next Write.
+type lineBuffer struct {
 	mu  sync.Mutex
 	buf []byte
 }
 
-func (w *hclogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
+func (b *lineBuffer) write(p []byte, emit func(line []byte)) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
 	for {
-		i := bytes.IndexByte(w.buf, '\n')
+		i := bytes.IndexByte(b.buf, '\n')
 		if i < 0 {
 			break
 		}
-		w.emit(w.buf[:i])
-		w.buf = w.buf[i+1:]
+		emit(b.buf[:i])
+		b.buf = b.buf[i+1:]
 	}
 	return len(p), nil
 }
@@ -176,27 +185,17 @@ type streamWriter struct {
 	g      *gate
 	stream string
 	tail   *tail
-	mu     sync.Mutex
-	buf    []byte
+	lines  lineBuffer
 }
 
-func (w *streamWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		line := string(w.buf[:i])
-		w.buf = w.buf[i+1:]
-		if w.tail != nil {
-			_, _ = io.WriteString(w.tail, line+"\n")
-		}
-		w.g.with(func(l *zerolog.Logger) { l.Info().Str("stream", w.stream).Msg(line) })
+func (w *streamWriter) Write(p []byte) (int, error) { return w.lines.write(p, w.emit) }
+
+func (w *streamWriter) emit(b []byte) {
+	line := string(b)
+	if w.tail != nil {
+		_, _ = io.WriteString(w.tail, line+"\n")
 	}
-	return len(p), nil
+	w.g.with(func(l *zerolog.Logger) { l.Info().Str("stream", w.stream).Msg(line) })
 }
 
 // tail keeps the last lines written to it (the plugin's raw stderr, and its

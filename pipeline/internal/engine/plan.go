@@ -196,17 +196,17 @@ func NewPlan(e *manifest.Expanded, reg *Registry) (*Plan, error) {
 		stages[st.Name] = bound{pl, spec}
 		// Parameters and matrix keys must be declared by the plugin stage.
 		for _, prm := range st.Params {
-			if _, ok := findParam(spec, prm.Name); !ok {
+			if _, ok := spec.Param(prm.Name); !ok {
 				return nil, manifest.Errorf(prm.Pos, "stage %q: %s does not declare parameter %q (it declares: %s)", st.Name, st.Plugin, prm.Name, paramNames(spec))
 			}
 		}
 		for _, ax := range st.Matrix {
-			if _, ok := findParam(spec, ax.Name); !ok {
+			if _, ok := spec.Param(ax.Name); !ok {
 				return nil, manifest.Errorf(ax.Pos, "stage %q: matrix key %q is not a parameter of %s (it declares: %s)", st.Name, ax.Name, st.Plugin, paramNames(spec))
 			}
 		}
 		for _, in := range st.Inputs {
-			if _, ok := findPort(spec.Inputs, in.Port); !ok {
+			if _, ok := spec.Input(in.Port); !ok {
 				return nil, manifest.Errorf(in.Pos, "stage %q: %s has no input %q (its inputs: %s)", st.Name, st.Plugin, in.Port, portNames(spec.Inputs))
 			}
 		}
@@ -222,7 +222,7 @@ func NewPlan(e *manifest.Expanded, reg *Registry) (*Plan, error) {
 			if pub == "*" {
 				continue
 			}
-			if _, ok := findPort(spec.Outputs, pub); !ok {
+			if _, ok := spec.Output(pub); !ok {
 				return nil, manifest.Errorf(st.Pos, "stage %q: publish names %q, which is not an output of %s (its outputs: %s)", st.Name, pub, st.Plugin, portNames(spec.Outputs))
 			}
 		}
@@ -232,7 +232,7 @@ func NewPlan(e *manifest.Expanded, reg *Registry) (*Plan, error) {
 		for _, in := range st.Inputs {
 			for _, r := range in.Refs {
 				tgt := stages[r.Stage]
-				if _, ok := findPort(tgt.spec.Outputs, r.Output); !ok {
+				if _, ok := tgt.spec.Output(r.Output); !ok {
 					return nil, manifest.Errorf(r.Pos, "stage %q: input %q refers to %q, but %s has no output %q (its outputs: %s)", st.Name, in.Port, r.Raw, tgt.spec.Name, r.Output, portNames(tgt.spec.Outputs))
 				}
 			}
@@ -262,7 +262,7 @@ func NewPlan(e *manifest.Expanded, reg *Registry) (*Plan, error) {
 	for _, inst := range e.Instances {
 		n := nodes[inst]
 		for port, bs := range e.Inputs[inst] {
-			ps, _ := findPort(n.Spec.Inputs, port)
+			ps, _ := n.Spec.Input(port)
 			if !ps.Many && len(bs) > 1 {
 				return nil, manifest.Errorf(bs[0].Ref.Pos, "%s: input %q takes one file, but its references match %d instances (%s, ...): narrow them with a selector like %s[key=value].%s",
 					inst.Name, port, len(bs), bs[0].Instance.Name, bs[0].Ref.Stage, bs[0].Output)
@@ -322,24 +322,6 @@ func NewPlan(e *manifest.Expanded, reg *Registry) (*Plan, error) {
 	return p, nil
 }
 
-func findParam(s sdk.StageSpec, name string) (sdk.ParamSpec, bool) {
-	for _, p := range s.Params {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return sdk.ParamSpec{}, false
-}
-
-func findPort(ps []sdk.PortSpec, name string) (sdk.PortSpec, bool) {
-	for _, p := range ps {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return sdk.PortSpec{}, false
-}
-
 func paramNames(s sdk.StageSpec) string {
 	var n []string
 	for _, p := range s.Params {
@@ -367,7 +349,7 @@ func portNames(ps []sdk.PortSpec) string {
 func bindParams(inst *manifest.Instance, spec sdk.StageSpec) (sdk.Params, error) {
 	raw := map[string]any{}
 	for _, prm := range inst.Params {
-		ps, _ := findParam(spec, prm.Name)
+		ps, _ := spec.Param(prm.Name)
 		v, err := ps.Type.Normalize(prm.Value.V)
 		if err != nil {
 			return sdk.Params{}, manifest.Errorf(prm.Value.Pos, "%s: parameter %q: %v", inst.Name, prm.Name, err)
