@@ -30,6 +30,8 @@ func runCmd(g *globals) *cobra.Command {
 		out       string
 		executor  string
 		profile   string
+		locked    bool
+		lockFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run MANIFEST [TARGET...]",
@@ -89,6 +91,9 @@ func runCmd(g *globals) *cobra.Command {
 			if e := rep.Err(); e != nil {
 				return withCode(ExitStageFailed, e)
 			}
+			if locked || lockFile != "" {
+				return checkRunLocked(l, rep, args, lockFile)
+			}
 			return nil
 		},
 	}
@@ -98,6 +103,8 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
+	cmd.Flags().BoolVar(&locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
+	cmd.Flags().StringVar(&lockFile, "lock", "", "like --locked, with this lock file")
 	addSlurmFlags(cmd)
 	return cmd
 }
