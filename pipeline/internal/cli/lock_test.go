@@ -87,7 +87,7 @@ func TestLockCatchesAChangedNumber(t *testing.T) {
 		t.Fatalf("--locked after a change: exit %d, want 4: %s", r.code, r.stderr)
 	}
 	for _, want := range []string{
-		"root: t1 (enginekit.table)",                    // the root of the difference
+		"root: t1 (enginekit.table)",                   // the root of the difference
 		"column x: 40 value(s) differ, first at row 0", // decoded, exact (old object still in the store)
 		"largest difference 0.001 absolute",
 		"changed because an input changed (1): t2", // explained by the root
