@@ -99,14 +99,7 @@ func buildLock(manifest string, results []*engine.Result, store *artifacts.Store
 		lr := lockfile.Result{
 			Name: n.Name, Plugin: n.Plugin.Name + "." + n.Spec.Name,
 			Outputs: map[string]string{}, Sizes: r.Action.Sizes, Files: r.Action.Files,
-		}
-		if len(n.Inputs) > 0 {
-			lr.Inputs = map[string][]string{}
-			for port, refs := range n.Inputs {
-				for _, ref := range refs {
-					lr.Inputs[port] = append(lr.Inputs[port], ref.Node.Name+"."+ref.Output)
-				}
-			}
+			Inputs: engine.InputNames(n),
 		}
 		for name, id := range r.Action.Outputs {
 			lr.Outputs[name] = id.String()
@@ -126,11 +119,8 @@ func buildLock(manifest string, results []*engine.Result, store *artifacts.Store
 // still in the store.
 func compareLocks(old, cur *lockfile.Lock, oldName, curName string, partial bool, store *artifacts.Store) (*lockfile.Diff, error) {
 	object := func(id string) (string, bool) {
-		oid, err := artifacts.ParseOutputID(id)
-		if err != nil || store.Verify(oid) != nil {
-			return "", false
-		}
-		return store.Path(oid), true
+		p := objectIfPresent(store, id)
+		return p, p != ""
 	}
 	d, err := lockfile.Compare(old, cur, lockfile.Options{Partial: partial, OldObject: object, NewObject: object})
 	if err != nil {

@@ -135,3 +135,88 @@ func TestLockNeedsCachedResults(t *testing.T) {
 		t.Error("a lock was written without results")
 	}
 }
+
+const sweepManifest = `version: 1
+seed: 9
+stages:
+  train:
+    plugin: enginekit.det
+    matrix:
+      n: [1, 2, 3]
+  best:
+    plugin: enginekit.det
+    params: {label: best}
+    inputs:
+      in: train.out
+  other:
+    plugin: enginekit.det
+    params: {label: untouched}
+  report:
+    plugin: enginekit.claims
+    inputs:
+      in: [best.out, other.out]
+`
+
+// TestDiffAfterChangingOneRate: change one value of a sweep, run again, and
+// `diff last~1 last` lists exactly the stages and claims that it affects.
+func TestDiffAfterChangingOneRate(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, sweepManifest)
+	if r := pipeline(t, dir, "run", "--out", "", "m.yaml"); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	if r := pipeline(t, dir, "diff", "last", "last~1"); r.code != 2 || !strings.Contains(r.stderr, "only 1 run record") {
+		t.Errorf("diff with one record: exit %d: %s", r.code, r.stderr)
+	}
+	writeManifest(t, dir, strings.Replace(sweepManifest, "n: [1, 2, 3]", "n: [1, 2, 4]", 1))
+	if r := pipeline(t, dir, "run", "--out", "", "m.yaml"); r.code != 0 {
+		t.Fatalf("second run: exit %d: %s", r.code, r.stderr)
+	}
+	r := pipeline(t, dir, "runs")
+	if r.code != 0 || !strings.Contains(r.stdout, "last~1") || strings.Count(r.stdout, "\n") != 3 {
+		t.Errorf("runs: exit %d:\n%s", r.code, r.stdout)
+	}
+	r = pipeline(t, dir, "diff", "--json", "last~1", "last")
+	if r.code != 4 {
+		t.Fatalf("diff: exit %d, want 4: %s", r.code, r.stderr)
+	}
+	var d struct {
+		Roots, Explained []struct{ Stage string }
+		Added, Removed   []string
+		Same             int
+		Claims           []struct {
+			ID        string
+			OldStatus string `json:"old_status"`
+			NewStatus string `json:"new_status"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatalf("diff --json: %v\n%s", err, r.stdout)
+	}
+	stages := func(ss []struct{ Stage string }) string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, s.Stage)
+		}
+		return strings.Join(out, " ")
+	}
+	if got := strings.Join(d.Added, " ") + " | " + strings.Join(d.Removed, " "); got != "train[n=4] | train[n=3]" {
+		t.Errorf("added | removed = %q", got)
+	}
+	if len(d.Roots) != 0 || stages(d.Explained) != "best report" || d.Same != 3 {
+		t.Errorf("roots %q, explained %q, same %d: want none, best report, 3", stages(d.Roots), stages(d.Explained), d.Same)
+	}
+	for _, c := range d.Claims {
+		if c.ID != "c.parity" {
+			t.Errorf("claim %s reported changed; only c.parity's value can change", c.ID)
+		}
+	}
+	if len(d.Claims) != 1 {
+		t.Errorf("changed claims %+v: want c.parity", d.Claims)
+	}
+	// The same two runs through their lock files give the same answer.
+	r = pipeline(t, dir, "diff", "last", "last")
+	if r.code != 0 || !strings.Contains(r.stdout, "agree") {
+		t.Errorf("diff last last: exit %d: %s", r.code, r.stdout)
+	}
+}

@@ -82,7 +82,8 @@ type Result struct {
 }
 
 // Build makes the lock of results. objectPath returns the path of an
-// output's bytes (a verified object of the store); Parquet outputs are
+// output's bytes (a verified object of the store), or "" when they are gone
+// (then the output is locked by ID and size alone); Parquet outputs are
 // summarised, and outputs named claims.json are read for claims.
 func Build(manifest string, results []Result, objectPath func(id string) string) (*Lock, error) {
 	l := &Lock{Format: Format, Manifest: manifest}
@@ -96,7 +97,7 @@ func Build(manifest string, results []Result, objectPath func(id string) string)
 			id := r.Outputs[name]
 			o := Output{ID: id, Size: r.Sizes[name], File: r.Files[name]}
 			path := objectPath(id)
-			if strings.HasSuffix(o.File, ".parquet") {
+			if strings.HasSuffix(o.File, ".parquet") && path != "" {
 				s, ok := summaries[id]
 				if !ok {
 					sum, err := table.Summarize(path)
@@ -111,7 +112,7 @@ func Build(manifest string, results []Result, objectPath func(id string) string)
 				}
 				o.Table = s
 			}
-			if o.File == "claims.json" {
+			if o.File == "claims.json" && path != "" {
 				cs, err := readClaims(path, r.Name)
 				if err != nil {
 					return nil, fmt.Errorf("lock: %s.%s: %w", r.Name, name, err)

@@ -4,6 +4,8 @@
 //	det    writes sha256-chained content of its params, seed and inputs (bytes depend only on them)
 //	sleep  like det, after sleeping ms milliseconds (for concurrency and kill tests)
 //	big    writes size bytes derived from its seed (for full-disk tests)
+//	claims writes claims.json as the report plugin does: c.count (PASS, the number
+//	       of inputs) and c.parity (PASS iff the first byte of the inputs' digest is even)
 //	table  writes a Parquet table of n rows, x = i + bias, where bias is fixed at
 //	       build time (-ldflags -X main.bias=0.001): a rebuilt binary with another
 //	       bias stands for a code change that alters one number (lock tests)
@@ -39,7 +41,7 @@ func main() {
 			f.Close()
 		}
 	}
-	sdk.Serve(det{}, sleep{}, big{}, tableStage{})
+	sdk.Serve(det{}, sleep{}, big{}, tableStage{}, claimsStage{})
 }
 
 var params = []sdk.ParamSpec{
@@ -165,4 +167,44 @@ func (tableStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 		return sdk.Errorf("cannot write output", "%v", err), nil
 	}
 	return &sdk.Response{Outputs: map[string]string{"out": "table.parquet"}}, nil
+}
+
+type claimsStage struct{}
+
+func (claimsStage) Spec() sdk.StageSpec {
+	s := spec("claims", "Writes claims.json: c.count and c.parity, from its inputs.")
+	s.Outputs = []sdk.PortSpec{{Name: "claims", Doc: "claims.json"}}
+	return s
+}
+
+func (claimsStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	h := sha256.New()
+	n := 0
+	for _, paths := range req.Inputs {
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return sdk.Errorf("cannot read input", "%v", err), nil
+			}
+			h.Write(b)
+			n++
+		}
+	}
+	first := int(h.Sum(nil)[0])
+	parity := "PASS"
+	if first%2 == 1 {
+		parity = "FAIL"
+	}
+	claims := []map[string]any{
+		{"id": "c.count", "status": "PASS", "value": n},
+		{"id": "c.parity", "status": parity, "value": first, "threshold": 0},
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, "claims.json"), b, 0o644); err != nil {
+		return sdk.Errorf("cannot write output", "%v", err), nil
+	}
+	return &sdk.Response{Outputs: map[string]string{"claims": "claims.json"}}, nil
 }
