@@ -84,7 +84,8 @@ matrix keys the table lacks as columns. Without OUTPUT, a stage with several out
 			if copyTo != "" {
 				return copyOutputs(os.Stderr, copyTo, nodes, res, name, l.store)
 			}
-			if format == "path" {
+			if format == "path" || !strings.HasSuffix(first.Files[name], ".parquet") {
+				// Not a table (a figure, a report): its path is what can be shown.
 				for _, n := range nodes {
 					p := l.store.Path(res[n].Action.Outputs[name])
 					if len(nodes) == 1 {
@@ -94,9 +95,6 @@ matrix keys the table lacks as columns. Without OUTPUT, a stage with several out
 					}
 				}
 				return nil
-			}
-			if !strings.HasSuffix(first.Files[name], ".parquet") {
-				return withCode(ExitUsage, fmt.Errorf("%s.%s is %s, not a table: use --format path or --copy DIR", nodes[0].Name, name, first.Files[name]))
 			}
 			srcs := make([]table.Source, len(nodes))
 			for i, n := range nodes {
