@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -97,7 +98,7 @@ func buildLock(manifest string, results []*engine.Result, store *artifacts.Store
 	for _, r := range results {
 		n := r.Node
 		lr := lockfile.Result{
-			Name: n.Name, Plugin: n.Plugin.Name + "." + n.Spec.Name,
+			Name: n.Name, Plugin: stageRef(n.Plugin.Name, n.Spec.Name),
 			Outputs: map[string]string{}, Sizes: r.Action.Sizes, Files: r.Action.Files,
 			Inputs: engine.InputNames(n),
 		}
@@ -171,4 +172,13 @@ func checkRunLocked(l *loaded, rep *engine.Report, args []string, lockFile strin
 		return withCode(ExitEnv, err)
 	}
 	return reportLockDiff(os.Stderr, d, args[0], false)
+}
+
+// stageRef names a plugin stage as a manifest would: "train" for the stage
+// train of plugin train, "hessian.point" for hessian's point or hessian.point.
+func stageRef(plugin, stage string) string {
+	if stage == plugin || strings.HasPrefix(stage, plugin+".") {
+		return stage
+	}
+	return plugin + "." + stage
 }
