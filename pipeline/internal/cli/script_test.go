@@ -16,10 +16,12 @@ package cli_test
 // Run one script with: go test ./pipeline/internal/cli -run TestScripts/NAME
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -62,8 +64,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"pipeline": runPipeline,
-			"exit":     checkExit,
+			"pipeline":     runPipeline,
+			"exit":         checkExit,
+			"edit-lock-id": editLockID,
 		},
 	})
 }
@@ -99,5 +102,32 @@ func checkExit(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got := ts.Getenv("PIPELINE_EXIT"); got != args[0] {
 		ts.Fatalf("last pipeline exit code %s, want %s", got, args[0])
+	}
+}
+
+// editLockID is the script command `edit-lock-id FILE STAGE OUTPUT`: it
+// replaces the OutputID that the lock file records for STAGE's OUTPUT, as a
+// change of results would.
+func editLockID(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 || neg {
+		ts.Fatalf("usage: edit-lock-id FILE STAGE OUTPUT")
+	}
+	path := ts.MkAbs(args[0])
+	var lock map[string]any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &lock); err != nil {
+		ts.Fatalf("edit-lock-id: %v", err)
+	}
+	for _, st := range lock["stages"].([]any) {
+		st := st.(map[string]any)
+		if st["name"] == args[1] {
+			st["outputs"].(map[string]any)[args[2]].(map[string]any)["id"] = strings.Repeat("0", 64)
+		}
+	}
+	b, err := json.Marshal(lock)
+	if err != nil {
+		ts.Fatalf("edit-lock-id: %v", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		ts.Fatalf("edit-lock-id: %v", err)
 	}
 }
