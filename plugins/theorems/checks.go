@@ -147,9 +147,7 @@ func (c *checker) all(ds dataset) error {
 func checkT1(c *checker, d *setup) error {
 	a2 := res(2, 2)
 	obj := d.lin(a2)
-	w0 := make([]float64, a2.NumParams())
-	g := make([]float64, a2.NumParams())
-	obj.Grad(g, w0)
+	w0, g := gradAtZero(obj, a2)
 	c.within("T1.grad0", "T1", d.name, "n=2: the gradient at w=0 is exactly 0", maxAbs(g), tolExact, "max |grad| at 0, R=2, linear")
 	var h0 mat.SymDense
 	theory.Hessian0(&h0, a2, d.z)
@@ -210,9 +208,7 @@ func checkT2(c *checker, d *setup) error {
 // checkT3: n = 3: gradient and Hessian exactly 0, linear and (with samples) tanh.
 func checkT3(c *checker, d *setup) error {
 	t3 := func(id, what string, obj nets.Objective, a nets.Arch) {
-		w := make([]float64, a.NumParams())
-		g := make([]float64, a.NumParams())
-		obj.Grad(g, w)
+		w, g := gradAtZero(obj, a)
 		m := math.Max(maxAbs(g), maxAbsMat(hessianAt(obj, w)))
 		c.within(id, "T3", d.name, "n=3: w=0 is a high-order stationary point: gradient and Hessian exactly 0 ("+what+")",
 			m, tolExact, "max(|grad|, |H|) at 0, R=2")
@@ -231,9 +227,7 @@ func checkT3(c *checker, d *setup) error {
 func checkT4(c *checker, d *setup) error {
 	a1 := res(1, 3)
 	obj1 := d.lin(a1)
-	w1 := make([]float64, a1.NumParams())
-	g1 := make([]float64, a1.NumParams())
-	obj1.Grad(g1, w1)
+	w1, g1 := gradAtZero(obj1, a1)
 	var gdev float64
 	for k := 0; k < a1.Depth(); k++ {
 		gdev = math.Max(gdev, maxAbsDiff(nets.Layer(g1, a1, k), d.z.M))
@@ -418,6 +412,14 @@ func maxAbsDiff(a, b mat.Matrix) float64 {
 		}
 	}
 	return m
+}
+
+// gradAtZero returns the zero point of a and the gradient of obj there.
+func gradAtZero(obj nets.Objective, a nets.Arch) (w, g []float64) {
+	w = make([]float64, a.NumParams())
+	g = make([]float64, a.NumParams())
+	obj.Grad(g, w)
+	return w, g
 }
 
 func hessianAt(obj nets.Objective, w []float64) *mat.SymDense {
