@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/demystify-resnet/repro/artifacts/safefile"
 	"github.com/demystify-resnet/repro/artifacts/table"
 )
 
@@ -214,35 +215,14 @@ func Read(path string) (*Lock, error) {
 	return &l, nil
 }
 
-// Write writes l to path atomically (a temporary file in the same folder,
-// synced, then renamed over path).
+// Write writes l to path atomically (artifacts/safefile: a synced temporary
+// file renamed over path).
 func Write(path string, l *Lock) error {
 	data, err := l.Encode()
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".lock-*")
-	if err != nil {
-		return fmt.Errorf("lock: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("lock: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("lock: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("lock: write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("lock: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := safefile.WriteBytes(path, data, 0o644); err != nil {
 		return fmt.Errorf("lock: %w", err)
 	}
 	return nil
