@@ -146,6 +146,12 @@ func (g *globals) setLogger(lvl zerolog.Level, console bool) {
 	g.log = zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
+// jsonLogs reports whether logs are JSON lines (for machines) rather than
+// console text.
+func (g *globals) jsonLogs() bool {
+	return g.logFormat == "json" || (g.logFormat == "auto" && !g.tty)
+}
+
 // redirectLog sends log output through w (the progress display).
 func (g *globals) redirectLog(w io.Writer) {
 	g.logOut = w
