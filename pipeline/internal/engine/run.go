@@ -41,7 +41,7 @@ type Result struct {
 
 // Event is sent to an Observer as nodes progress.
 type Event struct {
-	Kind    string // "start", "progress", "done", "eta"
+	Kind    string  // "start", "progress", "done", "eta"
 	Node    *Node   // not for "eta"
 	Result  *Result // for "done"
 	Done    float64 // for "progress"

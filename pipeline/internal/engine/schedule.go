@@ -128,36 +128,41 @@ type scheduler struct {
 	inRun   map[*Node]bool
 	waiting map[*Node]int // dependencies not yet done
 	ready   *readyQueue
-	checks  []*Node // ready to be checked against the cache, FIFO
+	checks  *nodeHeap // ready to be checked against the cache, critical path first
 	outc    chan outcome
 
 	free, checking, running int
 	finished                int
 	failed, stopped         bool
 	startedAt               map[*Node]time.Time
+	inCheck                 map[*Node]bool // nodes being checked against the cache
 	work                    float64 // estimated seconds of the nodes not finished
 }
 
 func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Node]float64) *scheduler {
+	cp := CriticalPath(nodes, est)
 	s := &scheduler{
 		ctx: ctx, opts: opts, nodes: nodes, est: est,
+		checks:    &nodeHeap{prio: cp},
 		results:   make(map[*Node]*Result, len(nodes)),
 		inRun:     make(map[*Node]bool, len(nodes)),
 		waiting:   make(map[*Node]int, len(nodes)),
-		ready:     newReadyQueue(CriticalPath(nodes, est)),
+		ready:     newReadyQueue(cp),
 		outc:      make(chan outcome, 2*opts.Jobs),
 		free:      opts.Jobs,
 		startedAt: map[*Node]time.Time{},
+		inCheck:   map[*Node]bool{},
 	}
 	for _, n := range nodes {
 		s.results[n] = &Result{Node: n, Status: StatusPending}
 		s.inRun[n] = true
 		s.work += est[n]
 	}
+	heap.Init(s.checks)
 	for _, n := range nodes {
 		s.waiting[n] = len(n.Deps)
 		if len(n.Deps) == 0 {
-			s.checks = append(s.checks, n)
+			s.checks.nodes = append(s.checks.nodes, n)
 		}
 	}
 	return s
@@ -194,15 +199,21 @@ func (s *scheduler) run() {
 
 // dispatch starts cache checks and executions while capacity allows.
 func (s *scheduler) dispatch() {
-	for len(s.checks) > 0 && s.checking < s.opts.Jobs {
-		n := s.checks[0]
-		s.checks = s.checks[1:]
+	for s.checks.Len() > 0 && s.checking < s.opts.Jobs {
+		n := heap.Pop(s.checks).(*Node)
 		s.checking++
+		s.inCheck[n] = true
 		go func() { s.outc <- outcome{node: n, checked: true, res: checkNode(n, s.results, s.opts)} }()
 	}
 	for s.free > 0 {
 		n, w := s.ready.pop(s.free)
 		if n == nil {
+			break
+		}
+		if s.checkingAbove(s.ready.prio[n]) {
+			// A node on a longer path is being checked (which takes
+			// milliseconds): keep the slot for it should it miss.
+			s.ready.push(n, w)
 			break
 		}
 		s.free -= w
@@ -213,10 +224,21 @@ func (s *scheduler) dispatch() {
 	}
 }
 
+// checkingAbove reports whether a node being checked has a priority above p.
+func (s *scheduler) checkingAbove(p float64) bool {
+	for n := range s.inCheck {
+		if s.ready.prio[n] > p {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *scheduler) handle(o outcome) {
 	n := o.node
 	if o.checked {
 		s.checking--
+		delete(s.inCheck, n)
 		if o.res.Status == StatusPending { // a miss
 			*s.results[n] = o.res
 			if s.stopped {
@@ -261,7 +283,7 @@ func (s *scheduler) finish(n *Node, r Result) {
 			if s.stopped {
 				s.skip(u, errStopped)
 			} else {
-				s.checks = append(s.checks, u)
+				heap.Push(s.checks, u)
 			}
 		}
 	}
@@ -280,8 +302,8 @@ func (s *scheduler) skip(n *Node, err error) {
 // for slots; nodes still waiting for dependencies are skipped when those finish.
 func (s *scheduler) stop() {
 	s.stopped = true
-	checks := s.checks
-	s.checks = nil
+	checks := s.checks.nodes
+	s.checks.nodes = nil
 	for _, n := range checks {
 		s.skip(n, errStopped)
 	}

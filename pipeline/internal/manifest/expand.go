@@ -59,6 +59,7 @@ func (m *Manifest) Expand() (*Expanded, error) { return m.ExpandLimited(DefaultL
 // exceed lim. Its cost is linear in instances plus bindings.
 func (m *Manifest) ExpandLimited(lim Limits) (*Expanded, error) {
 	e := &Expanded{Manifest: m, ByStage: map[string][]*Instance{}, byName: map[string]*Instance{}, Inputs: map[*Instance]map[string][]Binding{}}
+	// Count every stage's combinations before expanding any.
 	total := 0
 	for _, st := range m.Stages {
 		n := 1
@@ -72,7 +73,10 @@ func (m *Manifest) ExpandLimited(lim Limits) (*Expanded, error) {
 		if lim.Stages > 0 && total > lim.Stages {
 			return nil, Errorf(st.Pos, "stage %q: the manifest expands to more than %d stage instances (raise with --max-stages or %s)", st.Name, lim.Stages, EnvMaxStages)
 		}
-		e.expandStage(st, n)
+	}
+	e.Instances = make([]*Instance, 0, total)
+	for _, st := range m.Stages {
+		e.expandStage(st)
 		if len(e.ByStage[st.Name]) == 0 {
 			return nil, Errorf(st.Pos, "stage %q: exclude removes every matrix combination", st.Name)
 		}
@@ -109,9 +113,13 @@ func (m *Manifest) ExpandLimited(lim Limits) (*Expanded, error) {
 	return e, nil
 }
 
-// expandStage appends the n matrix combinations of st (an odometer over the
+// expandStage appends the matrix combinations of st (an odometer over the
 // axes, last axis fastest) that no exclude rule removes.
-func (e *Expanded) expandStage(st *Stage, n int) {
+func (e *Expanded) expandStage(st *Stage) {
+	n := 1
+	for _, ax := range st.Matrix {
+		n *= len(ax.Values)
+	}
 	idx := make([]int, len(st.Matrix))
 	// The formatted values, once per axis value rather than once per instance.
 	formatted := make([][]string, len(st.Matrix))

@@ -27,7 +27,7 @@ type Display struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	started time.Time
-	eta     float64   // estimated seconds left when etaAt was set; <0: unknown
+	eta     float64 // estimated seconds left when etaAt was set; <0: unknown
 	etaAt   time.Time
 }
 
