@@ -193,8 +193,13 @@ func NewPlanLimited(e *manifest.Expanded, reg *Registry, lim manifest.Limits) (*
 		return nil, err
 	}
 	nodes := make([]*Node, len(e.Instances)) // by Instance.Index
-	for i, inst := range e.Instances {
-		if nodes[i], err = newNode(e.Manifest.Seed, inst, stages[inst.Stage.Name], lim); err != nil {
+	errs := make([]error, len(e.Instances))
+	parallelFor(len(e.Instances), func(i int) {
+		inst := e.Instances[i]
+		nodes[i], errs[i] = newNode(e.Manifest.Seed, inst, stages[inst.Stage.Name], lim)
+	})
+	for _, err := range errs { // the first error in manifest order
+		if err != nil {
 			return nil, err
 		}
 	}

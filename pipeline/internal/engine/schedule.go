@@ -136,7 +136,7 @@ type scheduler struct {
 	failed, stopped         bool
 	startedAt               map[*Node]time.Time
 	inCheck                 map[*Node]bool // nodes being checked against the cache
-	work                    float64 // estimated seconds of the nodes not finished
+	work                    float64        // estimated seconds of the nodes not finished
 }
 
 func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Node]float64) *scheduler {
