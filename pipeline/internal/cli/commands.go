@@ -72,6 +72,11 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil && rep == nil {
 				return withCode(ExitUsage, err)
 			}
+			if out != "" && ctx.Err() == nil {
+				if perr := writeProvenance(out, provenanceOf(rep.Record, args[0])); perr != nil {
+					g.log.Warn().Err(perr).Msg("provenance not written")
+				}
+			}
 			if g.jsonOut {
 				if err := printJSON(os.Stdout, rep.Record); err != nil {
 					return err
