@@ -438,3 +438,19 @@ func TestComposedManifestHasTheFlatActionIDs(t *testing.T) {
 		t.Errorf("experiment instances %v", got)
 	}
 }
+
+func TestRequestSizeIsCheckedBeforeLaunch(t *testing.T) {
+	n := &Node{Name: "agg", ParamsJSON: `{"n":1}`}
+	paths := map[string][]string{"in": make([]string, 50000)}
+	for i := range paths["in"] {
+		paths["in"][i] = "/store/objects/ab/" + strings.Repeat("f", 64)
+	}
+	err := checkRequestSize(n, paths)
+	if err == nil || !strings.Contains(err.Error(), "stage agg: its plugin request (parameters and 50000 input paths, 4.6 MiB) exceeds") {
+		t.Fatalf("error %v", err)
+	}
+	paths["in"] = paths["in"][:10000]
+	if err := checkRequestSize(n, paths); err != nil {
+		t.Fatal(err)
+	}
+}

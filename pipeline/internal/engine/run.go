@@ -196,6 +196,9 @@ func executeNode(ctx context.Context, n *Node, res Result, results map[*Node]*Re
 	if err != nil {
 		return fail(err)
 	}
+	if err := checkRequestSize(n, paths); err != nil {
+		return fail(err)
+	}
 	opts.Observer(Event{Kind: "start", Node: n})
 	task := NewTask(n, res.ActionID, paths)
 	a, err := opts.Executor.Execute(ctx, task, func(done, total float64, msg string) {
@@ -206,6 +209,27 @@ func executeNode(ctx context.Context, n *Node, res Result, results map[*Node]*Re
 	}
 	res.Action, res.Status, res.Seconds = a, StatusRan, time.Since(t0).Seconds()
 	return res
+}
+
+// maxRequestBytes is the message cap of the plugin protocol (gRPC's default
+// of 4 MiB); a request carries the parameters and one path per input file.
+const maxRequestBytes = 4 << 20
+
+// checkRequestSize fails, before a plugin is launched, a node whose request
+// would not fit in one message (estimated with 16 bytes of framing per path).
+func checkRequestSize(n *Node, paths map[string][]string) error {
+	size, files := len(n.ParamsJSON), 0
+	for port, ps := range paths {
+		size += len(port)
+		for _, p := range ps {
+			size += len(p) + 16
+			files++
+		}
+	}
+	if size > maxRequestBytes {
+		return fmt.Errorf("stage %s: its plugin request (parameters and %d input paths, %.1f MiB) exceeds the plugin protocol's %d MiB message cap: split the stage's inputs", n.Name, files, float64(size)/(1<<20), maxRequestBytes>>20)
+	}
+	return nil
 }
 
 // NewTask builds the executable description of n.
