@@ -446,7 +446,7 @@ func TestRequestSizeIsCheckedBeforeLaunch(t *testing.T) {
 		paths["in"][i] = "/store/objects/ab/" + strings.Repeat("f", 64)
 	}
 	err := checkRequestSize(n, paths)
-	if err == nil || !strings.Contains(err.Error(), "stage agg: its plugin request (parameters and 50000 input paths, 4.6 MiB) exceeds") {
+	if err == nil || !strings.Contains(err.Error(), "stage agg: its plugin request (parameters and 50000 input paths, 4.7 MiB) exceeds") {
 		t.Fatalf("error %v", err)
 	}
 	paths["in"] = paths["in"][:10000]
