@@ -72,7 +72,8 @@ type Options struct {
 type Report struct {
 	Results  []*Result // plan order, only the nodes that were part of the run
 	Record   RunRecord
-	Failed   int
+	Failed   int   // stages that failed
+	Publish  error // copying results to the out folder failed (stages may all have succeeded)
 	Duration time.Duration
 }
 
@@ -143,20 +144,16 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Report, error) {
 			rep.Failed++
 		}
 	}
-	var pubErr error
 	if opts.OutDir != "" {
-		if pubErr = publish(rep, opts.Store, opts.OutDir); pubErr != nil {
-			opts.Log.Error().Err(pubErr).Msg("copying results to the out folder")
-			if rep.Failed == 0 {
-				rep.Failed = -1
-			}
+		if rep.Publish = publish(rep, opts.Store, opts.OutDir); rep.Publish != nil {
+			opts.Log.Error().Err(rep.Publish).Msg("copying results to the out folder")
 		}
 	}
 	rep.Record = newRecord(p, rep, opts, start, ctx)
-	if err := saveRecord(opts.Store, rep.Record); err != nil && pubErr == nil {
+	if err := saveRecord(opts.Store, rep.Record); err != nil && rep.Publish == nil {
 		return rep, err
 	}
-	return rep, pubErr
+	return rep, rep.Publish
 }
 
 // checkNode computes the ActionID of n from its inputs' results and looks it
@@ -368,7 +365,7 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 		rec.Counts[res.Status]++
 		rec.Stages = append(rec.Stages, sr)
 	}
-	if rep.Failed != 0 {
+	if rep.Failed > 0 || rep.Publish != nil {
 		rec.Status = "failed"
 	}
 	if ctx.Err() != nil {
