@@ -152,7 +152,7 @@ func (d *Display) redraw() {
 	fmt.Fprintf(&b, "), %d running", len(names))
 	if d.eta >= 0 && d.done < d.total {
 		left := max(0, d.eta-time.Since(d.etaAt).Seconds())
-		fmt.Fprintf(&b, ", about %s left", (time.Duration(left) * time.Second).Round(time.Second))
+		fmt.Fprintf(&b, ", about %s left", time.Duration(left*float64(time.Second)).Round(time.Second))
 	}
 	b.WriteByte('\n')
 	lines := 1
