@@ -1,6 +1,6 @@
 // Package progress draws a live status footer on a terminal: stages done out
-// of total, how many came from the cache, and each running stage's own
-// progress. Log lines written through Writer appear above the footer and are
+// of total, how many came from the cache, the estimated time left, and each
+// running stage's own progress. Log lines written through Writer appear above the footer and are
 // never lost. On a non-terminal the display is off and Writer passes through.
 package progress
 
