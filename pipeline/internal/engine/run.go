@@ -389,8 +389,12 @@ type StageRecord struct {
 	Status       Status            `json:"status"`
 	Outputs      map[string]string `json:"outputs,omitempty"`
 	Files        map[string]string `json:"files,omitempty"`
-	Seconds      float64           `json:"seconds"`
-	Error        string            `json:"error,omitempty"`
+	Sizes        map[string]int64  `json:"sizes,omitempty"`
+	// Inputs are the outputs it read: port -> "instance.output" (so that a
+	// diff of two records can tell causes from effects).
+	Inputs  map[string][]string `json:"inputs,omitempty"`
+	Seconds float64             `json:"seconds"`
+	Error   string              `json:"error,omitempty"`
 }
 
 func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.Context) RunRecord {
@@ -414,7 +418,9 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 				sr.Outputs[k] = v.String()
 			}
 			sr.Files = res.Action.Files
+			sr.Sizes = res.Action.Sizes
 		}
+		sr.Inputs = InputNames(res.Node)
 		if res.Err != nil {
 			sr.Error = res.Err.Error()
 		}
@@ -428,6 +434,20 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 		rec.Status = "interrupted"
 	}
 	return rec
+}
+
+// InputNames returns n's inputs as port -> "instance.output" (nil if none).
+func InputNames(n *Node) map[string][]string {
+	if len(n.Inputs) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for port, refs := range n.Inputs {
+		for _, ref := range refs {
+			out[port] = append(out[port], ref.Node.Name+"."+ref.Output)
+		}
+	}
+	return out
 }
 
 func saveRecord(store *artifacts.Store, rec RunRecord) error {
