@@ -136,7 +136,7 @@ func (trajectory) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "hessian.trajectory",
 		Version: "2",
-		Doc: "Follows the sweep run that won: the best learning rate found by select for this (net, init, init_scale, " +
+		Doc: "Follows the sweep run that won (or the run at the lr parameter): the best learning rate found by select for this (net, init, init_scale, " +
 			"activation, depth, data), from this replicate's initial weights (the init input, the weights the sweep " +
 			"started from). It replays that run by GD, checks that the replay is bit-identical to the sweep's curve " +
 			"(loss, gradient norm, mean Frobenius norm at every epoch, else the stage fails), and computes the exact " +
@@ -147,6 +147,8 @@ func (trajectory) Spec() sdk.StageSpec {
 				Doc: "number of GD steps (0 = those of the sweep run; more continues the same run past the sweep's end)"},
 			sdk.ParamSpec{Name: "points", Type: sdk.TypeInt, Default: 30,
 				Doc: "number of checkpoints, log-uniform in 1+epoch from 0 to epochs, deduplicated (so possibly fewer)"},
+			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Default: 0.0,
+				Doc: "follow the sweep run at this learning rate instead of the best one (0 = the best; it must be a rate of the sweep), e.g. to compare nets at a common rate"},
 			sdk.ParamSpec{Name: "dense", Type: sdk.TypeInt, Default: 0,
 				Doc: "also a checkpoint at every epoch 0..dense (the paper computed the Hessian every epoch)"},
 			sdk.ParamSpec{Name: "save_eigenvalues", Type: sdk.TypeBool, Default: false, Doc: "also write every eigenvalue at every checkpoint"},
@@ -247,11 +249,17 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 			net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.Dataset, data.M), nil
 	}
 	var diags []sdk.Diagnostic
-	if math.IsInf(best.MeanFinalLoss, 0) || math.IsNaN(best.MeanFinalLoss) {
+	lr := best.LR
+	if x := p.Float("lr"); x != 0 {
+		if !slices.Contains(best.LRs, x) {
+			return sdk.Errorf("bad param", "lr %v is not a rate of the sweep (%v)", x, best.LRs), nil
+		}
+		lr = x
+	} else if math.IsInf(best.MeanFinalLoss, 0) || math.IsNaN(best.MeanFinalLoss) {
 		diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "best learning rate diverged",
 			Detail: fmt.Sprintf("lr %v diverged in the sweep; spectra stop at the divergence", best.LR)})
 	}
-	sweep, from, err := sweepRun(req.Inputs["curves"], net, data, best.LR, rep)
+	sweep, from, err := sweepRun(req.Inputs["curves"], net, data, lr, rep)
 	if err != nil {
 		return sdk.Errorf("bad curves input", "%v", err), nil
 	}
@@ -265,9 +273,9 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	slices.Sort(cps)
 	cps = slices.Compact(cps)
 	total := float64(epochs + len(cps)*100) // a Hessian spectrum counts as 100 epochs of progress
-	req.Log.Info().Str("arch", net.Arch.String()).Float64("lr", best.LR).Int("epochs", epochs).Int("checkpoints", len(cps)).Msg("trajectory")
+	req.Log.Info().Str("arch", net.Arch.String()).Float64("lr", lr).Int("epochs", epochs).Int("checkpoints", len(cps)).Msg("trajectory")
 	var cancelled bool
-	res := train.GD(obj, net.Arch, w0, train.Options{LR: best.LR, Epochs: epochs, Checkpoints: cps,
+	res := train.GD(obj, net.Arch, w0, train.Options{LR: lr, Epochs: epochs, Checkpoints: cps,
 		Progress: func(e int) {
 			if e%16 == 0 && ctx.Err() != nil {
 				cancelled = true
@@ -277,13 +285,13 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	if cancelled {
 		return nil, ctx.Err()
 	}
-	curve := stagekit.CurveRows(net, best.LR, rep, data, w0, res)
+	curve := stagekit.CurveRows(net, lr, rep, data, w0, res)
 	for e := 0; e < min(len(sweep), len(curve)); e++ {
 		a, b := curve[e], sweep[e]
 		if !sameBits(a.Loss, b.Loss) || !sameBits(a.GradNorm, b.GradNorm) || !sameBits(a.AvgFrob, b.AvgFrob) || a.Diverged != b.Diverged {
 			return sdk.Errorf("replay differs from the sweep run",
 				"lr=%v replicate=%d epoch %d: loss %v grad_norm %v avg_frob %v, the sweep (%s) has %v %v %v",
-				best.LR, rep, e, a.Loss, a.GradNorm, a.AvgFrob, from, b.Loss, b.GradNorm, b.AvgFrob), nil
+				lr, rep, e, a.Loss, a.GradNorm, a.AvgFrob, from, b.Loss, b.GradNorm, b.AvgFrob), nil
 		}
 	}
 	h0 := mat.NewSymDense(obj.Dim(), nil)
@@ -307,13 +315,13 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 		if err != nil {
 			return sdk.Errorf("Hessian failed", "epoch %d: %v", e, err), nil
 		}
-		row := stagekit.SpectrumRow(net, "epoch", e, best.LR, rep, data, pnt)
+		row := stagekit.SpectrumRow(net, "epoch", e, lr, rep, data, pnt)
 		if h0Frob > 0 {
 			row.HDist0 = stagekit.FrobDist(h, h0) / h0Frob
 		}
 		spectra = append(spectra, row)
 		if p.Bool("save_eigenvalues") {
-			eig = append(eig, stagekit.EigenRows(net, "epoch", e, best.LR, rep, pnt)...)
+			eig = append(eig, stagekit.EigenRows(net, "epoch", e, lr, rep, pnt)...)
 		}
 	}
 	out := map[string]string{}

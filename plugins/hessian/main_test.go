@@ -274,6 +274,26 @@ func TestOneNetworkOneSetOfWeights(t *testing.T) {
 	if long := read[schema.Curve](t, r.Paths["curve"]); len(long) != 61 || long[40].Loss != won[40].Loss || !(long[60].Loss < long[40].Loss) {
 		t.Errorf("continued run: %d rows", len(long))
 	}
+	// A common rate instead of the best: the sweep run at that rate, or an error for a rate not run.
+	delete(params, "epochs")
+	other := 0.01
+	if lr == other {
+		other = 0.2
+	}
+	params["lr"] = other
+	r = stagetest.Run(t, plug, "hessian.trajectory", params, in, 3)
+	stagetest.MustSucceed(t, r, "hessian.trajectory")
+	if c := read[schema.Curve](t, r.Paths["curve"]); c[0].LR != other || len(c) != 41 {
+		t.Errorf("lr %v: curve at lr %v, %d rows", other, c[0].LR, len(c))
+	}
+	if sp := read[schema.Spectrum](t, r.Paths["spectra"]); sp[0].LR != other {
+		t.Errorf("lr %v: spectra at lr %v", other, sp[0].LR)
+	}
+	params["lr"] = 0.03
+	r = stagetest.Run(t, plug, "hessian.trajectory", params, in, 3)
+	if !r.Failed() || !strings.Contains(r.Err("hessian.trajectory").Error(), "not a rate of the sweep") {
+		t.Errorf("lr 0.03 (not run): %v", r.Diagnostics)
+	}
 	// No row for orthogonal in best: a clear error.
 	oi, _ := stagetest.InitFile(t, dir, "orthogonal", 4, "", "", 0, 0, 5)
 	r = stagetest.Run(t, plug, "hessian.trajectory", map[string]any{"net": "orthogonal", "depth": 4},
