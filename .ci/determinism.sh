@@ -34,6 +34,8 @@ if [ "${SLURM_RUN:-0}" = 1 ]; then
     run --executor slurm --out "$work/out3" --json "$MANIFEST" >"$work/run3.json"
   echo "   took $(( $(date +%s) - start )) s"
 fi
+echo "== the smoke report in headless Chromium (renders, every figure shown, no request leaves the page)"
+REPORT_HTML="$work/out1/report.html" go test -count=1 -run 'TestReportInBrowser$' ./plugins/report
 python3 - "$work" <<'PY'
 import json, sys, os
 work = sys.argv[1]

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/demystify-resnet/repro/artifacts"
@@ -69,6 +72,11 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil && rep == nil {
 				return withCode(ExitUsage, err)
 			}
+			if out != "" && ctx.Err() == nil {
+				if perr := writeProvenance(out, provenanceOf(rep.Record, args[0])); perr != nil {
+					g.log.Warn().Err(perr).Msg("provenance not written")
+				}
+			}
 			if g.jsonOut {
 				if err := printJSON(os.Stdout, rep.Record); err != nil {
 					return err
@@ -109,15 +117,24 @@ func runCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// observer logs stage events and feeds the progress display.
+// observer feeds the progress display and logs stage events: per-stage
+// lines at debug level on a console (a run of thousands of stages stays
+// readable: the footer counts them and failures are errors), at info level in
+// JSON logs, which machines read.
 func observer(g *globals, disp *progress.Display) engine.Observer {
+	stageLevel := zerolog.DebugLevel
+	if g.jsonLogs() {
+		stageLevel = zerolog.InfoLevel
+	}
 	return func(ev engine.Event) {
 		switch ev.Kind {
 		case "start":
 			disp.Start(ev.Node.Name)
-			g.log.Info().Str("stage", ev.Node.Name).Msg("started")
+			g.log.WithLevel(stageLevel).Str("stage", ev.Node.Name).Msg("started")
 		case "progress":
 			disp.Update(ev.Node.Name, ev.Done, ev.Total, ev.Message)
+		case "eta":
+			disp.SetETA(ev.Seconds)
 		case "done":
 			r := ev.Result
 			disp.Finish(ev.Node.Name, r.Status == engine.StatusCached, r.Status == engine.StatusFailed)
@@ -125,11 +142,11 @@ func observer(g *globals, disp *progress.Display) engine.Observer {
 			case engine.StatusCached:
 				g.log.Debug().Str("stage", ev.Node.Name).Str("action", r.ActionID.Short()).Msg("cached")
 			case engine.StatusRan:
-				g.log.Info().Str("stage", ev.Node.Name).Str("took", fmtDur(r.Seconds)).Msg("done")
+				g.log.WithLevel(stageLevel).Str("stage", ev.Node.Name).Str("took", fmtDur(r.Seconds)).Msg("done")
 			case engine.StatusFailed:
 				g.log.Error().Str("stage", ev.Node.Name).Err(r.Err).Msg("failed")
 			case engine.StatusSkipped:
-				g.log.Warn().Str("stage", ev.Node.Name).Err(r.Err).Msg("skipped")
+				g.log.WithLevel(stageLevel).Str("stage", ev.Node.Name).Err(r.Err).Msg("skipped")
 			}
 		}
 	}
@@ -154,6 +171,7 @@ type planRow struct {
 }
 
 func planCmd(g *globals) *cobra.Command {
+	var summary bool
 	cmd := &cobra.Command{
 		Use:               "plan MANIFEST [TARGET...]",
 		ValidArgsFunction: completeStages,
@@ -165,8 +183,8 @@ func planCmd(g *globals) *cobra.Command {
 				return err
 			}
 			results := engine.Resolve(nodes, l.store)
-			prev := lastKeyTexts(l.store)
-			var rows []planRow
+			prev := lastStageRecords(l.store, nodes)
+			rows := make([]planRow, 0, len(nodes))
 			for _, n := range nodes {
 				r := results[n]
 				row := planRow{Stage: n.Name, Plugin: n.Spec.Name}
@@ -181,61 +199,136 @@ func planCmd(g *globals) *cobra.Command {
 				}
 				rows = append(rows, row)
 			}
+			w := bufio.NewWriterSize(os.Stdout, 1<<16)
+			defer w.Flush()
 			if g.jsonOut {
-				return printJSON(os.Stdout, rows)
+				return printJSON(w, rows)
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STAGE\tPLUGIN\tSTATUS\tACTION\tWHY")
+			if summary {
+				printPlanSummary(w, nodes, rows)
+			} else {
+				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "STAGE\tPLUGIN\tSTATUS\tACTION\tWHY")
+				for _, r := range rows {
+					id := r.ActionID
+					if len(id) > 12 {
+						id = id[:12]
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Stage, r.Plugin, r.Status, id, r.Reason)
+				}
+				tw.Flush()
+			}
 			hits := 0
 			for _, r := range rows {
 				if r.Status == "hit" {
 					hits++
 				}
-				id := r.ActionID
-				if len(id) > 12 {
-					id = id[:12]
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Stage, r.Plugin, r.Status, id, r.Reason)
 			}
-			tw.Flush()
-			fmt.Printf("%d stages: %d cached, %d to run\n", len(rows), hits, len(rows)-hits)
+			fmt.Fprintf(w, "%d stages: %d cached, %d to run\n", len(rows), hits, len(rows)-hits)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the plan as JSON")
+	cmd.Flags().BoolVar(&summary, "summary", false, "one line per manifest stage (instances hit, missed, blocked, and the most common reason) instead of one per instance")
 	return cmd
 }
 
-// lastKeyTexts returns, per stage instance, the key text it had in the most
-// recent run record that ran or found it.
-func lastKeyTexts(store *artifacts.Store) map[string]string {
-	recs, err := engine.LoadRecords(store)
-	out := map[string]string{}
-	if err != nil {
-		return out
+// printPlanSummary prints one row per manifest stage: how many of its
+// instances are hits, misses and blocked, and the most common reason of a miss.
+func printPlanSummary(w io.Writer, nodes []*engine.Node, rows []planRow) {
+	type agg struct {
+		stage, plugin      string
+		hit, miss, blocked int
+		reasons            map[string]int
 	}
-	for _, rec := range recs {
-		for _, s := range rec.Stages {
-			if s.KeyText != "" {
-				out[s.Name] = s.KeyText
-			}
+	var order []*agg
+	by := map[string]*agg{}
+	for i, n := range nodes {
+		name := n.Inst.Stage.Name
+		a := by[name]
+		if a == nil {
+			a = &agg{stage: name, plugin: n.Spec.Name, reasons: map[string]int{}}
+			by[name] = a
+			order = append(order, a)
+		}
+		switch rows[i].Status {
+		case "hit":
+			a.hit++
+		case "miss":
+			a.miss++
+			a.reasons[rows[i].Reason]++
+		default:
+			a.blocked++
 		}
 	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tPLUGIN\tINSTANCES\tHIT\tMISS\tBLOCKED\tWHY (most misses)")
+	for _, a := range order {
+		why := ""
+		best := 0
+		for _, r := range slices.Sorted(maps.Keys(a.reasons)) {
+			if a.reasons[r] > best {
+				why, best = r, a.reasons[r]
+			}
+		}
+		if best > 0 && best < a.miss {
+			why += fmt.Sprintf(" (%d of %d)", best, a.miss)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", a.stage, a.plugin, a.hit+a.miss+a.blocked, a.hit, a.miss, a.blocked, why)
+	}
+	tw.Flush()
+}
+
+// prevStage is what the newest run record that computed a key for a stage
+// instance says about it.
+type prevStage struct {
+	Run     string
+	KeyText string
+	Status  engine.Status
+	Error   string
+}
+
+// lastStageRecords returns, per instance of nodes, its entry in the newest
+// run record that has a key text for it. Records are read newest first and
+// only until every instance is found.
+func lastStageRecords(store *artifacts.Store, nodes []*engine.Node) map[string]prevStage {
+	out := map[string]prevStage{}
+	want := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		want[n.Name] = true
+	}
+	_ = engine.EachRecordNewestFirst(store, func(rec engine.RunRecord) bool {
+		for _, s := range rec.Stages {
+			if s.KeyText == "" || !want[s.Name] {
+				continue
+			}
+			if _, done := out[s.Name]; !done {
+				out[s.Name] = prevStage{Run: rec.Name, KeyText: s.KeyText, Status: s.Status, Error: s.Error}
+			}
+		}
+		return len(out) < len(want)
+	})
 	return out
 }
 
 // missReason explains a miss by the key lines that changed since the last run.
-func missReason(prev, cur string) string {
-	if prev == "" {
+func missReason(prev prevStage, cur string) string {
+	if prev.KeyText == "" {
 		return "never run"
 	}
-	if prev == cur {
+	if prev.KeyText == cur {
+		if prev.Status == engine.StatusFailed {
+			return "failed in run " + prev.Run
+		}
 		return "result no longer in the store (gc, or corrupt)"
 	}
-	old := strings.Split(prev, "\n")
+	old := map[string]bool{}
+	for _, line := range strings.Split(prev.KeyText, "\n") {
+		old[line] = true
+	}
 	var changed []string
 	for _, line := range strings.Split(cur, "\n") {
-		if line != "" && !slices.Contains(old, line) {
+		if line != "" && !old[line] {
 			label, _, _ := strings.Cut(line, " ")
 			if !slices.Contains(changed, label) {
 				changed = append(changed, label)

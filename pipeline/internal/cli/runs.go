@@ -239,7 +239,7 @@ func lockOfRecord(rec engine.RunRecord, store *artifacts.Store) (*lockfile.Lock,
 				}
 			}
 		}
-		rs = append(rs, lockfile.Result{Name: s.Name, Plugin: s.Plugin + "." + s.Stage, Inputs: s.Inputs,
+		rs = append(rs, lockfile.Result{Name: s.Name, Plugin: stageRef(s.Plugin, s.Stage), Inputs: s.Inputs,
 			Outputs: s.Outputs, Sizes: sizes, Files: s.Files})
 	}
 	return lockfile.Build(rec.ManifestName, rs, func(id string) string { return objectIfPresent(store, id) })

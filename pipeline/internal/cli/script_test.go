@@ -16,16 +16,18 @@ package cli_test
 // Run one script with: go test ./pipeline/internal/cli -run TestScripts/NAME
 
 import (
+	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 var example struct {
@@ -38,16 +40,9 @@ var example struct {
 func buildExample(t *testing.T) string {
 	t.Helper()
 	example.once.Do(func() {
-		dir, err := os.MkdirTemp("", "cli-example-")
-		if err != nil {
-			example.err = err
-			return
-		}
-		example.dir = dir
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "pipeline-plugin-example"), "./plugins/example")
-		cmd.Dir = filepath.Join("..", "..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			example.err = fmt.Errorf("go build ./plugins/example: %v\n%s", err, out)
+		example.dir, example.err = os.MkdirTemp("", "cli-example-")
+		if example.err == nil {
+			example.err = hosttest.Build(example.dir, map[string]string{"example": hosttest.Example})
 		}
 	})
 	if example.err != nil {
@@ -69,8 +64,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"pipeline": runPipeline,
-			"exit":     checkExit,
+			"pipeline":     runPipeline,
+			"exit":         checkExit,
+			"edit-lock-id": editLockID,
 		},
 	})
 }
@@ -106,5 +102,32 @@ func checkExit(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got := ts.Getenv("PIPELINE_EXIT"); got != args[0] {
 		ts.Fatalf("last pipeline exit code %s, want %s", got, args[0])
+	}
+}
+
+// editLockID is the script command `edit-lock-id FILE STAGE OUTPUT`: it
+// replaces the OutputID that the lock file records for STAGE's OUTPUT, as a
+// change of results would.
+func editLockID(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 || neg {
+		ts.Fatalf("usage: edit-lock-id FILE STAGE OUTPUT")
+	}
+	path := ts.MkAbs(args[0])
+	var lock map[string]any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &lock); err != nil {
+		ts.Fatalf("edit-lock-id: %v", err)
+	}
+	for _, st := range lock["stages"].([]any) {
+		st := st.(map[string]any)
+		if st["name"] == args[1] {
+			st["outputs"].(map[string]any)[args[2]].(map[string]any)["id"] = strings.Repeat("0", 64)
+		}
+	}
+	b, err := json.Marshal(lock)
+	if err != nil {
+		ts.Fatalf("edit-lock-id: %v", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		ts.Fatalf("edit-lock-id: %v", err)
 	}
 }
