@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -202,6 +201,3 @@ func handOver(store *artifacts.Store, t *Task) (inputs map[string][]string, clea
 	}
 	return inputs, cleanup, nil
 }
-
-// errSkipped marks nodes not run because a dependency failed.
-var errSkipped = errors.New("skipped: a dependency failed")
