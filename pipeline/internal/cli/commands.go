@@ -86,7 +86,7 @@ func runCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(os.Stderr, "%d stages: %d ran, %d cached, %d failed, %d skipped in %s (record %s)\n",
 					len(rep.Results), c[engine.StatusRan], c[engine.StatusCached], c[engine.StatusFailed], c[engine.StatusSkipped],
 					fmtDur(rep.Duration.Seconds()), rep.Record.Name)
-				if out != "" && rep.Failed == 0 {
+				if out != "" && rep.Failed == 0 && rep.Publish == nil {
 					fmt.Fprintf(os.Stderr, "results in %s/\n", out)
 				}
 			}
