@@ -138,6 +138,16 @@ func (m *Memory) Export(id OutputID, dir, name string, mode fs.FileMode) error {
 	})
 }
 
+// ExportTemp implements Objects.
+func (m *Memory) ExportTemp(id OutputID, dir, name string, mode fs.FileMode) error {
+	rc, err := m.OpenObject(id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return writeNew(dir, name, mode, rc)
+}
+
 // GetAction implements Actions.
 func (m *Memory) GetAction(id ActionID) (Action, bool, error) {
 	m.mu.Lock()

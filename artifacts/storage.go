@@ -33,6 +33,11 @@ type Objects interface {
 	// atomically; name must be a plain file name (safefile.CheckName).
 	// A corrupt object writes nothing and gives ErrCorrupt.
 	Export(id OutputID, dir, name string, mode fs.FileMode) error
+	// ExportTemp is Export for private, short-lived copies: the same
+	// checked bytes written into the new file dir/name (which must not
+	// exist), without the fsync and rename that make Export durable. A
+	// corrupt object leaves no file.
+	ExportTemp(id OutputID, dir, name string, mode fs.FileMode) error
 }
 
 // Actions is the cache index: ActionID -> Action.

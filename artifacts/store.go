@@ -450,6 +450,41 @@ func (s *Store) Export(id OutputID, dir, name string, mode fs.FileMode) error {
 	return nil
 }
 
+// ExportTemp is Export for private, short-lived copies (a stage's inputs):
+// the same checked bytes, but written straight into a new file dir/name
+// (which must not exist) without fsync or rename, since a crash loses
+// nothing that matters. On error the partial file is removed.
+func (s *Store) ExportTemp(id OutputID, dir, name string, mode fs.FileMode) error {
+	rc, err := s.OpenObject(id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return writeNew(dir, name, mode, rc)
+}
+
+// writeNew copies r into the new file dir/name (a plain file name) with
+// mode, without fsync; on error the file is removed.
+func writeNew(dir, name string, mode fs.FileMode, r io.Reader) error {
+	if err := safefile.CheckName(name); err != nil {
+		return fmt.Errorf("artifacts: export: %w", err)
+	}
+	p := filepath.Join(dir, name)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return fmt.Errorf("artifacts: export: %w", err)
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+		return fmt.Errorf("artifacts: export to %s: %w", p, err)
+	}
+	return nil
+}
+
 // Quarantined is something a Store moved out of the way because it was
 // corrupt: Path is where it was (relative to the store), Reason why.
 type Quarantined struct {

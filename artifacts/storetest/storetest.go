@@ -176,6 +176,26 @@ func testExport(t *testing.T, h Harness) {
 	if _, err := os.Stat(filepath.Join(root, "escape")); err == nil {
 		t.Fatal("Export wrote outside its folder")
 	}
+	if err := s.ExportTemp(id, out, "input-0", 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(out, "input-0")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("ExportTemp wrote %q, %v", got, err)
+	}
+	if err := s.ExportTemp(id, out, "input-0", 0o444); err == nil {
+		t.Error("ExportTemp overwrote an existing file")
+	}
+	if err := s.ExportTemp(id, out, "../input-1", 0o444); err == nil {
+		t.Error("ExportTemp accepted ../input-1")
+	}
+	h.Corrupt(t, s, id)
+	if err := s.ExportTemp(id, out, "bad-input", 0o444); !errors.Is(err, artifacts.ErrCorrupt) {
+		t.Fatalf("ExportTemp of a corrupt object = %v, want ErrCorrupt", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "bad-input")); err == nil {
+		t.Fatal("ExportTemp of a corrupt object left a file")
+	}
+	put(t, s, data)
 	h.Corrupt(t, s, id)
 	if err := s.Export(id, out, "bad.txt", 0o644); !errors.Is(err, artifacts.ErrCorrupt) {
 		t.Fatalf("Export of a corrupt object = %v, want ErrCorrupt", err)

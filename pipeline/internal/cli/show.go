@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/demystify-resnet/repro/artifacts"
-	"github.com/demystify-resnet/repro/artifacts/safefile"
 	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 	"github.com/demystify-resnet/repro/pipeline/internal/manifest"
@@ -168,7 +167,8 @@ func copyOutputs(w io.Writer, dir string, nodes []*engine.Node, res map[*engine.
 			file = fileSafe(n.Name) + "." + file
 		}
 		dst := filepath.Join(dir, file)
-		if err := copyFile(store.Path(a.Outputs[name]), dst); err != nil {
+		// Checked bytes, plain name, atomic (as run --out).
+		if err := store.Export(a.Outputs[name], dir, file, 0o644); err != nil {
 			return withCode(ExitEnv, fmt.Errorf("copy %s.%s: %w", n.Name, name, err))
 		}
 		fmt.Fprintln(w, dst)
@@ -181,14 +181,6 @@ func copyOutputs(w io.Writer, dir string, nodes []*engine.Node, res map[*engine.
 func fileSafe(s string) string {
 	r := strings.NewReplacer("[", "_", "]", "", ",", "_", "=", "-", "/", "-", " ", "")
 	return r.Replace(s)
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return safefile.WriteBytes(dst, data, 0o644)
 }
 
 // completeStages completes a manifest path, then the manifest's stage names

@@ -164,7 +164,7 @@ func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID
 // handOver gives a stage private copies of its inputs. Task.Inputs name
 // objects of the store (paths into objects/, as ResolveInputs builds them);
 // each is copied, checked against its OutputID while it is read
-// (Store.Export), into a fresh folder under the store's tmp/, read-only
+// (Store.ExportTemp: no fsync, the copy is disposable), into a fresh folder under the store's tmp/, read-only
 // (0444), and the plugin is given those paths instead. A plugin that writes
 // to or replaces an input changes only its own copy, never the store, and a
 // corrupt input object fails the stage (and is quarantined, so the producer
@@ -192,7 +192,7 @@ func handOver(store *artifacts.Store, t *Task) (inputs map[string][]string, clea
 			}
 			name := fmt.Sprintf("%d-%s", k, id.Short())
 			k++
-			if err := store.Export(id, dir, name, 0o444); err != nil {
+			if err := store.ExportTemp(id, dir, name, 0o444); err != nil {
 				cleanup()
 				return nil, func() {}, fmt.Errorf("stage %s: input %q: %w", t.Instance, port, err)
 			}
