@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/demystify-resnet/repro/artifacts"
-	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 	"github.com/demystify-resnet/repro/pipeline/internal/progress"
 	"github.com/demystify-resnet/repro/plugins/host"
@@ -33,11 +32,14 @@ func runCmd(g *globals) *cobra.Command {
 		out       string
 		executor  string
 		profile   string
+		locked    bool
+		lockFile  string
 	)
 	cmd := &cobra.Command{
-		Use:   "run MANIFEST [TARGET...]",
-		Short: "Run a manifest (or only what the named stages need), reusing cached results",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "run MANIFEST [TARGET...]",
+		ValidArgsFunction: completeStages,
+		Short:             "Run a manifest (or only what the named stages need), reusing cached results",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if profile != "" {
@@ -70,6 +72,11 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil && rep == nil {
 				return withCode(ExitUsage, err)
 			}
+			if out != "" && ctx.Err() == nil {
+				if perr := writeProvenance(out, provenanceOf(rep.Record, args[0])); perr != nil {
+					g.log.Warn().Err(perr).Msg("provenance not written")
+				}
+			}
 			if g.jsonOut {
 				if err := printJSON(os.Stdout, rep.Record); err != nil {
 					return err
@@ -92,6 +99,9 @@ func runCmd(g *globals) *cobra.Command {
 			if e := rep.Err(); e != nil {
 				return withCode(ExitStageFailed, e)
 			}
+			if locked || lockFile != "" {
+				return checkRunLocked(l, rep, args, lockFile)
+			}
 			return nil
 		},
 	}
@@ -101,6 +111,8 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
+	cmd.Flags().BoolVar(&locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
+	cmd.Flags().StringVar(&lockFile, "lock", "", "like --locked, with this lock file")
 	addSlurmFlags(cmd)
 	return cmd
 }
@@ -161,9 +173,10 @@ type planRow struct {
 func planCmd(g *globals) *cobra.Command {
 	var summary bool
 	cmd := &cobra.Command{
-		Use:   "plan MANIFEST [TARGET...]",
-		Short: "Show what a run would do and why each stage is a hit or a miss, without running",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "plan MANIFEST [TARGET...]",
+		ValidArgsFunction: completeStages,
+		Short:             "Show what a run would do and why each stage is a hit or a miss, without running",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, nodes, err := g.loadTargets(cmd.Context(), args)
 			if err != nil {
@@ -330,9 +343,10 @@ func missReason(prev prevStage, cur string) string {
 
 func explainCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "explain MANIFEST STAGE",
-		Short: "Print the exact text hashed into a stage's ActionID",
-		Args:  cobra.ExactArgs(2),
+		Use:               "explain MANIFEST STAGE",
+		ValidArgsFunction: completeStages,
+		Short:             "Print the exact text hashed into a stage's ActionID",
+		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := g.load(cmd.Context(), args[0])
 			if err != nil {
@@ -364,9 +378,10 @@ func explainCmd(g *globals) *cobra.Command {
 
 func verifyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "verify MANIFEST [TARGET...]",
-		Short: "Re-run cached stages ignoring the cache and compare their outputs with the cached bytes",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "verify MANIFEST [TARGET...]",
+		ValidArgsFunction: completeStages,
+		Short:             "Re-run cached stages ignoring the cache and compare their outputs with the cached bytes",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, nodes, err := g.loadTargets(cmd.Context(), args)
 			if err != nil {
@@ -494,61 +509,6 @@ func statusCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print status as JSON")
 	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes)")
-	return cmd
-}
-
-func showCmd(g *globals) *cobra.Command {
-	var format string
-	var limit int
-	cmd := &cobra.Command{
-		Use:   "show MANIFEST STAGE [OUTPUT]",
-		Short: "Print a stage's output (Parquet as a table, CSV or JSON; other files by path)",
-		Args:  cobra.RangeArgs(2, 3),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.load(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			targets := l.plan.Lookup(args[1])
-			if len(targets) != 1 {
-				if len(targets) == 0 {
-					return withCode(ExitUsage, fmt.Errorf("no stage or instance %q in %s", args[1], args[0]))
-				}
-				var names []string
-				for _, n := range targets[:min(5, len(targets))] {
-					names = append(names, n.Name)
-				}
-				return withCode(ExitUsage, fmt.Errorf("stage %q has %d instances; name one, e.g. %q", args[1], len(targets), names[0]))
-			}
-			n := targets[0]
-			nodes, _ := l.plan.Closure([]string{n.Name})
-			r := engine.Resolve(nodes, l.store)[n]
-			if r.Status != engine.StatusCached {
-				return withCode(ExitEnv, fmt.Errorf("%s has no cached result: run `pipeline run %s %s` first", n.Name, args[0], n.Name))
-			}
-			outs := slices.Sorted(maps.Keys(r.Action.Outputs))
-			name := ""
-			if len(args) == 3 {
-				name = args[2]
-			} else if len(outs) == 1 {
-				name = outs[0]
-			} else {
-				return withCode(ExitUsage, fmt.Errorf("%s has outputs %s: name one", n.Name, strings.Join(outs, ", ")))
-			}
-			id, ok := r.Action.Outputs[name]
-			if !ok {
-				return withCode(ExitUsage, fmt.Errorf("%s has no output %q (outputs: %s)", n.Name, name, strings.Join(outs, ", ")))
-			}
-			path := l.store.Path(id)
-			if !strings.HasSuffix(r.Action.Files[name], ".parquet") {
-				fmt.Println(path)
-				return nil
-			}
-			return table.Dump(os.Stdout, path, format, limit)
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "table", "table, csv or json")
-	cmd.Flags().IntVar(&limit, "limit", 50, "rows to print (0 = all)")
 	return cmd
 }
 

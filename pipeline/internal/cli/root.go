@@ -81,12 +81,15 @@ func Main(args []string) int {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
 	addManifestFlags(root, &g.manifest)
-	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), execCmd(g), benchCmd(g))
+	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), lockCmd(g), diffCmd(g), runsCmd(g), execCmd(g), benchCmd(g))
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	for _, s := range g.stores {
+		for _, q := range s.Quarantined() {
+			g.log.Warn().Str("path", q.Path).Str("reason", q.Reason).Msg("corrupt store entry moved to quarantine/")
+		}
 		if cerr := s.Close(); cerr != nil && err == nil {
 			err = withCode(ExitEnv, cerr)
 		}
@@ -248,13 +251,22 @@ func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
 func (g *globals) discover(ctx context.Context, dirs []string, store *artifacts.Store) ([]*host.Plugin, error) {
 	var cache host.DescribeCache
 	if store != nil {
-		cache = host.DirCache(filepath.Join(store.Dir(), "describe"))
+		cache = describeCache{store.Cache("describe")}
 	}
 	ps, err := host.DiscoverCached(ctx, dirs, cache, g.log)
 	if err != nil {
 		return nil, withCode(ExitEnv, err)
 	}
 	return ps, nil
+}
+
+// describeCache keeps plugin descriptions in the store's "describe" cache,
+// one entry per binary digest.
+type describeCache struct{ c artifacts.Cache }
+
+func (d describeCache) Get(digest string) ([]byte, bool) { return d.c.Get(digest + ".pb") }
+func (d describeCache) Put(digest string, data []byte) error {
+	return d.c.Put(digest+".pb", data)
 }
 
 // loadTargets loads the manifest args[0] and returns the nodes that the

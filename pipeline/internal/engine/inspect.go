@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -206,16 +204,6 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 
 // hashFile returns the OutputID the store would give the file at path.
 func hashFile(path string) (artifacts.OutputID, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return artifacts.OutputID{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return artifacts.OutputID{}, fmt.Errorf("engine: hash %s: %w", path, err)
-	}
-	var id artifacts.OutputID
-	h.Sum(id[:0])
-	return id, nil
+	id, _, err := artifacts.HashFile(path)
+	return id, err
 }

@@ -73,14 +73,24 @@ func (p *Plan) Node(name string) (*Node, bool) {
 }
 
 // Lookup returns the nodes a user-supplied name designates: an instance
-// name, or a stage name (all its instances).
+// name, a stage name (all its instances), or a selection
+// "stage[k=v,...]" with any of the stage's matrix keys in any order (the
+// instances that have those values), as in a manifest's references.
 func (p *Plan) Lookup(name string) []*Node {
 	if n, ok := p.byName[name]; ok {
 		return []*Node{n}
 	}
+	stage, sel := name, []manifest.Param(nil)
+	if strings.Contains(name, "[") {
+		r, err := manifest.ParseTarget(name)
+		if err != nil {
+			return nil
+		}
+		stage, sel = r.Stage, r.Selector
+	}
 	var out []*Node
 	for _, n := range p.Nodes {
-		if n.Inst.Stage.Name == name {
+		if n.Inst.Stage.Name == stage && n.Inst.Selected(sel) {
 			out = append(out, n)
 		}
 	}

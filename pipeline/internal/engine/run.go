@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -241,7 +241,10 @@ func NewTask(n *Node, aid artifacts.ActionID, inputPaths map[string][]string) *T
 }
 
 // publish copies the outputs the manifest marks for publishing into dir,
-// each atomically, under the file name the plugin gave it.
+// each atomically and from bytes checked against their OutputID
+// (Store.Export), under the file name the plugin gave it. Every name is
+// checked to be a plain file name there, so nothing outside dir is written
+// whatever an action entry says.
 func publish(rep *Report, store *artifacts.Store, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("out: %w", err)
@@ -266,44 +269,18 @@ func publish(rep *Report, store *artifacts.Store, dir string) error {
 			}
 			file := res.Action.Files[name]
 			if file == "" {
-				file = res.Node.Name + "." + name
+				file = strings.ReplaceAll(res.Node.Name, "/", "_") + "." + name
 			}
 			if prev, dup := owner[file]; dup {
 				return fmt.Errorf("out: %s and %s both publish a file called %s", prev, res.Node.Name, file)
 			}
 			owner[file] = res.Node.Name
-			if err := copyAtomic(store.Path(id), filepath.Join(dir, file)); err != nil {
-				return fmt.Errorf("out: %s: %w", file, err)
+			if err := store.Export(id, dir, file, 0o644); err != nil {
+				return fmt.Errorf("out: %s: %w", res.Node.Name, err)
 			}
 		}
 	}
 	return nil
-}
-
-func copyAtomic(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(tmp, in)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }
 
 // RunRecord is the provenance of one run, stored as JSON in the store's runs/.
@@ -333,8 +310,12 @@ type StageRecord struct {
 	Status       Status            `json:"status"`
 	Outputs      map[string]string `json:"outputs,omitempty"`
 	Files        map[string]string `json:"files,omitempty"`
-	Seconds      float64           `json:"seconds"`
-	Error        string            `json:"error,omitempty"`
+	Sizes        map[string]int64  `json:"sizes,omitempty"`
+	// Inputs are the outputs it read: port -> "instance.output" (so that a
+	// diff of two records can tell causes from effects).
+	Inputs  map[string][]string `json:"inputs,omitempty"`
+	Seconds float64             `json:"seconds"`
+	Error   string              `json:"error,omitempty"`
 }
 
 func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.Context) RunRecord {
@@ -358,7 +339,9 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 				sr.Outputs[k] = v.String()
 			}
 			sr.Files = res.Action.Files
+			sr.Sizes = res.Action.Sizes
 		}
+		sr.Inputs = InputNames(res.Node)
 		if res.Err != nil {
 			sr.Error = res.Err.Error()
 		}
@@ -372,6 +355,20 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 		rec.Status = "interrupted"
 	}
 	return rec
+}
+
+// InputNames returns n's inputs as port -> "instance.output" (nil if none).
+func InputNames(n *Node) map[string][]string {
+	if len(n.Inputs) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for port, refs := range n.Inputs {
+		for _, ref := range refs {
+			out[port] = append(out[port], ref.Node.Name+"."+ref.Output)
+		}
+	}
+	return out
 }
 
 func saveRecord(store *artifacts.Store, rec RunRecord) error {
