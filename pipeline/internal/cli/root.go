@@ -81,7 +81,7 @@ func Main(args []string) int {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
 	addManifestFlags(root, &g.manifest)
-	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), lockCmd(g), diffCmd(g), runsCmd(g), execCmd(g), benchCmd(g))
+	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), lockCmd(g), diffCmd(g), runsCmd(g), execCmd(g), benchCmd(g), newPluginCmd(g))
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
