@@ -11,7 +11,7 @@ import (
 const DefaultEstimate = time.Second
 
 // recordsForEstimates bounds how many run records (newest first) Estimates reads.
-const recordsForEstimates = 20
+const recordsForEstimates = 8
 
 // Estimates returns the expected run time in seconds of every node: the time
 // it took when it last ran (in the newest run records of store), else the
