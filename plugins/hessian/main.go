@@ -27,6 +27,11 @@ import (
 
 func main() { sdk.Serve(point{}, trajectory{}, theoryStage{}) }
 
+// maxDepth bounds the networks whose exact Hessian is computed: P = 100 D
+// weights, so the dense P x P Hessian of D = 100 takes 800 MB. maxEpochs
+// bounds hessian.trajectory's retraining.
+const maxDepth, maxEpochs = 100, 1e6
+
 var mParam = sdk.ParamSpec{Name: "m", Type: sdk.TypeInt, Default: 0,
 	Doc: "nonlinear nets: number of samples used (the first m of the samples input; 0 = all)"}
 
@@ -40,7 +45,7 @@ func (point) Spec() sdk.StageSpec {
 		Version: "1",
 		Doc: "Exact Hessian of one network at w = 0 (point=zero) or at its initial weights (point=init, drawn from " +
 			"the stage seed exactly as train draws them from its own seed), its eigenvalues and spectral summary.",
-		Params: append(stagekit.NetParams(),
+		Params: append(stagekit.NetParams(maxDepth),
 			sdk.ParamSpec{Name: "point", Type: sdk.TypeString, Default: "init", Doc: "zero | init"},
 			sdk.ParamSpec{Name: "save_matrix", Type: sdk.TypeBool, Default: false, Doc: "also write the full Hessian (matrix output, P rows of P values)"},
 			sdk.ParamSpec{Name: "save_eigenvalues", Type: sdk.TypeBool, Default: true, Doc: "also write every eigenvalue (eigenvalues output)"},
@@ -125,8 +130,9 @@ func (trajectory) Spec() sdk.StageSpec {
 		Doc: "Retrains one network by GD at the best learning rate found by select for its (net, init, activation, depth), " +
 			"from initial weights drawn from the stage seed, and computes the exact Hessian spectrum at checkpoints spaced " +
 			"log-uniformly in epoch (0 and epochs included).",
-		Params: append(stagekit.NetParams(),
-			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of GD steps"},
+		Params: append(stagekit.NetParams(maxDepth),
+			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of GD steps",
+				Min: sdk.Bound(0), Max: sdk.Bound(maxEpochs)},
 			sdk.ParamSpec{Name: "points", Type: sdk.TypeInt, Default: 30,
 				Doc: "number of checkpoints, log-uniform in 1+epoch from 0 to epochs, deduplicated (so possibly fewer)"},
 			sdk.ParamSpec{Name: "save_eigenvalues", Type: sdk.TypeBool, Default: false, Doc: "also write every eigenvalue at every checkpoint"},

@@ -24,15 +24,20 @@ func main() { sdk.Serve(trainStage{}) }
 
 type trainStage struct{}
 
+// maxDepth and maxEpochs bound the networks train accepts (P = 100,000
+// weights; a curve of a million rows).
+const maxDepth, maxEpochs = 1000, 1e6
+
 func (trainStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "train",
 		Version: "1",
 		Doc: "Full-batch gradient descent (no momentum, no weight decay) of one network from its initialisation " +
 			"(drawn from the stage seed). Records loss, gradient norm and mean Frobenius norm at every epoch.",
-		Params: append(stagekit.NetParams(),
+		Params: append(stagekit.NetParams(maxDepth),
 			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Doc: "learning rate (> 0)"},
-			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of full-batch steps"},
+			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of full-batch steps",
+				Min: sdk.Bound(0), Max: sdk.Bound(maxEpochs)},
 			sdk.ParamSpec{Name: "checkpoints", Type: sdk.TypeInts, Default: []int{},
 				Doc: "epochs (0..epochs) at which to save the weights in checkpoints.parquet; [] = no checkpoints output"},
 			sdk.ParamSpec{Name: "m", Type: sdk.TypeInt, Default: 0,
