@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -160,6 +159,3 @@ func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID
 	}
 	return a, nil
 }
-
-// errSkipped marks nodes not run because a dependency failed.
-var errSkipped = errors.New("skipped: a dependency failed")

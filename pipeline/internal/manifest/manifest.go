@@ -117,6 +117,7 @@ type Stage struct {
 	Retries   int
 	Publish   []string // outputs copied to the out folder; ["*"] = all
 	Resources Resources
+	Estimate  time.Duration // expected run time of one instance (scheduling, ETA) until one is recorded
 }
 
 // Manifest is a loaded, syntactically valid manifest.
@@ -136,13 +137,38 @@ func (m *Manifest) Stage(name string) (*Stage, bool) {
 	return s, ok
 }
 
-// Load reads and validates the manifest at path.
-func Load(path string) (*Manifest, error) {
-	data, err := os.ReadFile(path)
+// Load reads and validates the manifest at path, within DefaultLimits.
+func Load(path string) (*Manifest, error) { return LoadLimited(path, DefaultLimits) }
+
+// LoadLimited reads and validates the manifest at path, refusing a file
+// larger than lim.Bytes before reading it.
+func LoadLimited(path string, lim Limits) (*Manifest, error) {
+	data, err := readLimited(path, lim.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// readLimited reads a manifest file of at most max bytes (0: any size).
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	return Parse(path, data)
+	defer f.Close()
+	r := io.Reader(f)
+	if max > 0 {
+		r = io.LimitReader(f, max+1)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if max > 0 && int64(len(data)) > max {
+		return nil, Errorf(Pos{File: path}, "manifest is larger than %d bytes (raise with --max-manifest-bytes or %s)", max, EnvMaxManifestBytes)
+	}
+	return data, nil
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
@@ -157,6 +183,9 @@ func Parse(path string, data []byte) (m *Manifest, err error) {
 			m, err = nil, Errorf(Pos{File: path}, "cannot parse manifest: %v", r)
 		}
 	}()
+	if err := checkUTF8(path, data); err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(data)
 	m = &Manifest{Path: path, Digest: hex.EncodeToString(sum[:]), byName: map[string]*Stage{}}
 	p := &parser{file: path}
@@ -444,7 +473,7 @@ func (p *parser) params(n *yaml.Node, what string) ([]Param, error) {
 }
 
 var stageKeys = map[string]bool{"plugin": true, "params": true, "matrix": true, "exclude": true, "inputs": true,
-	"timeout": true, "retries": true, "publish": true, "resources": true, "doc": true}
+	"timeout": true, "retries": true, "publish": true, "resources": true, "doc": true, "estimate": true}
 
 func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 	st := &Stage{Name: name, Pos: p.pos(k)}
@@ -508,6 +537,11 @@ func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 	}
 	if n, ok := f["timeout"]; ok {
 		if st.Timeout, err = p.duration(n, what+": timeout"); err != nil {
+			return nil, err
+		}
+	}
+	if n, ok := f["estimate"]; ok {
+		if st.Estimate, err = p.duration(n, what+": estimate"); err != nil {
 			return nil, err
 		}
 	}
