@@ -13,9 +13,11 @@ import (
 // whose sha256 was computed from exactly the bytes the snapshot holds.
 // Every launch of the plugin executes the snapshot, never the file at
 // Plugin.Path, so a binary rebuilt or swapped during a run can neither run
-// nor be cached under the digest of the one that was hashed. Each binary is
-// read and hashed once per host process (the digest is part of every
-// ActionID already); later launches reuse the snapshot.
+// nor be cached under the digest of the one that was hashed. The snapshot
+// is taken, and checked against the digest recorded at discovery, at the
+// first launch of a binary in the host process (the digest is part of every
+// ActionID already); later launches reuse it. Binaries never launched (all
+// their stages cached) are never snapshotted.
 //
 // The snapshot's form is platform specific (see snapshotBinary).
 
@@ -58,26 +60,6 @@ func verifiedImage(name, path, digest string) (*image, error) {
 	}
 	e.img = img
 	return img, nil
-}
-
-// snapshot reads the binary at path once, returning its snapshot and the
-// sha256 of the bytes in it, and registers the snapshot under that digest so
-// that later launches reuse it (load uses it: the digest it records is the
-// digest of what will run).
-func snapshot(path string) (*image, string, error) {
-	img, digest, err := snapshotBinary(path)
-	if err != nil {
-		return nil, "", err
-	}
-	e := entry(binKey{path, digest})
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.img != nil { // taken meanwhile: keep the one in use
-		img.close()
-		return e.img, digest, nil
-	}
-	e.img = img
-	return img, digest, nil
 }
 
 // entry returns the cache entry of key, creating it empty.

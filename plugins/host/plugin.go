@@ -3,9 +3,10 @@
 // (pipeline/...); plugin authors use plugins/sdk instead.
 //
 // Every call launches a fresh plugin process: Discover launches each binary
-// once to Describe it, Run launches it once per stage instance. Each binary
-// is read and hashed once per host process, into a sealed in-memory
-// snapshot (Linux) that every launch executes: the bytes that run are the
+// once to Describe it, Run launches it once per stage instance. Discovery
+// hashes each binary; its first launch reads it once more into a sealed
+// in-memory snapshot (Linux), checked against that digest, which every
+// later launch in the process executes: the bytes that run are the
 // bytes whose digest was recorded, even if the file is replaced during a
 // run. Each plugin leads a process group of its own, which is ended when
 // the plugin exits, is stopped, times out or is cancelled; plugin processes
@@ -176,7 +177,7 @@ func load(ctx context.Context, path string, cache DescribeCache, log zerolog.Log
 	if !sdk.ValidName(name) {
 		return nil, fmt.Errorf("host: load %q: plugin name %q is not [A-Za-z][A-Za-z0-9_.-]*", abs, name)
 	}
-	_, digest, err := snapshot(abs) // what every launch in this process will execute
+	digest, err := FileDigest(abs) // the first launch snapshots the binary and checks this digest
 	if err != nil {
 		return nil, fmt.Errorf("host: load %s: %w", abs, err)
 	}
