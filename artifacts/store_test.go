@@ -746,7 +746,7 @@ func TestGCKeepsReachable(t *testing.T) {
 
 	keepActions := map[ActionID]bool{keepA: true}
 	keepObjects := map[OutputID]bool{pinned: true}
-	dry, err := s.GC(keepActions, keepObjects, true)
+	dry, err := s.GC(true, keep(keepActions, keepObjects))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -759,12 +759,12 @@ func TestGCKeepsReachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GC(keepActions, keepObjects, false); !errors.Is(err, ErrBusy) {
+	if _, err := s.GC(false, keep(keepActions, keepObjects)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("GC with another Store open = %v, want ErrBusy", err)
 	}
 	other.Close()
 
-	rep, err := s.GC(keepActions, keepObjects, false)
+	rep, err := s.GC(false, keep(keepActions, keepObjects))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -788,7 +788,7 @@ func TestGCKeepsReachable(t *testing.T) {
 		t.Fatal("dropped action still there")
 	}
 	// The store is still usable (its shared lock came back) and GC is idempotent.
-	if rep, err := s.GC(keepActions, keepObjects, false); err != nil || len(rep.Removed) != 0 {
+	if rep, err := s.GC(false, keep(keepActions, keepObjects)); err != nil || len(rep.Removed) != 0 {
 		t.Fatalf("second GC: %+v %v", rep, err)
 	}
 	other2, err := Open(s.Dir())
@@ -796,7 +796,7 @@ func TestGCKeepsReachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other2.Close()
-	if _, err := s.GC(keepActions, keepObjects, false); !errors.Is(err, ErrBusy) {
+	if _, err := s.GC(false, keep(keepActions, keepObjects)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("GC after a refused GC = %v, want ErrBusy (shared lock restored)", err)
 	}
 }
@@ -913,4 +913,48 @@ func TestSIGKILLLeavesConsistentStore(t *testing.T) {
 func hasObject(s *Store, id OutputID) bool {
 	fi, err := os.Lstat(s.Path(id))
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// keep returns a GC plan keeping a and o.
+func keep(a map[ActionID]bool, o map[OutputID]bool) func() (GCPlan, error) {
+	return func() (GCPlan, error) { return GCPlan{KeepActions: a, KeepObjects: o}, nil }
+}
+
+// Finding 12 of issue 14: `gc --apply --keep-last 1` during a run deleted
+// run records, then refused with "store is in use". GC checks for other
+// users before deleting anything, run records included, and computes what
+// to keep only once it has the store to itself.
+func TestGCBusyDeletesNothing(t *testing.T) {
+	s := openTest(t)
+	for _, n := range []string{"r1", "r2", "r3"} {
+		if err := s.PutRun(n, []byte(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := Open(s.Dir()) // another user (a running pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := false
+	plan := func() (GCPlan, error) {
+		planned = true
+		return GCPlan{DeleteRuns: []string{"r1", "r2"}}, nil
+	}
+	if _, err := s.GC(false, plan); !errors.Is(err, ErrBusy) {
+		t.Fatalf("GC while another Store is open = %v, want ErrBusy", err)
+	}
+	if planned {
+		t.Error("GC asked for its plan before it had the store to itself")
+	}
+	if names, _ := s.Runs(); len(names) != 3 {
+		t.Fatalf("busy GC deleted run records: %v left", names)
+	}
+	other.Close()
+	rep, err := s.GC(false, plan)
+	if err != nil || rep.Runs != 2 {
+		t.Fatalf("GC = %+v, %v", rep, err)
+	}
+	if names, _ := s.Runs(); !slices.Equal(names, []string{"r3"}) {
+		t.Fatalf("runs after GC: %v", names)
+	}
 }

@@ -179,8 +179,14 @@ func run(bin, ns string, coldMax float64, jobs, reps int, work, write string, as
 			}
 			return fmt.Sprintf("%.2f (%.3f)", t.Wall, per)
 		}
-		fmt.Printf("%-8d %-9d %-22s %-22s %-22s  plan cpu %.2fs rss %.0f MiB\n", n, r.Stages,
-			cell(r.Plan, r.PlanMs), cell(r.Cold, r.ColdMs), cell(r.Warm, r.WarmMs), r.Plan.CPU, r.Plan.MaxRSSMiB)
+		cpu := func(t *timing) string {
+			if t == nil {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", t.CPU)
+		}
+		fmt.Printf("%-8d %-9d %-22s %-22s %-22s  cpu s: plan %s cold %s warm %s; plan rss %.0f MiB\n", n, r.Stages,
+			cell(r.Plan, r.PlanMs), cell(r.Cold, r.ColdMs), cell(r.Warm, r.WarmMs), cpu(r.Plan), cpu(r.Cold), cpu(r.Warm), r.Plan.MaxRSSMiB)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func runCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(os.Stderr, "%d stages: %d ran, %d cached, %d failed, %d skipped in %s (record %s)\n",
 					len(rep.Results), c[engine.StatusRan], c[engine.StatusCached], c[engine.StatusFailed], c[engine.StatusSkipped],
 					fmtDur(rep.Duration.Seconds()), rep.Record.Name)
-				if out != "" && rep.Failed == 0 {
+				if out != "" && rep.Failed == 0 && rep.Publish == nil {
 					fmt.Fprintf(os.Stderr, "results in %s/\n", out)
 				}
 			}
@@ -430,8 +430,21 @@ func verifyCmd(g *globals) *cobra.Command {
 				}
 				tw.Flush()
 			}
+			// Corruption found on the way (a cached output that no longer
+			// hashes to its name, a bad entry) was quarantined and made its
+			// stage "not-cached": report every one and fail.
+			corrupt := l.store.Quarantined()
+			if !g.jsonOut {
+				for _, q := range corrupt {
+					fmt.Printf("corrupt: %s: %s (moved to quarantine/)\n", q.Path, q.Reason)
+				}
+			}
 			if firstDiff != "" {
 				return withCode(ExitStageFailed, fmt.Errorf("verify: stage %s is not reproducible (first stage that differs)", firstDiff))
+			}
+			if len(corrupt) > 0 {
+				return withCode(ExitStageFailed, fmt.Errorf("verify: the store had %d corrupt entries (first: %s: %s); they are quarantined and the next run recomputes them",
+					len(corrupt), corrupt[0].Path, corrupt[0].Reason))
 			}
 			return nil
 		},
@@ -579,35 +592,40 @@ func gcCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			recs, err := engine.LoadRecords(store)
-			if err != nil {
-				return withCode(ExitEnv, err)
-			}
-			if keepLast > 0 && len(recs) > keepLast {
-				if apply {
+			var kept int
+			// The plan is computed once gc has the store to itself, so a
+			// run that is writing its record meanwhile makes gc refuse
+			// (store in use) before anything is deleted.
+			plan := func() (artifacts.GCPlan, error) {
+				recs, err := engine.LoadRecords(store)
+				if err != nil {
+					return artifacts.GCPlan{}, err
+				}
+				var p artifacts.GCPlan
+				if keepLast > 0 && len(recs) > keepLast {
 					for _, r := range recs[:len(recs)-keepLast] {
-						if err := store.DeleteRun(r.Name); err != nil {
-							return withCode(ExitEnv, err)
+						p.DeleteRuns = append(p.DeleteRuns, r.Name)
+					}
+					recs = recs[len(recs)-keepLast:]
+				}
+				kept = len(recs)
+				p.KeepActions = map[artifacts.ActionID]bool{}
+				p.KeepObjects = map[artifacts.OutputID]bool{}
+				for _, r := range recs {
+					for _, s := range r.Stages {
+						if id, err := artifacts.ParseActionID(s.ActionID); err == nil {
+							p.KeepActions[id] = true
+						}
+						for _, o := range s.Outputs {
+							if id, err := artifacts.ParseOutputID(o); err == nil {
+								p.KeepObjects[id] = true
+							}
 						}
 					}
 				}
-				recs = recs[len(recs)-keepLast:]
+				return p, nil
 			}
-			keepA := map[artifacts.ActionID]bool{}
-			keepO := map[artifacts.OutputID]bool{}
-			for _, r := range recs {
-				for _, s := range r.Stages {
-					if id, err := artifacts.ParseActionID(s.ActionID); err == nil {
-						keepA[id] = true
-					}
-					for _, o := range s.Outputs {
-						if id, err := artifacts.ParseOutputID(o); err == nil {
-							keepO[id] = true
-						}
-					}
-				}
-			}
-			rep, err := store.GC(keepA, keepO, !apply)
+			rep, err := store.GC(!apply, plan)
 			if err != nil {
 				return withCode(ExitEnv, err)
 			}
@@ -615,8 +633,8 @@ func gcCmd(g *globals) *cobra.Command {
 			if apply {
 				verb = "deleted"
 			}
-			fmt.Printf("%s %d objects and %d action entries (%.1f MiB), keeping what %d run records reach\n",
-				verb, rep.Objects, rep.Actions, float64(rep.Bytes)/(1<<20), len(recs))
+			fmt.Printf("%s %d objects and %d action entries (%.1f MiB) and %d old run records, keeping what %d run records reach\n",
+				verb, rep.Objects, rep.Actions, float64(rep.Bytes)/(1<<20), rep.Runs, kept)
 			if !apply {
 				fmt.Println("dry run: pass --apply to delete")
 			}

@@ -20,8 +20,9 @@ const ExitLockDiffers = 4
 
 func lockCmd(g *globals) *cobra.Command {
 	var (
-		file  string
-		check bool
+		file     string
+		check    bool
+		markdown bool
 	)
 	cmd := &cobra.Command{
 		Use:   "lock MANIFEST",
@@ -33,12 +34,20 @@ result: run the manifest first. When a lock already exists, what changed is prin
 replaced. With --check nothing is written, and the exit code is 4 when the cached results differ.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				file = lockfile.Path(args[0])
+			}
+			if markdown {
+				lk, err := lockfile.Read(file)
+				if err != nil {
+					return withCode(ExitUsage, err)
+				}
+				fmt.Print(lk.ClaimsMarkdown())
+				return nil
+			}
 			l, err := g.load(cmd.Context(), args[0])
 			if err != nil {
 				return err
-			}
-			if file == "" {
-				file = lockfile.Path(args[0])
 			}
 			res := engine.Resolve(l.plan.Nodes, l.store)
 			var results []*engine.Result
@@ -89,6 +98,7 @@ replaced. With --check nothing is written, and the exit code is 4 when the cache
 	cmd.Flags().StringVar(&file, "file", "", "lock file (default: the manifest's path with .lock)")
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 4 if the cached results differ from the lock")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "with --check, print the difference as JSON on stdout")
+	cmd.Flags().BoolVar(&markdown, "claims-table", false, "print the existing lock's claims as a Markdown table (for the README) and exit")
 	return cmd
 }
 

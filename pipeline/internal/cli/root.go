@@ -59,7 +59,7 @@ type globals struct {
 	log        zerolog.Logger
 	logOut     io.Writer
 	stores     []*artifacts.Store // closed by Main when the command returns
-	limitFlags limitFlags
+	manifest   manifestFlags
 }
 
 // Main runs the CLI and returns the process exit code. It never calls
@@ -80,8 +80,8 @@ func Main(args []string) int {
 	root.PersistentFlags().StringArrayVar(&g.pluginDirs, "plugin-dir", nil, "extra folder to search for pipeline-plugin-* binaries (repeatable; searched first)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
-	addLimitFlags(root, &g.limitFlags)
-	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), lockCmd(g), diffCmd(g), runsCmd(g), execCmd(g), benchCmd(g))
+	addManifestFlags(root, &g.manifest)
+	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), lockCmd(g), diffCmd(g), runsCmd(g), execCmd(g), benchCmd(g), newPluginCmd(g))
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -218,15 +218,15 @@ type loaded struct {
 
 // load reads the manifest, discovers plugins, builds the plan and opens the store.
 func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
-	lim, err := g.limitFlags.limits()
+	opts, err := g.manifest.options()
 	if err != nil {
 		return nil, err
 	}
-	m, err := manifest.LoadLimited(path, lim)
+	m, err := manifest.LoadWith(path, opts)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
-	exp, err := m.ExpandLimited(lim)
+	exp, err := m.ExpandLimited(opts.Limits)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
@@ -239,7 +239,7 @@ func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
 		return nil, err
 	}
 	reg := engine.NewRegistry(plugins)
-	plan, err := engine.NewPlanLimited(exp, reg, lim)
+	plan, err := engine.NewPlanLimited(exp, reg, opts.Limits)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}

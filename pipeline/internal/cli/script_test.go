@@ -18,16 +18,16 @@ package cli_test
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 var example struct {
@@ -40,16 +40,9 @@ var example struct {
 func buildExample(t *testing.T) string {
 	t.Helper()
 	example.once.Do(func() {
-		dir, err := os.MkdirTemp("", "cli-example-")
-		if err != nil {
-			example.err = err
-			return
-		}
-		example.dir = dir
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "pipeline-plugin-example"), "./plugins/example")
-		cmd.Dir = filepath.Join("..", "..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			example.err = fmt.Errorf("go build ./plugins/example: %v\n%s", err, out)
+		example.dir, example.err = os.MkdirTemp("", "cli-example-")
+		if example.err == nil {
+			example.err = hosttest.Build(example.dir, map[string]string{"example": hosttest.Example})
 		}
 	})
 	if example.err != nil {

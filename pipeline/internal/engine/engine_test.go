@@ -376,3 +376,81 @@ stages:
 		t.Fatalf("record %s, counts %v, %d results", rep.Record.Status, rep.Record.Counts, len(rep.Results))
 	}
 }
+
+func loadPlan(t *testing.T, path string, set ...string) *Plan {
+	t.Helper()
+	m, err := manifest.LoadWith(path, manifest.Options{Limits: manifest.DefaultLimits, Set: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := m.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(e, NewRegistry(testPlugins))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestComposedManifestHasTheFlatActionIDs runs the hand-written flat
+// manifest, then checks that the composed one (include, variables, and a
+// --set that changes nothing) resolves to the same instances with the same
+// ActionIDs, all cached; a --set that changes a parameter misses.
+func TestComposedManifestHasTheFlatActionIDs(t *testing.T) {
+	store := openStore(t)
+	flat := loadPlan(t, "testdata/compose/small-flat.yaml")
+	rep, err := Run(context.Background(), flat, Options{Store: store, Executor: &Local{Store: store}, Jobs: 2, Log: zerolog.Nop()})
+	if err != nil || rep.Failed != 0 {
+		t.Fatalf("flat run: %v", err)
+	}
+	want := map[string]string{}
+	for _, s := range rep.Record.Stages {
+		want[s.Name] = s.ActionID
+	}
+	for _, set := range [][]string{nil, {"tag=small", "ns=[1, 2]"}} {
+		composed := loadPlan(t, "testdata/compose/small.yaml", set...)
+		if got := names(composed.Nodes); !slices.Equal(got, names(flat.Nodes)) {
+			t.Fatalf("composed instances %v, flat %v", got, names(flat.Nodes))
+		}
+		res := Resolve(composed.Nodes, store)
+		for _, n := range composed.Nodes {
+			r := res[n]
+			if r.Status != StatusCached || r.ActionID.String() != want[n.Name] {
+				t.Errorf("--set %v: %s: %s %s, want cached %s", set, n.Name, r.Status, r.ActionID, want[n.Name])
+			}
+		}
+	}
+	// Overrides reach the resolved stages: a parameter and a grid.
+	changed := loadPlan(t, "testdata/compose/small.yaml", "gen.label=other", "ns=[1, 2, 3, 4]")
+	if len(changed.Lookup("gen")) != 4 {
+		t.Fatalf("--set ns: %v", names(changed.Nodes))
+	}
+	res := Resolve(changed.Nodes, store)
+	g1, _ := changed.Node("gen[n=1]")
+	if res[g1].Status == StatusCached || g1.Params["label"] != "other" {
+		t.Errorf("--set gen.label=other: %s, label %v", res[g1].Status, g1.Params["label"])
+	}
+	// The full experiment resolves its own grid.
+	full := loadPlan(t, "testdata/compose/experiment.yaml")
+	if got := names(full.Nodes); !slices.Equal(got, []string{"gen[n=1]", "gen[n=2]", "gen[n=3]", "total"}) {
+		t.Errorf("experiment instances %v", got)
+	}
+}
+
+func TestRequestSizeIsCheckedBeforeLaunch(t *testing.T) {
+	n := &Node{Name: "agg", ParamsJSON: `{"n":1}`}
+	paths := map[string][]string{"in": make([]string, 50000)}
+	for i := range paths["in"] {
+		paths["in"][i] = "/store/objects/ab/" + strings.Repeat("f", 64)
+	}
+	err := checkRequestSize(n, paths)
+	if err == nil || !strings.Contains(err.Error(), "stage agg: its plugin request (parameters and 50000 input paths, 4.7 MiB) exceeds") {
+		t.Fatalf("error %v", err)
+	}
+	paths["in"] = paths["in"][:10000]
+	if err := checkRequestSize(n, paths); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -78,8 +78,14 @@ func RunStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Pr
 		return nil, fmt.Errorf("engine: %s: %w", t.Instance, err)
 	}
 	st := &Staged{Dir: dir, Files: map[string]string{}}
+	inputs, release, err := handOver(store, t)
+	if err != nil {
+		st.Cleanup()
+		return nil, err
+	}
+	defer release()
 	res, err := host.Run(ctx, t.Plugin(), host.RunRequest{
-		Stage: t.Spec.Name, Params: t.Params, Inputs: t.Inputs, OutDir: dir,
+		Stage: t.Spec.Name, Params: t.Params, Inputs: inputs, OutDir: dir,
 		Seed: t.Seed, Timeout: t.Timeout, OnProgress: progress, Log: log,
 	})
 	if err != nil {

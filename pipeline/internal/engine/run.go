@@ -72,7 +72,8 @@ type Options struct {
 type Report struct {
 	Results  []*Result // plan order, only the nodes that were part of the run
 	Record   RunRecord
-	Failed   int
+	Failed   int   // stages that failed
+	Publish  error // copying results to the out folder failed (stages may all have succeeded)
 	Duration time.Duration
 }
 
@@ -143,20 +144,16 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Report, error) {
 			rep.Failed++
 		}
 	}
-	var pubErr error
 	if opts.OutDir != "" {
-		if pubErr = publish(rep, opts.Store, opts.OutDir); pubErr != nil {
-			opts.Log.Error().Err(pubErr).Msg("copying results to the out folder")
-			if rep.Failed == 0 {
-				rep.Failed = -1
-			}
+		if rep.Publish = publish(rep, opts.Store, opts.OutDir); rep.Publish != nil {
+			opts.Log.Error().Err(rep.Publish).Msg("copying results to the out folder")
 		}
 	}
 	rep.Record = newRecord(p, rep, opts, start, ctx)
-	if err := saveRecord(opts.Store, rep.Record); err != nil && pubErr == nil {
+	if err := saveRecord(opts.Store, rep.Record); err != nil && rep.Publish == nil {
 		return rep, err
 	}
-	return rep, pubErr
+	return rep, rep.Publish
 }
 
 // checkNode computes the ActionID of n from its inputs' results and looks it
@@ -196,6 +193,9 @@ func executeNode(ctx context.Context, n *Node, res Result, results map[*Node]*Re
 	if err != nil {
 		return fail(err)
 	}
+	if err := checkRequestSize(n, paths); err != nil {
+		return fail(err)
+	}
 	opts.Observer(Event{Kind: "start", Node: n})
 	task := NewTask(n, res.ActionID, paths)
 	a, err := opts.Executor.Execute(ctx, task, func(done, total float64, msg string) {
@@ -206,6 +206,27 @@ func executeNode(ctx context.Context, n *Node, res Result, results map[*Node]*Re
 	}
 	res.Action, res.Status, res.Seconds = a, StatusRan, time.Since(t0).Seconds()
 	return res
+}
+
+// maxRequestBytes is the message cap of the plugin protocol (gRPC's default
+// of 4 MiB); a request carries the parameters and one path per input file.
+const maxRequestBytes = 4 << 20
+
+// checkRequestSize fails, before a plugin is launched, a node whose request
+// would not fit in one message (estimated with 16 bytes of framing per path).
+func checkRequestSize(n *Node, paths map[string][]string) error {
+	size, files := len(n.ParamsJSON), 0
+	for port, ps := range paths {
+		size += len(port)
+		for _, p := range ps {
+			size += len(p) + 16
+			files++
+		}
+	}
+	if size > maxRequestBytes {
+		return fmt.Errorf("stage %s: its plugin request (parameters and %d input paths, %.1f MiB) exceeds the plugin protocol's %d MiB message cap: split the stage's inputs", n.Name, files, float64(size)/(1<<20), maxRequestBytes>>20)
+	}
+	return nil
 }
 
 // NewTask builds the executable description of n.
@@ -327,7 +348,7 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 		rec.Counts[res.Status]++
 		rec.Stages = append(rec.Stages, sr)
 	}
-	if rep.Failed != 0 {
+	if rep.Failed > 0 || rep.Publish != nil {
 		rec.Status = "failed"
 	}
 	if ctx.Err() != nil {

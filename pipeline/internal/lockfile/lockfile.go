@@ -67,6 +67,12 @@ type Claim struct {
 	ID     string `json:"id"`
 	Stage  string `json:"stage"` // the report stage instance that made it
 	Status string `json:"status"`
+	// Statement, Figure, Claim and Measured are the claim's text fields when
+	// the report writes them (the README's claims table is made from them).
+	Statement string `json:"statement,omitempty"`
+	Figure    string `json:"figure,omitempty"`
+	Claim     string `json:"claim,omitempty"`
+	Measured  string `json:"measured,omitempty"`
 	// Numbers are the claim's numeric fields, flattened with dotted paths
 	// ("points.2.depth"); non-finite values are kept as "+Inf", "-Inf", "NaN".
 	Numbers map[string]table.JSONFloat `json:"numbers,omitempty"`
@@ -154,7 +160,9 @@ func readClaims(path, stage string) ([]Claim, error) {
 		if id == "" {
 			return nil, fmt.Errorf("claims.json: claim %d has no id", i)
 		}
-		c := Claim{ID: id, Stage: stage, Status: status, Numbers: map[string]table.JSONFloat{}}
+		text := func(k string) string { v, _ := row[k].(string); return v }
+		c := Claim{ID: id, Stage: stage, Status: status, Statement: text("statement"), Figure: text("figure"),
+			Claim: text("claim"), Measured: text("measured"), Numbers: map[string]table.JSONFloat{}}
 		for k, v := range row {
 			flatten(c.Numbers, k, v)
 		}
@@ -304,4 +312,35 @@ func (l *Lock) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("lock: encode: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// ClaimsMarkdown is the lock's claims as a Markdown table (status, id, the
+// statement formalised, the figure, the claim and what was measured), for a
+// README; claims of other report stages than the first are left out.
+func (l *Lock) ClaimsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| status | claim | paper | figure | measured |\n|---|---|---|---|---|\n")
+	cell := func(s string) string {
+		s = strings.ReplaceAll(s, "|", "\\|")
+		return strings.ReplaceAll(s, "\n", " ")
+	}
+	first := ""
+	for _, c := range l.Claims {
+		if first == "" {
+			first = c.Stage
+		}
+		if c.Stage != first {
+			continue
+		}
+		st := c.Status
+		if st != "PASS" {
+			st = "**" + st + "**"
+		}
+		text := "`" + c.ID + "`"
+		if c.Claim != "" {
+			text += ": " + cell(c.Claim)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", st, text, cell(c.Statement), cell(c.Figure), cell(c.Measured))
+	}
+	return b.String()
 }

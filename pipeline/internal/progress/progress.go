@@ -1,6 +1,6 @@
 // Package progress draws a live status footer on a terminal: stages done out
-// of total, how many came from the cache, and each running stage's own
-// progress. Log lines written through Writer appear above the footer and are
+// of total, how many came from the cache, the estimated time left, and each
+// running stage's own progress. Log lines written through Writer appear above the footer and are
 // never lost. On a non-terminal the display is off and Writer passes through.
 package progress
 
@@ -152,7 +152,7 @@ func (d *Display) redraw() {
 	fmt.Fprintf(&b, "), %d running", len(names))
 	if d.eta >= 0 && d.done < d.total {
 		left := max(0, d.eta-time.Since(d.etaAt).Seconds())
-		fmt.Fprintf(&b, ", about %s left", (time.Duration(left) * time.Second).Round(time.Second))
+		fmt.Fprintf(&b, ", about %s left", time.Duration(left*float64(time.Second)).Round(time.Second))
 	}
 	b.WriteByte('\n')
 	lines := 1

@@ -9,24 +9,33 @@ import (
 	"github.com/demystify-resnet/repro/pipeline/internal/manifest"
 )
 
-// limitFlags are the --max-* flags: the manifest limits (manifest.Limits),
-// defaulting to the PIPELINE_MAX_* environment variables, else
+// manifestFlags are the flags that shape how a manifest is loaded: --set
+// overrides (manifest.Options.Set) and the --max-* limits (manifest.Limits),
+// which default to the PIPELINE_MAX_* environment variables, else
 // manifest.DefaultLimits.
-type limitFlags struct {
+type manifestFlags struct {
+	set                                 []string
 	stages, bindings, bytes, paramBytes string
 }
 
-func addLimitFlags(cmd *cobra.Command, f *limitFlags) {
+func addManifestFlags(cmd *cobra.Command, f *manifestFlags) {
 	d := manifest.DefaultLimits
 	pf := cmd.PersistentFlags()
+	pf.StringArrayVar(&f.set, "set", nil, "override a manifest variable (name=value) or a stage parameter (stage.param=value); values are YAML, e.g. --set depths=[2,4] (repeatable)")
 	pf.StringVar(&f.stages, "max-stages", "", fmt.Sprintf("most stage instances a manifest may expand to (env %s; default %d)", manifest.EnvMaxStages, d.Stages))
 	pf.StringVar(&f.bindings, "max-bindings", "", fmt.Sprintf("most input bindings (instances times the instances each reads) (env %s; default %d)", manifest.EnvMaxBindings, d.Bindings))
 	pf.StringVar(&f.bytes, "max-manifest-bytes", "", fmt.Sprintf("largest manifest file, e.g. 64M (env %s; default %d)", manifest.EnvMaxManifestBytes, d.Bytes))
 	pf.StringVar(&f.paramBytes, "max-param-bytes", "", fmt.Sprintf("largest encoded parameters of one stage instance; a plugin request must stay below gRPC's 4 MiB (env %s; default %d)", manifest.EnvMaxParamBytes, d.ParamBytes))
 }
 
-// limits resolves the manifest limits: flags over environment over defaults.
-func (f *limitFlags) limits() (manifest.Limits, error) {
+// options resolves the manifest options: limits from flags over environment
+// over defaults, and the --set overrides.
+func (f *manifestFlags) options() (manifest.Options, error) {
+	l, err := f.limits()
+	return manifest.Options{Limits: l, Set: f.set}, err
+}
+
+func (f *manifestFlags) limits() (manifest.Limits, error) {
 	l, err := manifest.LimitsFromEnv()
 	if err != nil {
 		return l, withCode(ExitUsage, err)
