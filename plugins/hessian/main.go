@@ -29,6 +29,11 @@ import (
 
 func main() { sdk.Serve(point{}, trajectory{}, theoryStage{}) }
 
+// maxDepth bounds the networks whose exact Hessian is computed: P = 100 D
+// weights, so the dense P x P Hessian of D = 100 takes 800 MB. maxEpochs
+// bounds hessian.trajectory's retraining.
+const maxDepth, maxEpochs = 100, 1e6
+
 var mParam = sdk.ParamSpec{Name: "m", Type: sdk.TypeInt, Default: 0,
 	Doc: "nonlinear nets: number of samples used (the first m of the samples input; 0 = all)"}
 
@@ -42,7 +47,7 @@ func (point) Spec() sdk.StageSpec {
 		Version: "2",
 		Doc: "Exact Hessian of one network at w = 0 (point=zero) or at its initial weights (point=init: the init input, " +
 			"the same weights train starts from), its eigenvalues and spectral summary.",
-		Params: append(stagekit.NetParams(),
+		Params: append(stagekit.NetParams(maxDepth),
 			sdk.ParamSpec{Name: "point", Type: sdk.TypeString, Default: "init", Doc: "zero | init"},
 			sdk.ParamSpec{Name: "save_matrix", Type: sdk.TypeBool, Default: false, Doc: "also write the full Hessian (matrix output, P rows of P values)"},
 			sdk.ParamSpec{Name: "save_eigenvalues", Type: sdk.TypeBool, Default: true, Doc: "also write every eigenvalue (eigenvalues output)"},
@@ -142,9 +147,10 @@ func (trajectory) Spec() sdk.StageSpec {
 			"(loss, gradient norm, mean Frobenius norm at every epoch, else the stage fails), and computes the exact " +
 			"Hessian spectrum at every epoch 0..dense and at checkpoints spaced log-uniformly in epoch (0 and epochs " +
 			"included), with ||H(w_t) - H(0)||_F / ||H(0)||_F.",
-		Params: append(stagekit.NetParams(),
+		Params: append(stagekit.NetParams(maxDepth),
 			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 0,
-				Doc: "number of GD steps (0 = those of the sweep run; more continues the same run past the sweep's end)"},
+				Doc: "number of GD steps (0 = those of the sweep run; more continues the same run past the sweep's end)",
+				Min: sdk.Bound(0), Max: sdk.Bound(maxEpochs)},
 			sdk.ParamSpec{Name: "points", Type: sdk.TypeInt, Default: 30,
 				Doc: "number of checkpoints, log-uniform in 1+epoch from 0 to epochs, deduplicated (so possibly fewer)"},
 			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Default: 0.0,

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +32,9 @@ var testPlugins = map[string]string{
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("HOST_TEST_ORPHAN_HELPER"); spec != "" {
 		orphanHelper(spec) // never returns
+	}
+	if path := os.Getenv("HOST_TEST_SIGTERM_HELPER"); path != "" {
+		sigtermHelper(path) // never returns
 	}
 	os.Exit(runTests(m))
 }
@@ -95,5 +100,16 @@ func orphanHelper(spec string) {
 	}
 	_, err = host.Run(context.Background(), p, host.RunRequest{Stage: "test.hang", OutDir: outDir, Log: log, Timeout: time.Minute})
 	fmt.Fprintln(os.Stderr, "helper: Run returned:", err)
+	os.Exit(1)
+}
+
+// sigtermHelper runs as a separate host process that handles SIGTERM as the
+// pipeline CLI does (by cancelling its context) while discovering the
+// plugin at path, which never completes its handshake.
+func sigtermHelper(path string) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	_, err := host.Load(ctx, path, zerolog.New(os.Stderr))
+	fmt.Fprintln(os.Stderr, "helper: Load returned:", err)
 	os.Exit(1)
 }

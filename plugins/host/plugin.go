@@ -3,11 +3,15 @@
 // (pipeline/...); plugin authors use plugins/sdk instead.
 //
 // Every call launches a fresh plugin process: Discover launches each binary
-// once to Describe it, Run launches it once per stage instance. Before every
-// launch go-plugin re-hashes the binary and refuses it if it differs from
-// the digest recorded at discovery. Plugin processes die with the host
-// (Linux parent-death signal) and are killed on cancellation or timeout; the
-// package never exits the process.
+// once to Describe it, Run launches it once per stage instance. Discovery
+// hashes each binary; its first launch reads it once more into a sealed
+// in-memory snapshot (Linux), checked against that digest, which every
+// later launch in the process executes: the bytes that run are the
+// bytes whose digest was recorded, even if the file is replaced during a
+// run. Each plugin leads a process group of its own, which is ended when
+// the plugin exits, is stopped, times out or is cancelled; plugin processes
+// die with the host (Linux parent-death signal); the package never exits
+// the process.
 package host
 
 import (
@@ -45,7 +49,7 @@ type Plugin struct {
 	// Path is the absolute path of the binary.
 	Path string
 	// Digest is the sha256 (lower-case hex) of the binary at discovery; every
-	// launch verifies it.
+	// launch executes bytes with this digest (or fails with ErrBinaryChanged).
 	Digest string
 	// Stages are the plugin's stages as it described them, sorted by name.
 	Stages []sdk.StageSpec
@@ -168,9 +172,12 @@ func load(ctx context.Context, path string, cache DescribeCache, log zerolog.Log
 	}
 	name, ok := strings.CutPrefix(filepath.Base(abs), FilePrefix)
 	if !ok || name == "" {
-		return nil, fmt.Errorf("host: load %s: file name does not start with %q", abs, FilePrefix)
+		return nil, fmt.Errorf("host: load %q: file name does not start with %q", abs, FilePrefix)
 	}
-	digest, err := FileDigest(abs)
+	if !sdk.ValidName(name) {
+		return nil, fmt.Errorf("host: load %q: plugin name %q is not [A-Za-z][A-Za-z0-9_.-]*", abs, name)
+	}
+	digest, err := FileDigest(abs) // the first launch snapshots the binary and checks this digest
 	if err != nil {
 		return nil, fmt.Errorf("host: load %s: %w", abs, err)
 	}
@@ -214,7 +221,7 @@ func load(ctx context.Context, path string, cache DescribeCache, log zerolog.Log
 func describe(ctx context.Context, name, abs, digest string, log zerolog.Logger) (*pb.DescribeResponse, error) {
 	g := newGate(log.With().Str("plugin", name).Logger())
 	defer g.close()
-	s, err := launch(name, abs, "", digest, g, log.GetLevel())
+	s, err := launch(ctx, name, abs, "", digest, g, log.GetLevel())
 	if err != nil {
 		return nil, fmt.Errorf("host: describe %s: %w", abs, err)
 	}
@@ -269,6 +276,12 @@ func specFromWire(w *pb.StageSpec) (sdk.StageSpec, error) {
 	s := sdk.StageSpec{Name: w.GetName(), Version: w.GetVersion(), Doc: w.GetDoc(), Threads: int(w.GetThreads())}
 	for _, p := range w.GetParams() {
 		ps := sdk.ParamSpec{Name: p.GetName(), Type: sdk.ParamType(p.GetType()), Doc: p.GetDoc()}
+		if p.Min != nil {
+			ps.Min = sdk.Bound(p.GetMin())
+		}
+		if p.Max != nil {
+			ps.Max = sdk.Bound(p.GetMax())
+		}
 		if p.GetDefaultJson() != "" {
 			m, err := sdk.DecodeParamsJSON([]byte(`{"v":` + p.GetDefaultJson() + `}`))
 			if err != nil {

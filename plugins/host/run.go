@@ -158,7 +158,7 @@ func Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResult, error) {
 
 	g := newGate(req.Log)
 	defer g.close()
-	s, err := launch(p.Name, p.Path, req.OutDir, p.Digest, g, req.Log.GetLevel())
+	s, err := launch(ctx, p.Name, p.Path, req.OutDir, p.Digest, g, req.Log.GetLevel())
 	if err != nil {
 		return nil, err
 	}

@@ -2,11 +2,8 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os/exec"
 	"time"
 
 	plugin "github.com/hashicorp/go-plugin"
@@ -24,7 +21,7 @@ const startTimeout = 30 * time.Second
 type session struct {
 	name   string
 	client *plugin.Client
-	cmd    *exec.Cmd
+	proc   *proc
 	stub   pb.StageClient
 	tail   *tail
 }
@@ -42,24 +39,23 @@ func (clientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.
 	return pb.NewStageClient(c), nil
 }
 
-// launch starts the plugin binary at path, in working directory dir ("" =
-// the host's), after go-plugin has verified that its sha256 equals digest
-// (hex); it performs the handshake and returns a connected session. The
-// process is killed if the host dies (Linux).
-func launch(name, path, dir, digest string, g *gate, lvl zerolog.Level) (*session, error) {
-	sum, err := hex.DecodeString(digest)
-	if err != nil || len(sum) != sha256.Size {
-		return nil, fmt.Errorf("host: plugin %s: bad digest %q", name, digest)
+// launch starts the verified snapshot of the plugin binary at path (see
+// verifiedImage; it fails with ErrBinaryChanged if the file's sha256 is not
+// digest), in working directory dir ("" = the host's), performs the
+// handshake and returns a connected session. Cancelling ctx at any time
+// kills kills the plugin's process group. The process leads its own process group and
+// is killed if the host dies (Linux).
+func launch(ctx context.Context, name, path, dir, digest string, g *gate, lvl zerolog.Level) (*session, error) {
+	img, err := verifiedImage(name, path, digest)
+	if err != nil {
+		return nil, err
 	}
-	cmd := exec.Command(path)
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Dir = dir
 	t := &tail{}
-	client := plugin.NewClient(&plugin.ClientConfig{
+	s := &session{name: name, tail: t}
+	s.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pb.Handshake,
 		Plugins:          plugin.PluginSet{pb.PluginKey: clientPlugin{}},
-		Cmd:              cmd,
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}, // fresh hasher per client
+		RunnerFunc:       runnerFunc(ctx, img.command(path), dir, &s.proc),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           newHCLogger(g, lvl),
 		StartTimeout:     startTimeout,
@@ -67,61 +63,61 @@ func launch(name, path, dir, digest string, g *gate, lvl zerolog.Level) (*sessio
 		SyncStdout:       &streamWriter{g: g, stream: "stdout"},
 		SyncStderr:       &streamWriter{g: g, stream: "stderr", tail: t},
 	})
-	s := &session{name: name, client: client, cmd: cmd, tail: t}
-	rpc, err := client.Client()
+	rpc, err := s.client.Client()
 	if err != nil {
-		client.Kill()
-		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-			return nil, &Error{Kind: ErrBinaryChanged, Msg: fmt.Sprintf(
-				"host: plugin %s: binary %s changed since discovery (sha256 differs from %s); re-run discovery", name, path, digest)}
+		s.client.Kill()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("host: plugin %s: start %s: %w", name, path, ctx.Err())
 		}
 		return nil, fmt.Errorf("host: plugin %s: start %s: %w%s", name, path, err, s.stderrSuffix())
 	}
 	raw, err := rpc.Dispense(pb.PluginKey)
 	if err != nil {
-		client.Kill()
+		s.client.Kill()
 		return nil, fmt.Errorf("host: plugin %s: dispense: %w", name, err)
 	}
 	stub, ok := raw.(pb.StageClient)
 	if !ok {
-		client.Kill()
+		s.client.Kill()
 		return nil, fmt.Errorf("host: plugin %s: dispensed %T, want a stage client", name, raw)
 	}
 	s.stub = stub
 	return s, nil
 }
 
-// forceKill sends SIGKILL to the plugin process at once (used on timeout and
-// cancellation, where a graceful shutdown would wait for the hung call).
+// forceKill SIGKILLs the plugin's process group at once (used on timeout
+// and cancellation, where a graceful shutdown would wait for the hung call).
 func (s *session) forceKill() {
-	if s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
+	if s.proc != nil {
+		_ = s.proc.Kill(context.Background())
 	}
 }
 
-// close stops the plugin (gracefully if it is idle, else by force) and
-// waits until the process is reaped and its output drained.
+// close stops the plugin (gracefully if it is idle, else by force), ends
+// its process group and waits until the process is reaped and its output
+// drained (at most drainGrace after the exit).
 func (s *session) close() { s.client.Kill() }
 
 // waitExit waits up to d for the process to exit and reports whether it did.
 func (s *session) waitExit(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for !s.client.Exited() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
+	if s.proc == nil {
+		return true
 	}
-	return true
+	select {
+	case <-s.proc.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // exitStatus describes how the process ended ("exit status 2",
 // "signal: killed"); call only after waitExit returned true.
 func (s *session) exitStatus() string {
-	if s.cmd.ProcessState == nil {
-		return "exited"
+	if s.proc == nil {
+		return "not started"
 	}
-	return s.cmd.ProcessState.String()
+	return s.proc.state()
 }
 
 func (s *session) stderrSuffix() string {

@@ -179,10 +179,10 @@ type Params struct {
 }
 
 // ValidateParams type-checks raw against spec and fills defaults. It fails
-// (naming the parameter) on an unknown parameter, a missing required one, or
-// a value of the wrong type; all problems are reported, sorted by name. The
-// host calls it before launching a plugin and the SDK again inside the
-// plugin, so Stage.Run only ever sees valid, complete parameters.
+// (naming the parameter) on an unknown parameter, a missing required one, a
+// value of the wrong type, or a value outside the parameter's Min and Max;
+// all problems are reported, sorted by name. The host calls it before
+// launching a plugin and the SDK again inside the plugin, so Stage.Run only ever sees valid, complete parameters.
 func ValidateParams(spec StageSpec, raw map[string]any) (Params, error) {
 	var errs []error
 	vals := make(map[string]any, len(spec.Params))
@@ -214,6 +214,9 @@ func ValidateParams(spec StageSpec, raw map[string]any) (Params, error) {
 			v = p.Default
 		}
 		n, err := p.Type.Normalize(v)
+		if err == nil {
+			err = p.inBounds(n)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sdk: stage %q: param %q: %w", spec.Name, p.Name, err))
 			continue

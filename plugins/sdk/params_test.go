@@ -204,3 +204,54 @@ func (f fixed) Spec() StageSpec { return f.spec }
 func (f fixed) Run(_ context.Context, _ *Request) (*Response, error) {
 	return &Response{}, nil
 }
+
+func TestSpecValidateVersionAndBounds(t *testing.T) {
+	for _, v := range []string{"1\nx", "1\rx", "1\x00", "a b", "\t1", "v\u200b", string([]byte{0xff}), strings.Repeat("9", 65)} {
+		s := StageSpec{Name: "t.v", Version: v}
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "invalid version") {
+			t.Errorf("version %q: %v", v, err)
+		}
+	}
+	for _, v := range []string{"1", "2.0.1-rc1", "2024-01-01", "v1+β"} {
+		if err := (StageSpec{Name: "t.v", Version: v}).Validate(); err != nil {
+			t.Errorf("version %q rejected: %v", v, err)
+		}
+	}
+	bad := StageSpec{Name: "t.b", Version: "1", Params: []ParamSpec{
+		{Name: "s", Type: TypeString, Max: Bound(3)},
+		{Name: "order", Type: TypeInt, Min: Bound(5), Max: Bound(1)},
+		{Name: "inf", Type: TypeFloat, Max: Bound(math.Inf(1))},
+		{Name: "def", Type: TypeInt, Default: 50, Max: Bound(10)},
+		{Name: "defs", Type: TypeFloats, Default: []float64{0.5, -1}, Min: Bound(0)},
+	}}
+	err := bad.Validate()
+	for _, w := range []string{`param "s": bounds on a string parameter`, `param "order": min 5 > max 1`,
+		`param "inf": bound +Inf is not finite`, `param "def": default: 50 is above the maximum 10`,
+		`param "defs": default: element 1 = -1 is below the minimum 0`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestValidateParamsBounds(t *testing.T) {
+	spec := StageSpec{Name: "t.b", Version: "1", Params: []ParamSpec{
+		{Name: "depth", Type: TypeInt, Min: Bound(1), Max: Bound(100)},
+		{Name: "lrs", Type: TypeFloats, Default: []float64{}, Min: Bound(0), Max: Bound(1)},
+	}}
+	for raw, want := range map[*map[string]any]string{
+		{"depth": 1e9}:                       `sdk: stage "t.b": param "depth": 1000000000 is above the maximum 100 the stage accepts`,
+		{"depth": 0}:                         `param "depth": 0 is below the minimum 1 the stage accepts`,
+		{"depth": 5, "lrs": []any{0.5, 2.5}}: `param "lrs": element 1 = 2.5 is above the maximum 1`,
+	} {
+		_, err := ValidateParams(spec, *raw)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: got %v, want %q", *raw, err, want)
+		}
+	}
+	for _, raw := range []map[string]any{{"depth": 1}, {"depth": 100, "lrs": []any{0, 1}}} {
+		if _, err := ValidateParams(spec, raw); err != nil {
+			t.Errorf("%v rejected: %v", raw, err)
+		}
+	}
+}

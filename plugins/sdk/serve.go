@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
@@ -123,7 +124,7 @@ func newServer(stages []Stage) (*server, error) {
 func specToWire(s StageSpec) (*pb.StageSpec, error) {
 	w := &pb.StageSpec{Name: s.Name, Version: s.Version, Doc: s.Doc, Threads: int32(s.Threads)}
 	for _, p := range s.Params {
-		wp := &pb.ParamSpec{Name: p.Name, Type: string(p.Type), Doc: p.Doc}
+		wp := &pb.ParamSpec{Name: p.Name, Type: string(p.Type), Doc: p.Doc, Min: p.Min, Max: p.Max}
 		if p.Default != nil {
 			v, err := p.Type.Normalize(p.Default)
 			if err != nil {
@@ -258,7 +259,8 @@ func (s *server) Run(req *pb.RunRequest, stream grpc.ServerStreamingServer[pb.Ru
 // captureStdio points os.Stdout and os.Stderr at pipes whose lines are sent
 // to the host as info log lines tagged stream=stdout|stderr, in order with
 // the stage's other events. The returned function restores the previous
-// files and waits until every captured line has been sent. (Raw writes to
+// files and waits until every captured line has been sent (at most
+// captureDrain once the stage has returned). (Raw writes to
 // descriptors 1 and 2, e.g. a Go panic, bypass this and reach the host's
 // stderr capture instead.)
 func captureStdio(snd *sender) (restore func()) {
@@ -297,9 +299,23 @@ func captureStdio(snd *sender) (restore func()) {
 		os.Stdout, os.Stderr = origOut, origErr
 		wOut.Close()
 		wErr.Close()
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(captureDrain):
+			// A child process the stage started still holds the pipes: stop
+			// relaying them rather than never sending the result.
+			rOut.Close()
+			rErr.Close()
+			<-done
+		}
 	}
 }
+
+// captureDrain bounds how long a finished stage's captured stdout/stderr
+// may stay open (held by a child process) before the SDK stops relaying it.
+const captureDrain = time.Second
 
 // ProfileEnv names the environment variable that, when it holds a directory,
 // makes every stage run write a CPU profile there as <stage>-<pid>.pprof

@@ -15,7 +15,10 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ParamType names the type of a stage parameter. The set is closed: the
@@ -52,7 +55,16 @@ type ParamSpec struct {
 	// Normalize accepts).
 	Default any
 	Doc     string
+	// Min and Max, if set, bound an int or float parameter (every element of
+	// an ints or floats parameter), inclusive: the plugin declares what it
+	// can compute in reasonable memory and time (a depth, a number of
+	// epochs), and ValidateParams, hence `pipeline plan`, rejects values
+	// outside before anything runs. Use Bound to write them.
+	Min, Max *float64
 }
+
+// Bound returns a pointer to v, for ParamSpec.Min and Max.
+func Bound(v float64) *float64 { return &v }
 
 // PortSpec declares one input or output of a stage.
 type PortSpec struct {
@@ -86,6 +98,27 @@ type StageSpec struct {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*$`)
 
+// maxVersionLen bounds StageSpec.Version.
+const maxVersionLen = 64
+
+// ValidName reports whether s is a valid stage, parameter, port or plugin
+// name: [A-Za-z][A-Za-z0-9_.-]*.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// validVersion reports whether v is a usable version: 1 to maxVersionLen
+// bytes of printable UTF-8 without spaces (it is written into cache keys).
+func validVersion(v string) bool {
+	if v == "" || len(v) > maxVersionLen || !utf8.ValidString(v) {
+		return false
+	}
+	for _, r := range v {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
 // Param returns the spec of the parameter called name.
 func (s StageSpec) Param(name string) (ParamSpec, bool) {
 	for _, p := range s.Params {
@@ -116,10 +149,12 @@ func findPort(ps []PortSpec, name string) (PortSpec, bool) {
 }
 
 // Validate checks that the spec is well formed: names match
-// [A-Za-z][A-Za-z0-9_.-]*, a version is set, parameter, input and output
-// names are unique within their kind, every parameter type is valid and every
-// default has its parameter's type, Threads >= 0. It returns all problems
-// found, joined.
+// [A-Za-z][A-Za-z0-9_.-]*, the version is 1 to 64 bytes of printable UTF-8
+// without spaces or control characters, parameter, input and output names
+// are unique within their kind, every parameter type is valid and every
+// default has its parameter's type and lies within its bounds, bounds are
+// finite, ordered and only on numeric types, Threads >= 0. It returns all
+// problems found, joined.
 func (s StageSpec) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) {
@@ -130,6 +165,8 @@ func (s StageSpec) Validate() error {
 	}
 	if s.Version == "" {
 		add("empty version")
+	} else if !validVersion(s.Version) {
+		add("invalid version %q (want 1 to %d printable characters, no spaces)", s.Version, maxVersionLen)
 	}
 	if s.Threads < 0 {
 		add("negative threads %d", s.Threads)
@@ -147,8 +184,15 @@ func (s StageSpec) Validate() error {
 			add("param %q: unknown type %q", p.Name, p.Type)
 			continue
 		}
+		if err := p.checkBounds(); err != nil {
+			add("param %q: %v", p.Name, err)
+			continue
+		}
 		if p.Default != nil {
-			if _, err := p.Type.Normalize(p.Default); err != nil {
+			v, err := p.Type.Normalize(p.Default)
+			if err != nil {
+				add("param %q: default: %v", p.Name, err)
+			} else if err := p.inBounds(v); err != nil {
 				add("param %q: default: %v", p.Name, err)
 			}
 		}
@@ -168,4 +212,69 @@ func (s StageSpec) Validate() error {
 	checkPorts("input", s.Inputs)
 	checkPorts("output", s.Outputs)
 	return errors.Join(errs...)
+}
+
+// checkBounds checks that Min and Max are finite, ordered and on a numeric
+// type.
+func (p ParamSpec) checkBounds() error {
+	if p.Min == nil && p.Max == nil {
+		return nil
+	}
+	switch p.Type {
+	case TypeInt, TypeFloat, TypeInts, TypeFloats:
+	default:
+		return fmt.Errorf("bounds on a %s parameter", p.Type)
+	}
+	for _, b := range []*float64{p.Min, p.Max} {
+		if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+			return fmt.Errorf("bound %v is not finite", *b)
+		}
+	}
+	if p.Min != nil && p.Max != nil && *p.Min > *p.Max {
+		return fmt.Errorf("min %v > max %v", *p.Min, *p.Max)
+	}
+	return nil
+}
+
+// inBounds checks a normalised value (see Normalize) against Min and Max.
+func (p ParamSpec) inBounds(v any) error {
+	if p.Min == nil && p.Max == nil {
+		return nil
+	}
+	check := func(x float64, what string) error {
+		if p.Min != nil && x < *p.Min {
+			return fmt.Errorf("%s%s is below the minimum %s the stage accepts", what, fmtNum(x), fmtNum(*p.Min))
+		}
+		if p.Max != nil && x > *p.Max {
+			return fmt.Errorf("%s%s is above the maximum %s the stage accepts", what, fmtNum(x), fmtNum(*p.Max))
+		}
+		return nil
+	}
+	switch x := v.(type) {
+	case int64:
+		return check(float64(x), "")
+	case float64:
+		return check(x, "")
+	case []int64:
+		for i, e := range x {
+			if err := check(float64(e), fmt.Sprintf("element %d = ", i)); err != nil {
+				return err
+			}
+		}
+	case []float64:
+		for i, e := range x {
+			if err := check(e, fmt.Sprintf("element %d = ", i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fmtNum prints a bound or value without an exponent for integers.
+func fmtNum(x float64) string {
+	if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%g", x)
 }

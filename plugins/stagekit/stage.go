@@ -11,11 +11,14 @@ import (
 
 // NetParams returns the parameters that describe a network, shared (same
 // names, types, defaults and docs) by train, hessian.point and
-// hessian.trajectory: net, depth, activation, init, replicate.
-func NetParams() []sdk.ParamSpec {
+// hessian.trajectory: net, depth, activation, init, replicate. The depth is
+// bounded to [1, maxDepth]: each stage declares the largest network it can
+// compute in reasonable memory and time (P = 100 D weights for d = 10).
+func NetParams(maxDepth float64) []sdk.ParamSpec {
 	return []sdk.ParamSpec{
 		{Name: "net", Type: sdk.TypeString, Doc: "xavier | orthogonal (plain nets) | shortcut1 | shortcut2 | shortcut3"},
-		{Name: "depth", Type: sdk.TypeInt, Doc: "number of weight layers D (divisible by n for shortcut nets)"},
+		{Name: "depth", Type: sdk.TypeInt, Doc: "number of weight layers D (divisible by n for shortcut nets)",
+			Min: sdk.Bound(1), Max: sdk.Bound(maxDepth)},
 		{Name: "activation", Type: sdk.TypeString, Default: "linear",
 			Doc: "linear | relu | tanh | sigmoid, at the mid position of every unit (plain nets: after layers 1, 3, 5, ...)"},
 		{Name: "init", Type: sdk.TypeString, Default: "",

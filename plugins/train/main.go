@@ -40,7 +40,7 @@ func (initStage) Spec() sdk.StageSpec {
 		Doc: "Draws the initial weights of one network replicate from the stage seed (which the engine derives from the " +
 			"manifest seed and these parameters only): the one set of weights that train, hessian.point and " +
 			"hessian.trajectory read for this (net, depth, activation, init, init_scale, replicate).",
-		Params: stagekit.NetParams(),
+		Params: stagekit.NetParams(maxDepth),
 		Outputs: []sdk.PortSpec{
 			{Name: "init", Doc: "init.parquet: one schema.Init row"},
 		},
@@ -67,15 +67,20 @@ func (initStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, erro
 
 type trainStage struct{}
 
+// maxDepth and maxEpochs bound the networks train accepts (P = 100,000
+// weights; a curve of a million rows).
+const maxDepth, maxEpochs = 1000, 1e6
+
 func (trainStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "train",
 		Version: "2",
 		Doc: "Full-batch gradient descent (no momentum, no weight decay) of one network from its initial weights " +
 			"(the init input, from train.init). Records loss, gradient norm and mean Frobenius norm at every epoch.",
-		Params: append(stagekit.NetParams(),
+		Params: append(stagekit.NetParams(maxDepth),
 			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Doc: "learning rate (> 0)"},
-			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of full-batch steps"},
+			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of full-batch steps",
+				Min: sdk.Bound(0), Max: sdk.Bound(maxEpochs)},
 			sdk.ParamSpec{Name: "checkpoints", Type: sdk.TypeInts, Default: []int{},
 				Doc: "epochs (0..epochs) at which to save the weights in checkpoints.parquet; [] = no checkpoints output"},
 			sdk.ParamSpec{Name: "m", Type: sdk.TypeInt, Default: 0,

@@ -266,8 +266,12 @@ type ParamSpec struct {
 	// One of: int, float, string, bool, ints, floats, strings.
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// JSON encoding of the default value; empty when the parameter is required.
-	DefaultJson   string `protobuf:"bytes,3,opt,name=default_json,json=defaultJson,proto3" json:"default_json,omitempty"`
-	Doc           string `protobuf:"bytes,4,opt,name=doc,proto3" json:"doc,omitempty"`
+	DefaultJson string `protobuf:"bytes,3,opt,name=default_json,json=defaultJson,proto3" json:"default_json,omitempty"`
+	Doc         string `protobuf:"bytes,4,opt,name=doc,proto3" json:"doc,omitempty"`
+	// Inclusive bounds of an int or float parameter (of every element of an
+	// ints or floats parameter); absent = unbounded.
+	Min           *float64 `protobuf:"fixed64,5,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max           *float64 `protobuf:"fixed64,6,opt,name=max,proto3,oneof" json:"max,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,6 +332,20 @@ func (x *ParamSpec) GetDoc() string {
 		return x.Doc
 	}
 	return ""
+}
+
+func (x *ParamSpec) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *ParamSpec) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
 }
 
 type PortSpec struct {
@@ -860,12 +878,16 @@ const file_stage_proto_rawDesc = "" +
 	"\x06params\x18\x04 \x03(\v2\x1e.demystify.plugin.v1.ParamSpecR\x06params\x125\n" +
 	"\x06inputs\x18\x05 \x03(\v2\x1d.demystify.plugin.v1.PortSpecR\x06inputs\x127\n" +
 	"\aoutputs\x18\x06 \x03(\v2\x1d.demystify.plugin.v1.PortSpecR\aoutputs\x12\x18\n" +
-	"\athreads\x18\a \x01(\x05R\athreads\"h\n" +
+	"\athreads\x18\a \x01(\x05R\athreads\"\xa6\x01\n" +
 	"\tParamSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12!\n" +
 	"\fdefault_json\x18\x03 \x01(\tR\vdefaultJson\x12\x10\n" +
-	"\x03doc\x18\x04 \x01(\tR\x03doc\"`\n" +
+	"\x03doc\x18\x04 \x01(\tR\x03doc\x12\x15\n" +
+	"\x03min\x18\x05 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\x06 \x01(\x01H\x01R\x03max\x88\x01\x01B\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_max\"`\n" +
 	"\bPortSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12\x12\n" +
@@ -975,6 +997,7 @@ func file_stage_proto_init() {
 	if File_stage_proto != nil {
 		return
 	}
+	file_stage_proto_msgTypes[3].OneofWrappers = []any{}
 	file_stage_proto_msgTypes[7].OneofWrappers = []any{
 		(*RunEvent_Progress)(nil),
 		(*RunEvent_Log)(nil),

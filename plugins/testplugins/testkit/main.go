@@ -9,6 +9,8 @@
 //	test.crash   the process dies mid-call (mode=panic|exit)
 //	test.hang    writes its pid to OutDir/pid, reports progress, then blocks forever ignoring ctx
 //	test.badout  reports outputs wrongly (mode=nothing|missing|escape|abs|symlink|undeclared|dir)
+//	test.orphan  starts `sleep 600` (pid in OutDir/child.pid) holding the plugin's stderr, then
+//	             completes normally (mode=captured: the stderr the SDK relays; raw: descriptor 2)
 //
 // Build: go build -trimpath -o DIR/pipeline-plugin-testkit ./plugins/testplugins/testkit
 package main
@@ -20,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 
@@ -27,7 +30,7 @@ import (
 )
 
 func main() {
-	sdk.Serve(echo{}, random{}, fail{}, goerror{}, crash{}, hang{}, badout{})
+	sdk.Serve(echo{}, random{}, fail{}, goerror{}, crash{}, hang{}, badout{}, orphan{})
 }
 
 type echo struct{}
@@ -37,10 +40,10 @@ func (echo) Spec() sdk.StageSpec {
 		Name: "test.echo", Version: "1", Doc: "Writes its request as JSON.",
 		Params: []sdk.ParamSpec{
 			{Name: "label", Type: sdk.TypeString, Doc: "required"},
-			{Name: "n", Type: sdk.TypeInt, Default: 3},
+			{Name: "n", Type: sdk.TypeInt, Default: 3, Min: sdk.Bound(0), Max: sdk.Bound(1000)},
 			{Name: "scale", Type: sdk.TypeFloat, Default: 1.5},
 			{Name: "flag", Type: sdk.TypeBool, Default: false},
-			{Name: "ks", Type: sdk.TypeInts, Default: []int{1, 2}},
+			{Name: "ks", Type: sdk.TypeInts, Default: []int{1, 2}, Max: sdk.Bound(10)},
 			{Name: "xs", Type: sdk.TypeFloats, Default: []float64{}},
 			{Name: "names", Type: sdk.TypeStrings, Default: []string{"a"}},
 		},
@@ -223,4 +226,35 @@ func (badout) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 	default:
 		return nil, fmt.Errorf("testkit: unknown mode %q", mode)
 	}
+}
+
+type orphan struct{}
+
+func (orphan) Spec() sdk.StageSpec {
+	return sdk.StageSpec{Name: "test.orphan", Version: "1", Doc: "Leaves a child holding stderr.",
+		Params:  []sdk.ParamSpec{{Name: "mode", Type: sdk.TypeString, Default: "captured", Doc: "captured | raw"}},
+		Outputs: []sdk.PortSpec{{Name: "out"}}}
+}
+
+func (orphan) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
+	cmd := exec.Command("sleep", "600")
+	switch mode := req.Params.String("mode"); mode {
+	case "captured":
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	case "raw":
+		raw := os.NewFile(2, "fd2")
+		cmd.Stdout, cmd.Stderr = raw, raw
+	default:
+		return nil, fmt.Errorf("testkit: unknown mode %q", mode)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, "child.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, "out.txt"), []byte("done"), 0o644); err != nil {
+		return nil, err
+	}
+	return &sdk.Response{Outputs: map[string]string{"out": "out.txt"}}, nil
 }

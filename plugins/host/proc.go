@@ -1,0 +1,194 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin/runner"
+)
+
+// drainGrace is how long, after a plugin process has exited and its
+// process group was killed, its stdout and stderr may stay open (held by a
+// descendant that left the group) before the host stops reading them.
+const drainGrace = 2 * time.Second
+
+// proc runs one plugin process for go-plugin (a runner.Runner) so that the
+// host, not go-plugin, decides how it ends:
+//   - the plugin leads a process group of its own; Kill, and the plugin's
+//     own exit, end the whole group, so no grandchild outlives it;
+//   - stdout and stderr are pipes the host stops reading drainGrace after
+//     the exit, so a descendant that escaped the group and holds them cannot
+//     make the host wait forever;
+//   - stdin is /dev/null.
+type proc struct {
+	ctx            context.Context
+	cmd            *exec.Cmd
+	stdout, stderr *pipeReader
+
+	mu     sync.Mutex
+	reaped bool // guarded by mu: after it, the pid may belong to another process
+	done   chan struct{}
+	err    error // set before done is closed
+}
+
+var _ runner.Runner = (*proc)(nil)
+
+// runnerFunc returns a go-plugin RunnerFunc that starts cmd (a command from
+// image.command) in dir with the environment go-plugin prepared, keeping the
+// proc in *out so the session can end it. Cancelling ctx kills the process
+// group. (go-plugin calls the RunnerFunc synchronously inside
+// Client.Client, so *out is set when that returns.)
+func runnerFunc(ctx context.Context, cmd *exec.Cmd, dir string, out **proc) func(hclog.Logger, *exec.Cmd, string) (runner.Runner, error) {
+	return func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
+		cmd.Env = spec.Env
+		cmd.Dir = dir
+		cmd.SysProcAttr = sysProcAttr()
+		p := &proc{ctx: ctx, cmd: cmd, done: make(chan struct{})}
+		*out = p
+		return p, nil
+	}
+}
+
+// Start implements runner.Runner.
+func (p *proc) Start(context.Context) error {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return err
+	}
+	p.cmd.Stdout, p.cmd.Stderr = outW, errW
+	err = p.cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return err
+	}
+	p.stdout, p.stderr = &pipeReader{f: outR}, &pipeReader{f: errR}
+	stop := context.AfterFunc(p.ctx, func() { _ = p.Kill(context.Background()) })
+	go func() {
+		p.reap()
+		stop()
+	}()
+	return nil
+}
+
+// reap waits for the plugin to exit, ends what is left of its group, reaps
+// it and, after drainGrace, stops reading its output.
+func (p *proc) reap() {
+	waitExited(p.cmd.Process.Pid)
+	p.mu.Lock()
+	killGroup(p.cmd.Process) // the leader is unreaped: the group id is still its own
+	p.err = p.cmd.Wait()
+	p.reaped = true
+	p.mu.Unlock()
+	close(p.done)
+	time.AfterFunc(drainGrace, func() {
+		p.stdout.shut()
+		p.stderr.shut()
+	})
+}
+
+// exited reports whether the process has exited and been reaped.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// state describes how the process ended; valid after exited.
+func (p *proc) state() string {
+	if p.cmd.ProcessState == nil {
+		return "exited"
+	}
+	return p.cmd.ProcessState.String()
+}
+
+// Wait implements runner.Runner.
+func (p *proc) Wait(context.Context) error {
+	<-p.done
+	return p.err
+}
+
+// Kill implements runner.Runner: it SIGKILLs the plugin's whole process
+// group (a no-op once the process was reaped).
+func (p *proc) Kill(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.reaped && p.cmd.Process != nil {
+		killGroup(p.cmd.Process)
+	}
+	return nil
+}
+
+// Stdout implements runner.Runner.
+func (p *proc) Stdout() io.ReadCloser { return p.stdout }
+
+// Stderr implements runner.Runner.
+func (p *proc) Stderr() io.ReadCloser { return p.stderr }
+
+// Name implements runner.Runner.
+func (p *proc) Name() string { return p.cmd.Args[0] }
+
+// ID implements runner.Runner.
+func (p *proc) ID() string {
+	if p.cmd.Process == nil {
+		return ""
+	}
+	return strconv.Itoa(p.cmd.Process.Pid)
+}
+
+// Diagnose implements runner.Runner.
+func (p *proc) Diagnose(context.Context) string {
+	return fmt.Sprintf("plugin %s did not complete the go-plugin handshake (is it a pipeline plugin built for this machine?)", p.Name())
+}
+
+// PluginToHost implements runner.Runner (host and plugin share addresses).
+func (p *proc) PluginToHost(network, addr string) (string, string, error) {
+	return network, addr, nil
+}
+
+// HostToPlugin implements runner.Runner.
+func (p *proc) HostToPlugin(network, addr string) (string, string, error) {
+	return network, addr, nil
+}
+
+// pipeReader is the read end of a plugin's stdout or stderr; after shut,
+// reads end with io.EOF (not an error) even if a writer is still open.
+type pipeReader struct {
+	f    *os.File
+	shot atomic.Bool
+}
+
+func (r *pipeReader) Read(b []byte) (int, error) {
+	n, err := r.f.Read(b)
+	if err != nil && r.shot.Load() && errors.Is(err, os.ErrClosed) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (r *pipeReader) Close() error {
+	r.shot.Store(true)
+	return r.f.Close()
+}
+
+func (r *pipeReader) shut() { _ = r.Close() }
