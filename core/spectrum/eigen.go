@@ -5,7 +5,7 @@
 // docs/conventions.md).
 //
 // Eigenvalues uses a pure-Go blocked Householder tridiagonalisation (LAPACK's dsytrd
-// algorithm with threaded kernels, tridiag.go) and gonum's Dsterf, bit-reproducible
+// algorithm with threaded kernels, tridiag.go) and implicit QL, bit-reproducible
 // across runs and GOMAXPROCS, unless the package is built with the `lapacke` build tag, which switches
 // to LAPACKE dsyevd through cgo (see Backend).
 package spectrum
@@ -22,7 +22,7 @@ import (
 // order. h is not modified. It panics if len(dst) != n, the order of h. It returns an
 // error if h has a NaN or infinite entry or if the eigensolver does not converge.
 //
-// The backend is pure Go by default (blocked tridiagonalisation + gonum's Dsterf
+// The backend is pure Go by default (blocked tridiagonalisation + implicit QL
 // tridiagonal QR; bit-reproducible across runs and GOMAXPROCS; it agrees with gonum's
 // Dsyev to rounding, tested) and LAPACKE dsyevd under the `lapacke` build tag; all
 // agree to rounding (~1e-14 · max|λ| for n of a few thousand).
