@@ -139,7 +139,7 @@ func GemmNT(m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb i
 		ai := a[i*lda : i*lda+k]
 		ci := c[i*ldc : i*ldc+n]
 		for j := range ci {
-			t := alpha * dot(ai, b[j*ldb:j*ldb+k])
+			t := float64(alpha * dot(ai, b[j*ldb:j*ldb+k]))
 			switch beta {
 			case 0:
 				ci[j] = t

@@ -151,16 +151,29 @@ func TestElementaryFunctions(t *testing.T) {
 	}
 }
 
-// TestNormFloat64MatchesRand: the same stream as math/rand/v2 (which differs
-// only where its Exp/Log round differently from ours, in the rare rejection
-// steps: not seen in this many draws).
+// TestNormFloat64MatchesRand: the same stream as math/rand/v2. Draws of the
+// ziggurat's body are exactly rand's; tail draws (|x| > 3.44) go through Log,
+// where rand's result depends on the machine (assembly on amd64, fused Go on
+// arm64): there ours agrees with rand's to 2 ulp.
 func TestNormFloat64MatchesRand(t *testing.T) {
 	a := rand.New(rand.NewPCG(9, 10))
 	b := rand.New(rand.NewPCG(9, 10))
+	tails := 0
 	for i := 0; i < 200000; i++ {
-		if x, y := NormFloat64(a), b.NormFloat64(); x != y {
+		x, y := NormFloat64(a), b.NormFloat64()
+		if math.Abs(y) > 3.442619855899 {
+			tails++
+			if u := ulps(x, y); u > 2 {
+				t.Fatalf("tail draw %d: %v, rand gives %v (%g ulp)", i, x, y, u)
+			}
+			continue
+		}
+		if x != y {
 			t.Fatalf("draw %d: %v, rand gives %v", i, x, y)
 		}
+	}
+	if tails == 0 {
+		t.Error("no tail draw exercised")
 	}
 }
 

@@ -21,7 +21,7 @@ func NormFloat64(rng *rand.Rand) float64 {
 		}
 		if i == 0 {
 			for {
-				x = -Log(rng.Float64()) * (1.0 / rn)
+				x = float64(-Log(rng.Float64()) * (1.0 / rn))
 				y := -Log(rng.Float64())
 				if y+y >= float64(x*x) {
 					break
