@@ -118,7 +118,7 @@ func Density(ev []float64, bins int, lo, hi float64) (edges, counts []float64) {
 	edges = make([]float64, bins+1)
 	step := (hi - lo) / float64(bins)
 	for i := range edges {
-		edges[i] = lo + float64(i)*step
+		edges[i] = lo + float64(float64(i)*step)
 	}
 	edges[bins] = hi
 	counts = make([]float64, bins)
