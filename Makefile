@@ -12,7 +12,7 @@ GOBUILD   := CGO_ENABLED=$(if $(filter lapacke,$(TAGS)),1,0) $(GO) build -trimpa
 # Every plugin binary: package main directories under plugins/ (test plugins excluded).
 PLUGINS   := $(shell $(GO) list -f '{{if eq .Name "main"}}{{.Dir}}{{end}}' ./plugins/... 2>/dev/null | grep -v /testplugins/ | xargs -r -n1 basename)
 
-.PHONY: bench-go all build native paper smoke test test-short vet fmt-check bench proto clean determinism slurm-up slurm-down
+.PHONY: bench-engine bench-go all build native paper smoke lock check-lock test test-short vet fmt-check bench proto clean determinism slurm-up slurm-down
 
 all: build
 
@@ -28,13 +28,26 @@ build:
 native:
 	$(MAKE) build TAGS=lapacke
 
-# The main job: the whole reproduction of the paper into $(OUT)/.
+# The main job: the whole reproduction of the paper into $(OUT)/, then its
+# results lock (manifests/paper.lock: commit it with the results it describes).
 paper: build
 	$(BIN)/pipeline --store $(STORE) run --out $(OUT) manifests/paper.yaml
+	$(BIN)/pipeline --store $(STORE) lock manifests/paper.yaml
 
 # The CI-sized reproduction.
 smoke: build
 	$(BIN)/pipeline --store $(STORE) run --out $(OUT) manifests/smoke.yaml
+
+# Rewrites manifests/smoke.lock from a run of smoke.yaml (after a change that
+# alters results on purpose: commit the lock and say why in CHANGELOG.md).
+lock: build
+	$(BIN)/pipeline --store $(STORE) run --out "" manifests/smoke.yaml
+	$(BIN)/pipeline --store $(STORE) lock manifests/smoke.yaml
+
+# What CI checks: smoke.yaml's results against manifests/smoke.lock (exit 4 and
+# the first diverging stages when they differ).
+check-lock: build
+	$(BIN)/pipeline --store $(STORE) run --locked --out "" manifests/smoke.yaml
 
 vet:
 	$(GO) vet ./...
@@ -61,6 +74,13 @@ PEER ?=
 REPS ?= 3
 bench:
 	PEER=$(PEER) REPS=$(REPS) bench/run.sh
+
+# The engine at scale (docs/performance.md): plan, cold and warm run of synthetic manifests
+# of N = 1e3, 1e4, 1e5 stage instances; ENGINE_N and ENGINE_COLD_MAX (largest N that is run) override.
+ENGINE_N ?= 1e3,1e4,1e5
+ENGINE_COLD_MAX ?= 1e4
+bench-engine: build
+	$(GO) run ./bench/engine -bin $(BIN)/pipeline -n $(ENGINE_N) -cold-max $(ENGINE_COLD_MAX) -reps 2
 
 # Go benchmarks of the core kernels.
 bench-go:

@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
 # Runs manifests/smoke.yaml twice into two fresh stores and fails unless every
-# stage's outputs have identical OutputIDs in both runs, and unless every claim
-# of the smoke report that is meant to hold at smoke size is PASS.
+# stage's outputs have identical OutputIDs in both runs, unless the first run's
+# results match the committed lock (manifests/smoke.lock: `run --locked`), and
+# unless every claim of the smoke report that is meant to hold at smoke size is PASS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MANIFEST=${1:-manifests/smoke.yaml}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+lock_rc=0
 for i in 1 2; do
   echo "== determinism: run $i of $MANIFEST into a fresh store"
   start=$(date +%s)
+  locked=()
+  if [ "$i" = 1 ]; then locked=(--locked); fi
+  rc=0
   bin/pipeline --store "$work/store$i" --log-format json --log-level warn \
-    run --out "$work/out$i" --json "$MANIFEST" >"$work/run$i.json"
+    run "${locked[@]}" --out "$work/out$i" --json "$MANIFEST" >"$work/run$i.json" || rc=$?
   echo "   took $(( $(date +%s) - start )) s"
+  if [ "$i" = 1 ] && [ "$rc" = 4 ]; then
+    lock_rc=4
+    echo "FAIL: the results of $MANIFEST differ from its lock (above: the first diverging stages)."
+    echo "      If the change is intended: make lock, commit the lock, say why in CHANGELOG.md."
+  elif [ "$rc" != 0 ]; then
+    echo "FAIL: run $i exited $rc"; exit "$rc"
+  fi
 done
+[ "$lock_rc" = 0 ] && echo "lock: run 1 matches ${MANIFEST%.*}.lock"
 if [ "${SLURM_RUN:-0}" = 1 ]; then
   echo "== determinism: run 3 of $MANIFEST on Slurm into a fresh store"
   start=$(date +%s)
@@ -21,6 +34,8 @@ if [ "${SLURM_RUN:-0}" = 1 ]; then
     run --executor slurm --out "$work/out3" --json "$MANIFEST" >"$work/run3.json"
   echo "   took $(( $(date +%s) - start )) s"
 fi
+echo "== the smoke report in headless Chromium (renders, every figure shown, no request leaves the page)"
+REPORT_HTML="$work/out1/report.html" go test -count=1 -run 'TestReportInBrowser$' ./plugins/report
 python3 - "$work" <<'PY'
 import json, sys, os
 work = sys.argv[1]
@@ -63,3 +78,4 @@ for c in failed:
 if bad or failed or not checked:
     sys.exit(1)
 PY
+exit "$lock_rc"

@@ -12,6 +12,8 @@ import (
 	"maps"
 	"os"
 	"slices"
+
+	"github.com/demystify-resnet/repro/artifacts/safefile"
 )
 
 // Action is what one executed stage produced: the cache entry stored under
@@ -101,6 +103,15 @@ func checkAction(a Action) error {
 			return fmt.Errorf("output %q has negative size %d", name, n)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(a.Files)) {
+		if _, ok := a.Outputs[name]; !ok {
+			return fmt.Errorf("file name for unknown output %q", name)
+		}
+		// The name becomes a path when the output is published.
+		if err := safefile.CheckName(a.Files[name]); err != nil {
+			return fmt.Errorf("output %q: %w", name, err)
+		}
+	}
 	return nil
 }
 
@@ -113,6 +124,10 @@ func checkAction(a Action) error {
 // the outputs.
 func (s *Store) GetAction(id ActionID) (Action, bool, error) {
 	p := s.actionPath(id)
+	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+		s.quarantineIfSame(p, fi, "action-"+id.String(), "action "+id.Short()+": not a regular file")
+		return Action{}, false, nil
+	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Action{}, false, nil
@@ -130,7 +145,7 @@ func (s *Store) GetAction(id ActionID) (Action, bool, error) {
 		}
 	}
 	if err != nil {
-		s.quarantine(p, "action-"+id.String())
+		s.quarantine(p, "action-"+id.String(), "action "+id.Short()+": "+err.Error())
 		return Action{}, false, nil
 	}
 	return a, true, nil
@@ -147,7 +162,8 @@ func (s *Store) GetActionVerified(id ActionID) (Action, bool, error) {
 	for _, name := range slices.Sorted(maps.Keys(a.Outputs)) {
 		if err := s.Verify(a.Outputs[name]); err != nil {
 			if errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrNotExist) {
-				s.quarantine(s.actionPath(id), "action-"+id.String())
+				s.quarantine(s.actionPath(id), "action-"+id.String(),
+					"action "+id.Short()+": output "+name+" is corrupt or missing")
 				return Action{}, false, nil
 			}
 			return Action{}, false, fmt.Errorf("artifacts: get action %s: %w", id, err)

@@ -14,22 +14,36 @@ import (
 type GCReport struct {
 	Objects int      // objects removed
 	Actions int      // action entries removed
+	Runs    int      // run records removed
 	Bytes   int64    // bytes freed, including quarantine/ and tmp/ garbage
 	Removed []string // store-relative paths removed, sorted
 }
 
-// GC deletes every action entry not in keepActions and every object that is
-// neither in keepObjects nor an output of a kept, valid action entry. It
-// also empties quarantine/, removes the tmp/ garbage of dead processes and
-// stale lock files. Files in objects/ and actions/ whose names are not IDs
-// are left alone. With dryRun it only reports.
+// GCPlan says what a collection keeps: the run records to delete first,
+// then the action entries and objects to keep (everything else goes).
+type GCPlan struct {
+	DeleteRuns  []string
+	KeepActions map[ActionID]bool
+	KeepObjects map[OutputID]bool
+}
+
+// GC deletes the run records plan names, every action entry not in
+// plan.KeepActions and every object that is neither in plan.KeepObjects
+// nor an output of a kept, valid action entry. It also empties
+// quarantine/, removes the tmp/ garbage of dead sessions and stale lock
+// files. Files in objects/ and actions/ whose names are not IDs are left
+// alone. With dryRun it only reports.
 //
-// GC needs the store to itself: if any other Store (in this or another
-// process) has the directory open, it returns an error wrapping ErrBusy and
-// removes nothing. Within this Store it waits for Put and PutAction calls
+// GC needs the store to itself: it first checks that no other Store (in
+// this or another process) has the directory open, and if one does it
+// returns an error wrapping ErrBusy having deleted nothing, run records
+// included. Only then does it call plan, so the keep sets are computed
+// from run records that no one can add to meanwhile (a new Open waits for
+// GC to finish). Within this Store it waits for Put and PutAction calls
 // in progress; the caller must not run GC while a stage it started is
-// still writing outputs that no keep set names yet.
-func (s *Store) GC(keepActions map[ActionID]bool, keepObjects map[OutputID]bool, dryRun bool) (GCReport, error) {
+// still writing outputs that no keep set names yet. A dry run does not
+// need exclusivity.
+func (s *Store) GC(dryRun bool, plan func() (GCPlan, error)) (GCReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var rep GCReport
@@ -49,6 +63,11 @@ func (s *Store) GC(keepActions map[ActionID]bool, keepObjects map[OutputID]bool,
 		// Back to shared: flock converts in place.
 		defer flock(s.storeFile, lockSh)
 	}
+	p, err := plan()
+	if err != nil {
+		return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
+	}
+	keepActions, keepObjects := p.KeepActions, p.KeepObjects
 	remove := func(rel string, size int64) error {
 		if !dryRun {
 			if err := os.RemoveAll(filepath.Join(s.dir, rel)); err != nil {
@@ -60,13 +79,33 @@ func (s *Store) GC(keepActions map[ActionID]bool, keepObjects map[OutputID]bool,
 		return nil
 	}
 
+	for _, name := range p.DeleteRuns {
+		if !validRunName(name) {
+			return rep, fmt.Errorf("artifacts: gc %s: invalid run name %q", s.dir, name)
+		}
+		rel := filepath.Join(dirRuns, name)
+		fi, err := os.Lstat(filepath.Join(s.dir, rel))
+		if err != nil {
+			return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
+		}
+		if err := remove(rel, fi.Size()); err != nil {
+			return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
+		}
+		rep.Runs++
+	}
+	if len(p.DeleteRuns) > 0 && !dryRun {
+		if err := s.syncDir(filepath.Join(s.dir, dirRuns)); err != nil {
+			return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
+		}
+	}
+
 	reachable := map[OutputID]bool{}
 	for id, keep := range keepObjects {
 		if keep {
 			reachable[id] = true
 		}
 	}
-	err := walkShards(filepath.Join(s.dir, dirActions), func(rel string, name string, size int64) error {
+	err = walkShards(filepath.Join(s.dir, dirActions), func(rel string, name string, size int64) error {
 		id, err := ParseActionID(name)
 		if err != nil {
 			return nil

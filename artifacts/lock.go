@@ -60,71 +60,64 @@ func (s *Store) Lock(ctx context.Context, id ActionID) (unlock func() error, err
 	}
 }
 
-// cleanTmp removes the tmp/ entries of dead sessions (their session lock
-// file exists and can be locked) and entries of unknown owner older than
-// staleTmpAge, then the lock files of dead sessions. Entries of live
-// sessions are never touched, however old. With dryRun it only reports.
+// cleanTmp removes the tmp/ entries of dead sessions of this store: an
+// entry is removed only if its name starts with a session token whose
+// session lock file exists and can be locked (the process that made it
+// died, and the kernel released its flock). Nothing else is touched, so an
+// entry the store cannot prove it made stays, however old, and entries of
+// live sessions are never touched (a Hessian run may take hours). The lock
+// file of a dead session is removed once all its entries are gone. With
+// dryRun it only reports.
 func (s *Store) cleanTmp(dryRun bool) (removed []string, bytes int64, err error) {
 	entries, err := os.ReadDir(s.tmpDir())
 	if err != nil {
 		return nil, 0, fmt.Errorf("clean tmp: %w", err)
 	}
-	type state int
-	const (
-		unknown state = iota
-		alive
-		dead
-	)
-	states := map[string]state{s.session: alive}
-	var held []*os.File // locks of dead sessions, released at the end
+	dead := map[string]*os.File{} // token -> its held session lock
+	alive := map[string]bool{s.session: true}
+	kept := map[string]bool{} // dead sessions with an entry left behind
 	defer func() {
-		for _, f := range held {
-			if !dryRun {
-				os.Remove(f.Name())
+		for tok, f := range dead {
+			if !dryRun && !kept[tok] {
+				os.Remove(f.Name()) // while holding it
 			}
 			flock(f, lockUn)
 			f.Close()
 		}
 	}()
-	probe := func(tok string) state {
-		if st, ok := states[tok]; ok {
-			return st
+	isDead := func(tok string) bool {
+		if _, ok := dead[tok]; ok {
+			return true
 		}
-		st := unknown
-		if tok != "" && validToken(tok) {
-			f, err := os.OpenFile(s.lockPath("session-"+tok), os.O_RDWR, 0)
-			if err == nil {
-				if err := flock(f, lockEx|lockNB); err == nil {
-					st = dead
-					held = append(held, f)
-				} else {
-					st = alive
-					f.Close()
-				}
-			}
+		if alive[tok] || !validToken(tok) {
+			return false
 		}
-		states[tok] = st
-		return st
+		f, err := os.OpenFile(s.lockPath("session-"+tok), os.O_RDWR, 0)
+		if err != nil {
+			alive[tok] = true // no proof: leave it alone
+			return false
+		}
+		if err := flock(f, lockEx|lockNB); err != nil {
+			f.Close()
+			alive[tok] = true
+			return false
+		}
+		dead[tok] = f
+		return true
 	}
-	now := time.Now()
+	var errs []error
 	for _, e := range entries {
-		var remove bool
-		switch probe(tokenOf(e.Name())) {
-		case dead:
-			remove = true
-		case unknown:
-			if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > staleTmpAge {
-				remove = true
-			}
-		}
-		if !remove {
+		tok := tokenOf(e.Name())
+		if !isDead(tok) {
 			continue
 		}
 		p := filepath.Join(s.tmpDir(), e.Name())
 		n := treeSize(p)
 		if !dryRun {
 			if err := os.RemoveAll(p); err != nil {
-				return removed, bytes, fmt.Errorf("clean tmp: %w", err)
+				kept[tok] = true
+				errs = append(errs, err)
+				continue
 			}
 		}
 		removed = append(removed, filepath.Join(dirTmp, e.Name()))
@@ -137,9 +130,12 @@ func (s *Store) cleanTmp(dryRun bool) (removed []string, bytes int64, err error)
 	}
 	for _, e := range locks {
 		tok, ok := strings.CutPrefix(e.Name(), "session-")
-		if ok && probe(tok) == dead {
+		if ok && isDead(tok) && !kept[tok] {
 			removed = append(removed, filepath.Join(dirLocks, e.Name()))
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, bytes, fmt.Errorf("clean tmp: %w", err)
 	}
 	return removed, bytes, nil
 }

@@ -1,19 +1,21 @@
 package artifacts
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/demystify-resnet/repro/artifacts/safefile"
 )
 
 // ErrCorrupt reports an object whose content does not hash to its name, or
@@ -31,10 +33,6 @@ var ErrClosed = errors.New("store is closed")
 // StoreFormat is the first line of the VERSION file at the root of every
 // store. Open refuses a store with another format.
 const StoreFormat = "demystify-resnet artifact store v1"
-
-// staleTmpAge is the age after which a tmp/ entry whose owner cannot be
-// identified is considered garbage.
-const staleTmpAge = time.Hour
 
 // Subdirectories of a store.
 const (
@@ -68,18 +66,23 @@ type Store struct {
 	mu     sync.RWMutex // Put, PutAction: read; GC, Close: write
 	closed bool
 
-	// Fault injection for tests: wrapWriter wraps every temporary file
-	// writer, syncFile replaces (*os.File).Sync for files and directories.
-	wrapWriter func(io.Writer) io.Writer
-	syncFile   func(*os.File) error
+	// hooks inject faults for tests (a failing writer or fsync).
+	hooks safefile.Hooks
+
+	qmu         sync.Mutex
+	quarantined []Quarantined // what this Store moved aside, in order
 }
 
-// Open opens the store rooted at dir, creating the directory and its layout
-// (objects/, actions/, runs/, tmp/, locks/, quarantine/, VERSION) if absent.
-// It fails with a one-line error naming dir if dir is not a directory, is
-// not writable (for instance on a read-only file system) or holds a store of
-// another format. Open removes the temporary files of dead writers (see
-// docs/store.md). The caller should Close the Store when done.
+// Open opens the store rooted at dir. A missing or empty dir becomes a new
+// store: VERSION is written first, then the layout (objects/, actions/,
+// runs/, tmp/, locks/, quarantine/). An existing dir must already be a
+// store (its VERSION names StoreFormat): Open refuses any other non-empty
+// folder, so that `--store ~` can never adopt (and later clean) a folder
+// the store did not create. It fails with a one-line error naming dir if
+// dir is not a directory, is not writable (for instance on a read-only
+// file system) or holds a store of another format. Open removes the
+// temporary files of dead writers of this store (see docs/store.md). The
+// caller should Close the Store when done.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("artifacts: open store: empty directory name")
@@ -89,14 +92,10 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("artifacts: open store %s: %w", dir, err)
 	}
 	dir = abs
-	fi, err := os.Stat(dir)
-	switch {
-	case err == nil && !fi.IsDir():
-		return nil, fmt.Errorf("artifacts: open store %s: not a directory", dir)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("artifacts: open store %s: %w", dir, err)
+	if err := claim(dir); err != nil {
+		return nil, err
 	}
-	for _, sub := range []string{"", dirObjects, dirActions, dirRuns, dirTmp, dirLocks, dirQuarantine} {
+	for _, sub := range []string{dirObjects, dirActions, dirRuns, dirTmp, dirLocks, dirQuarantine} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("artifacts: open store %s: %w", dir, oneLine(err))
 		}
@@ -116,10 +115,6 @@ func Open(dir string) (*Store, error) {
 		s.sessionFile = f
 		break
 	}
-	if err := s.checkVersion(); err != nil {
-		s.releaseSession()
-		return nil, err
-	}
 	f, err := s.openLocked(s.lockPath("store"), lockSh)
 	if err != nil {
 		s.releaseSession()
@@ -134,28 +129,63 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
-// checkVersion creates VERSION in a new store and checks it in an old one.
-func (s *Store) checkVersion() error {
-	p := filepath.Join(s.dir, "VERSION")
+// versionTmp is the prefix of the temporary file claim writes VERSION
+// through; a folder holding only such files still counts as empty (a crash
+// during the very first Open).
+const versionTmp = ".VERSION.tmp-"
+
+// claim makes sure dir is a store of this format, turning a missing or
+// empty folder into one by writing VERSION (atomically, fsynced) before
+// anything else, so that every non-empty store has a VERSION.
+func claim(dir string) error {
+	p := filepath.Join(dir, "VERSION")
 	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		tmp, _, err := s.writeTemp("version", func(w io.Writer) (int64, error) {
-			n, err := io.WriteString(w, StoreFormat+"\n")
-			return int64(n), err
-		})
-		if err != nil {
-			return fmt.Errorf("artifacts: store %s is not writable: %w", s.dir, oneLine(err))
-		}
-		if err := s.publish(tmp, p, 0o444); err != nil {
-			return fmt.Errorf("artifacts: store %s is not writable: %w", s.dir, oneLine(err))
+	if err == nil {
+		if got := strings.TrimRight(string(b), "\n"); got != StoreFormat {
+			return fmt.Errorf("artifacts: open store %s: VERSION is %q, want %q", dir, got, StoreFormat)
 		}
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("artifacts: open store %s: %w", s.dir, err)
+	if !errors.Is(err, fs.ErrNotExist) {
+		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+			return fmt.Errorf("artifacts: open store %s: not a directory", dir)
+		}
+		if fi, serr := os.Lstat(p); serr == nil && !fi.Mode().IsRegular() {
+			return fmt.Errorf("artifacts: open store %s: VERSION is not a regular file", dir)
+		}
+		return fmt.Errorf("artifacts: open store %s: %w", dir, oneLine(err))
 	}
-	if got := strings.TrimRight(string(b), "\n"); got != StoreFormat {
-		return fmt.Errorf("artifacts: open store %s: VERSION is %q, want %q", s.dir, got, StoreFormat)
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("artifacts: open store %s: not a directory", dir)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("artifacts: open store %s: %w", dir, oneLine(err))
+		}
+	case err != nil:
+		return fmt.Errorf("artifacts: open store %s: %w", dir, oneLine(err))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("artifacts: open store %s: %w", dir, oneLine(err))
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), versionTmp) {
+			return fmt.Errorf("artifacts: open store %s: the folder is not empty and is not a store (no VERSION file; it holds %s): "+
+				"a new store needs an empty or missing folder", dir, e.Name())
+		}
+	}
+	var h *safefile.Hooks
+	tmp, _, err := h.WriteTemp(dir, versionTmp+"*", func(w io.Writer) (int64, error) {
+		n, err := io.WriteString(w, StoreFormat+"\n")
+		return int64(n), err
+	})
+	if err == nil {
+		err = h.Commit(tmp, p, 0o444, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("artifacts: store %s is not writable: %w", dir, oneLine(err))
 	}
 	return nil
 }
@@ -246,9 +276,11 @@ func (s *Store) Staging(prefix string) (string, error) {
 // object named by the hash, read-only (mode 0444). It returns the object's
 // ID and size. Put is idempotent and safe with concurrent Puts of the same
 // or other bytes from any process: the copy is written under tmp/, fsynced,
-// renamed into objects/, and the directory is fsynced. On any error (for
-// instance ENOSPC) nothing is published and the temporary copy is removed.
-// The source file is left untouched.
+// renamed into objects/, and the directory is fsynced. An object already
+// present under that ID is trusted only after it is re-hashed: a wrong,
+// unreadable or non-regular one is moved to quarantine/ and replaced. On
+// any error (for instance ENOSPC) nothing is published and the temporary
+// copy is removed. The source file is left untouched.
 func (s *Store) Put(path string) (OutputID, int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -275,7 +307,7 @@ func (s *Store) Put(path string) (OutputID, int64, error) {
 	var id OutputID
 	h.Sum(id[:0])
 	dest := s.Path(id)
-	if fi, err := os.Lstat(dest); err == nil && fi.Mode().IsRegular() && fi.Size() == n {
+	if s.hasSize(id, n) && s.Verify(id) == nil {
 		os.Remove(tmp)
 		return id, n, nil
 	}
@@ -285,11 +317,15 @@ func (s *Store) Put(path string) (OutputID, int64, error) {
 	return id, n, nil
 }
 
-// Has reports whether the object id exists as a regular file. It does not
-// re-hash; see Verify.
-func (s *Store) Has(id OutputID) bool {
-	fi, err := os.Lstat(s.Path(id))
-	return err == nil && fi.Mode().IsRegular()
+// HashFile returns the OutputID the store gives the bytes of the file at
+// path (their sha256) and their size. It is the only definition of an
+// OutputID outside Put.
+func HashFile(path string) (OutputID, int64, error) {
+	sum, n, err := safefile.Digest(path)
+	if err != nil {
+		return OutputID{}, 0, fmt.Errorf("artifacts: %w", err)
+	}
+	return OutputID(sum), n, nil
 }
 
 // hasSize reports whether the object id exists as a regular file of size n.
@@ -298,132 +334,188 @@ func (s *Store) hasSize(id OutputID, n int64) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == n
 }
 
-// Verify re-hashes the object id. If the content does not match, the file
-// is moved to quarantine/ (so the next Put of the right bytes repairs the
-// store) and Verify returns an error wrapping ErrCorrupt. A missing object
-// gives an error wrapping fs.ErrNotExist.
+// Verify re-hashes the object id. If the content does not match, or the
+// path holds something other than a regular file, it is moved to
+// quarantine/ (so the next Put of the right bytes repairs the store) and
+// Verify returns an error wrapping ErrCorrupt. A missing object gives an
+// error wrapping fs.ErrNotExist.
 func (s *Store) Verify(id OutputID) error {
+	rc, err := s.OpenObject(id)
+	if err != nil {
+		return fmt.Errorf("artifacts: verify object %s: %w", id, unwrapOpen(err))
+	}
+	defer rc.Close()
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return err
+	}
+	return nil
+}
+
+// unwrapOpen drops the "artifacts: open object" context of an OpenObject
+// error so that callers can add their own.
+func unwrapOpen(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+// OpenObject returns a reader of the bytes of object id that checks them
+// as they are read: at the end, before reporting io.EOF, it fails with an
+// error wrapping ErrCorrupt if they do not hash to id (and the file is
+// then quarantined). A caller that reads to io.EOF without error has read
+// exactly the object's bytes. A missing object gives an error wrapping
+// fs.ErrNotExist; a non-regular file in its place is quarantined and gives
+// ErrCorrupt.
+func (s *Store) OpenObject(id OutputID) (io.ReadCloser, error) {
 	p := s.Path(id)
 	f, err := os.Open(p)
 	if err != nil {
-		return fmt.Errorf("artifacts: verify object %s: %w", id, err)
+		return nil, fmt.Errorf("artifacts: open object %s: %w", id, err)
 	}
-	h := sha256.New()
-	_, err = io.Copy(h, f)
-	fi, serr := f.Stat()
-	f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("artifacts: verify object %s: %w", id, err)
+		f.Close()
+		return nil, fmt.Errorf("artifacts: open object %s: %w", id, err)
 	}
-	var got OutputID
-	h.Sum(got[:0])
-	if got == id {
-		return nil
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		s.quarantineIfSame(p, fi, "object-"+id.String(), "object "+id.Short()+": not a regular file")
+		return nil, fmt.Errorf("artifacts: open object %s: not a regular file: %w", id, ErrCorrupt)
 	}
-	if serr == nil {
-		// Quarantine only the file we hashed: a concurrent Put may have
-		// replaced it with good bytes meanwhile.
-		if cur, err := os.Lstat(p); err == nil && os.SameFile(fi, cur) {
-			s.quarantine(p, "object-"+id.String())
+	return &checkedReader{s: s, f: f, fi: fi, id: id, h: sha256.New()}, nil
+}
+
+// checkedReader is the reader OpenObject returns.
+type checkedReader struct {
+	s   *Store
+	f   *os.File
+	fi  fs.FileInfo
+	id  OutputID
+	h   hash.Hash
+	err error // sticky result once the end is reached
+}
+
+func (r *checkedReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.f.Read(p)
+	r.h.Write(p[:n])
+	if err == io.EOF {
+		var got OutputID
+		r.h.Sum(got[:0])
+		if got == r.id {
+			r.err = io.EOF
+		} else {
+			// Quarantine only the file we hashed: a concurrent Put may have
+			// replaced it with good bytes meanwhile.
+			r.s.quarantineIfSame(r.s.Path(r.id), r.fi, "object-"+r.id.String(),
+				"object "+r.id.Short()+": content hashes to "+got.Short())
+			r.err = fmt.Errorf("artifacts: object %s hashes to %s: %w", r.id, got.Short(), ErrCorrupt)
 		}
+		return n, r.err
 	}
-	return fmt.Errorf("artifacts: object %s hashes to %s: %w", id, got.Short(), ErrCorrupt)
+	if err != nil {
+		r.err = fmt.Errorf("artifacts: read object %s: %w", r.id, err)
+		return n, r.err
+	}
+	return n, nil
+}
+
+func (r *checkedReader) Close() error { return r.f.Close() }
+
+// Export writes a copy of object id as dir/name with the given mode,
+// atomically (safefile.WriteIn: name must be a plain file name), from
+// bytes checked against id as they are copied: a corrupt object is
+// quarantined, nothing is written and the error wraps ErrCorrupt. It is
+// how objects leave the store: published results and the private copies
+// of a stage's inputs.
+func (s *Store) Export(id OutputID, dir, name string, mode fs.FileMode) error {
+	if err := safefile.CheckName(name); err != nil {
+		return fmt.Errorf("artifacts: export %s: %w", id.Short(), err)
+	}
+	rc, err := s.OpenObject(id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	err = safefile.WriteIn(dir, name, mode, func(w io.Writer) error {
+		_, err := io.Copy(w, rc)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("artifacts: export %s to %s: %w", id.Short(), filepath.Join(dir, name), err)
+	}
+	return nil
+}
+
+// Quarantined is something a Store moved out of the way because it was
+// corrupt: Path is where it was (relative to the store), Reason why.
+type Quarantined struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Quarantined returns what this Store has moved to quarantine/ since Open,
+// in order: every corruption it found (a wrong or unreadable object, a bad
+// action entry, a directory where a file should be). `pipeline verify`
+// reports them and fails; `run` warns.
+func (s *Store) Quarantined() []Quarantined {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return slices.Clone(s.quarantined)
+}
+
+// quarantineIfSame quarantines path if it is still the file fi describes.
+func (s *Store) quarantineIfSame(path string, fi fs.FileInfo, name, reason string) {
+	if cur, err := os.Lstat(path); err == nil && os.SameFile(fi, cur) {
+		s.quarantine(path, name, reason)
+	}
 }
 
 // quarantine moves path into quarantine/ under a fresh name, or removes it
-// if that fails. Errors are ignored: the file is garbage either way.
-func (s *Store) quarantine(path, name string) {
+// if that fails, and records it with reason. Errors are ignored: the file
+// is garbage either way.
+func (s *Store) quarantine(path, name, reason string) {
 	dest := filepath.Join(s.dir, dirQuarantine, name+"."+randomToken())
 	if err := os.Rename(path, dest); err != nil {
-		os.Remove(path)
+		if os.RemoveAll(path) != nil {
+			return
+		}
 	}
+	rel, err := filepath.Rel(s.dir, path)
+	if err != nil {
+		rel = path
+	}
+	s.qmu.Lock()
+	s.quarantined = append(s.quarantined, Quarantined{Path: rel, Reason: reason})
+	s.qmu.Unlock()
+}
+
+// aside quarantines a non-regular file (a directory, a FIFO...) found where
+// the store wants to publish a file.
+func (s *Store) aside(path string) {
+	s.quarantine(path, "misplaced-"+filepath.Base(path), "not a regular file in the way")
 }
 
 // writeTemp creates a temporary file under tmp/ named after the session,
-// lets fill write it (through the fault-injection wrapper and a buffer),
-// fsyncs and closes it. On error the file is removed.
+// lets fill write it, fsyncs and closes it (safefile.Hooks.WriteTemp). On
+// error the file is removed.
 func (s *Store) writeTemp(kind string, fill func(io.Writer) (int64, error)) (string, int64, error) {
-	f, err := os.CreateTemp(s.tmpDir(), s.session+"."+kind+".*")
-	if err != nil {
-		return "", 0, err
-	}
-	var w io.Writer = f
-	if s.wrapWriter != nil {
-		w = s.wrapWriter(f)
-	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	n, err := fill(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = s.sync(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		var pe *fs.PathError
-		if errors.As(err, &pe) && pe.Path == f.Name() {
-			return "", 0, err // already names the file
-		}
-		return "", 0, fmt.Errorf("write %s: %w", f.Name(), err)
-	}
-	return f.Name(), n, nil
+	return s.hooks.WriteTemp(s.tmpDir(), s.session+"."+kind+".*", fill)
 }
 
 // publish makes tmp read-only with the given mode and renames it to dest,
 // creating dest's directory if needed, then fsyncs the directories it
-// changed. On error tmp is removed and dest is untouched.
+// changed. Something other than a regular file in the way (a directory in
+// place of an object, or of a shard directory) is quarantined first. On
+// error tmp is removed and dest is untouched.
 func (s *Store) publish(tmp, dest string, mode fs.FileMode) error {
-	err := os.Chmod(tmp, mode)
-	if err == nil {
-		err = s.mkdirSynced(filepath.Dir(dest))
-	}
-	if err == nil {
-		err = os.Rename(tmp, dest)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return s.syncDir(filepath.Dir(dest))
+	return s.hooks.Commit(tmp, dest, mode, s.aside)
 }
 
-// mkdirSynced creates dir (one level) if absent and fsyncs its parent.
-func (s *Store) mkdirSynced(dir string) error {
-	err := os.Mkdir(dir, 0o755)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return s.syncDir(filepath.Dir(dir))
-}
-
-func (s *Store) sync(f *os.File) error {
-	if s.syncFile != nil {
-		return s.syncFile(f)
-	}
-	return f.Sync()
-}
-
-func (s *Store) syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = s.sync(d)
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func (s *Store) syncDir(dir string) error { return s.hooks.SyncDir(dir) }
 
 // openLocked opens (creating if needed) the lock file at path and applies
 // flock(how). It retries until the locked file is still the one at path, so

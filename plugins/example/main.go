@@ -8,9 +8,10 @@
 // rows to scaled.parquet. Output and input share one schema, so scale stages
 // can be chained.
 //
-// Build (the binary name is what makes it a plugin called "example"):
+// Build (the binary name is what makes it a plugin called "example"), with
+// the Makefile's reproducible flags (docs/plugins.md, step 2):
 //
-//	go build -trimpath -o bin/pipeline-plugin-example ./plugins/example
+//	CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags=-buildid= -o bin/pipeline-plugin-example ./plugins/example
 package main
 
 import (
@@ -44,8 +45,8 @@ type Scale struct{}
 func (Scale) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name: "example.scale", // unique across all plugins: "<plugin>.<stage>"
-		// Version is part of the cache key: bump it whenever the same inputs
-		// and params would give different output bytes.
+		// Version is written into the cache key next to the binary digest
+		// (which changes with any code change): bump it to say results changed.
 		Version: "1",
 		Doc:     "Multiply column x of the input rows (or of n generated N(0,1) rows) by factor.",
 		Params: []sdk.ParamSpec{

@@ -12,11 +12,9 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/demystify-resnet/repro/artifacts/safefile"
 	pb "github.com/demystify-resnet/repro/plugins/internal/proto"
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
@@ -238,38 +237,6 @@ type DescribeCache interface {
 	Put(digest string, data []byte) error
 }
 
-// DirCache is a DescribeCache of one file per digest in a directory, each
-// written atomically.
-type DirCache string
-
-// Get implements DescribeCache.
-func (d DirCache) Get(digest string) ([]byte, bool) {
-	b, err := os.ReadFile(filepath.Join(string(d), digest+".pb"))
-	return b, err == nil
-}
-
-// Put implements DescribeCache.
-func (d DirCache) Put(digest string, data []byte) error {
-	if err := os.MkdirAll(string(d), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(string(d), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(string(d), digest+".pb"))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
-
 // cachedDescription decodes a cached description; anything unreadable or of
 // another protocol version is a miss.
 func cachedDescription(cache DescribeCache, digest string) (*pb.DescribeResponse, bool) {
@@ -289,16 +256,11 @@ func cachedDescription(cache DescribeCache, digest string) (*pb.DescribeResponse
 
 // FileDigest returns the lower-case hex sha256 of the file at path.
 func FileDigest(path string) (string, error) {
-	f, err := os.Open(path)
+	sum, _, err := safefile.Digest(path)
 	if err != nil {
 		return "", fmt.Errorf("host: hash: %w", err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("host: hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // specFromWire converts a described stage into an sdk.StageSpec, decoding

@@ -101,7 +101,7 @@ type Response struct {
 type Severity int
 
 // Severities. Error means the stage failed (its outputs are not used). The
-// zero Severity is treated as Error by the host.
+// zero Severity (or any other value but Warning) fails the stage too: see Fails.
 const (
 	Error Severity = iota + 1
 	Warning
@@ -117,6 +117,13 @@ func (s Severity) String() string {
 	}
 	return fmt.Sprintf("severity(%d)", int(s))
 }
+
+// Fails reports whether a diagnostic of severity s fails the stage: every
+// severity but Warning does, the zero Severity included. It is the one rule,
+// used by HasErrors and DiagnosticsError in a plugin's own tests and by the
+// host on the diagnostics it receives, so a diagnostic built without a
+// severity fails a unit test exactly as it fails a real run.
+func (s Severity) Fails() bool { return s != Warning }
 
 // Diagnostic is a problem of the stage itself (as opposed to a broken call).
 type Diagnostic struct {
@@ -139,22 +146,22 @@ func Errorf(summary, detailFormat string, args ...any) *Response {
 	return &Response{Diagnostics: []Diagnostic{{Severity: Error, Summary: summary, Detail: fmt.Sprintf(detailFormat, args...)}}}
 }
 
-// HasErrors reports whether any diagnostic has Error severity.
+// HasErrors reports whether any diagnostic fails the stage (Severity.Fails).
 func HasErrors(ds []Diagnostic) bool {
 	for _, d := range ds {
-		if d.Severity == Error {
+		if d.Severity.Fails() {
 			return true
 		}
 	}
 	return false
 }
 
-// DiagnosticsError joins the Error diagnostics of ds into one error, or
-// returns nil if there are none.
+// DiagnosticsError joins the diagnostics of ds that fail the stage
+// (Severity.Fails) into one error, or returns nil if there are none.
 func DiagnosticsError(stage string, ds []Diagnostic) error {
 	var msgs []string
 	for _, d := range ds {
-		if d.Severity == Error {
+		if d.Severity.Fails() {
 			msgs = append(msgs, d.String())
 		}
 	}

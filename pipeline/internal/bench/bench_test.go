@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/demystify-resnet/repro/core/data"
+	"github.com/demystify-resnet/repro/internal/mnistdir"
 )
 
 var (
@@ -20,7 +20,7 @@ var (
 func mnist(t *testing.T) *Data {
 	t.Helper()
 	loadOnce.Do(func() {
-		dir, err := data.MNISTDir()
+		dir, err := mnistdir.Find()
 		if err != nil {
 			loadErr = err
 			return

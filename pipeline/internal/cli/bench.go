@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/demystify-resnet/repro/core/data"
+	"github.com/demystify-resnet/repro/internal/mnistdir"
 	"github.com/demystify-resnet/repro/pipeline/internal/bench"
 )
 
@@ -41,7 +41,7 @@ bench/run.sh (make bench) repeats every case and compares medians with the peer.
 				return withCode(ExitUsage, err)
 			}
 			if mnist == "" {
-				d, err := data.MNISTDir()
+				d, err := mnistdir.Find()
 				if err != nil {
 					return withCode(ExitEnv, fmt.Errorf("bench: %w", err))
 				}
@@ -78,7 +78,7 @@ bench/run.sh (make bench) repeats every case and compares medians with the peer.
 	f.Float64Var(&cfg.LR, "lr", def.LR, "learning rate (train)")
 	f.IntVar(&cfg.Epochs, "epochs", def.Epochs, "gradient-descent steps (train)")
 	f.IntVar(&cfg.M, "m", def.M, "samples for the relu case (the first m of the 60,000)")
-	f.StringVar(&mnist, "mnist", "", "folder with the MNIST IDX .gz files (default: core/data.MNISTDir())")
+	f.StringVar(&mnist, "mnist", "", "folder with the MNIST IDX .gz files (default: core/mnistdir.Find())")
 	f.IntVar(&cfg.Threads, "threads", 0, "GOMAXPROCS and OpenBLAS threads (0 = defaults)")
 	f.StringVar(&cfg.SaveHessian, "save-hessian", "", "after the timed work, write the Hessian (hessian, relu) to this file as P x P little-endian float64 (bench/dsyevd_alone.py)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the work (not the loading) to this file")

@@ -67,7 +67,13 @@ type result struct {
 // pipeline runs the CLI in dir with the test plugin folder and the store dir/.pipeline.
 func pipeline(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	full := append([]string{"--plugin-dir", pluginDir, "--store", filepath.Join(dir, ".pipeline"), "--log-format", "json"}, args...)
+	return pipelineWith(t, dir, pluginDir, args...)
+}
+
+// pipelineWith is pipeline with another plugin folder.
+func pipelineWith(t *testing.T, dir, plugins string, args ...string) result {
+	t.Helper()
+	full := append([]string{"--plugin-dir", plugins, "--store", filepath.Join(dir, ".pipeline"), "--log-format", "json"}, args...)
 	cmd := exec.Command(pipelineBin, full...)
 	cmd.Dir = dir
 	var so, se bytes.Buffer

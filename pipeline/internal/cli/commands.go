@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,10 +15,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/demystify-resnet/repro/artifacts"
-	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 	"github.com/demystify-resnet/repro/pipeline/internal/progress"
 	"github.com/demystify-resnet/repro/plugins/host"
@@ -30,11 +32,14 @@ func runCmd(g *globals) *cobra.Command {
 		out       string
 		executor  string
 		profile   string
+		locked    bool
+		lockFile  string
 	)
 	cmd := &cobra.Command{
-		Use:   "run MANIFEST [TARGET...]",
-		Short: "Run a manifest (or only what the named stages need), reusing cached results",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "run MANIFEST [TARGET...]",
+		ValidArgsFunction: completeStages,
+		Short:             "Run a manifest (or only what the named stages need), reusing cached results",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if profile != "" {
@@ -67,6 +72,11 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil && rep == nil {
 				return withCode(ExitUsage, err)
 			}
+			if out != "" && ctx.Err() == nil {
+				if perr := writeProvenance(out, provenanceOf(rep.Record, args[0])); perr != nil {
+					g.log.Warn().Err(perr).Msg("provenance not written")
+				}
+			}
 			if g.jsonOut {
 				if err := printJSON(os.Stdout, rep.Record); err != nil {
 					return err
@@ -76,7 +86,7 @@ func runCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(os.Stderr, "%d stages: %d ran, %d cached, %d failed, %d skipped in %s (record %s)\n",
 					len(rep.Results), c[engine.StatusRan], c[engine.StatusCached], c[engine.StatusFailed], c[engine.StatusSkipped],
 					fmtDur(rep.Duration.Seconds()), rep.Record.Name)
-				if out != "" && rep.Failed == 0 {
+				if out != "" && rep.Failed == 0 && rep.Publish == nil {
 					fmt.Fprintf(os.Stderr, "results in %s/\n", out)
 				}
 			}
@@ -89,6 +99,9 @@ func runCmd(g *globals) *cobra.Command {
 			if e := rep.Err(); e != nil {
 				return withCode(ExitStageFailed, e)
 			}
+			if locked || lockFile != "" {
+				return checkRunLocked(l, rep, args, lockFile)
+			}
 			return nil
 		},
 	}
@@ -98,19 +111,30 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
+	cmd.Flags().BoolVar(&locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
+	cmd.Flags().StringVar(&lockFile, "lock", "", "like --locked, with this lock file")
 	addSlurmFlags(cmd)
 	return cmd
 }
 
-// observer logs stage events and feeds the progress display.
+// observer feeds the progress display and logs stage events: per-stage
+// lines at debug level on a console (a run of thousands of stages stays
+// readable: the footer counts them and failures are errors), at info level in
+// JSON logs, which machines read.
 func observer(g *globals, disp *progress.Display) engine.Observer {
+	stageLevel := zerolog.DebugLevel
+	if g.jsonLogs() {
+		stageLevel = zerolog.InfoLevel
+	}
 	return func(ev engine.Event) {
 		switch ev.Kind {
 		case "start":
 			disp.Start(ev.Node.Name)
-			g.log.Info().Str("stage", ev.Node.Name).Msg("started")
+			g.log.WithLevel(stageLevel).Str("stage", ev.Node.Name).Msg("started")
 		case "progress":
 			disp.Update(ev.Node.Name, ev.Done, ev.Total, ev.Message)
+		case "eta":
+			disp.SetETA(ev.Seconds)
 		case "done":
 			r := ev.Result
 			disp.Finish(ev.Node.Name, r.Status == engine.StatusCached, r.Status == engine.StatusFailed)
@@ -118,11 +142,11 @@ func observer(g *globals, disp *progress.Display) engine.Observer {
 			case engine.StatusCached:
 				g.log.Debug().Str("stage", ev.Node.Name).Str("action", r.ActionID.Short()).Msg("cached")
 			case engine.StatusRan:
-				g.log.Info().Str("stage", ev.Node.Name).Str("took", fmtDur(r.Seconds)).Msg("done")
+				g.log.WithLevel(stageLevel).Str("stage", ev.Node.Name).Str("took", fmtDur(r.Seconds)).Msg("done")
 			case engine.StatusFailed:
 				g.log.Error().Str("stage", ev.Node.Name).Err(r.Err).Msg("failed")
 			case engine.StatusSkipped:
-				g.log.Warn().Str("stage", ev.Node.Name).Err(r.Err).Msg("skipped")
+				g.log.WithLevel(stageLevel).Str("stage", ev.Node.Name).Err(r.Err).Msg("skipped")
 			}
 		}
 	}
@@ -147,18 +171,20 @@ type planRow struct {
 }
 
 func planCmd(g *globals) *cobra.Command {
+	var summary bool
 	cmd := &cobra.Command{
-		Use:   "plan MANIFEST [TARGET...]",
-		Short: "Show what a run would do and why each stage is a hit or a miss, without running",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "plan MANIFEST [TARGET...]",
+		ValidArgsFunction: completeStages,
+		Short:             "Show what a run would do and why each stage is a hit or a miss, without running",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, nodes, err := g.loadTargets(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
 			results := engine.Resolve(nodes, l.store)
-			prev := lastKeyTexts(l.store)
-			var rows []planRow
+			prev := lastStageRecords(l.store, nodes)
+			rows := make([]planRow, 0, len(nodes))
 			for _, n := range nodes {
 				r := results[n]
 				row := planRow{Stage: n.Name, Plugin: n.Spec.Name}
@@ -173,61 +199,136 @@ func planCmd(g *globals) *cobra.Command {
 				}
 				rows = append(rows, row)
 			}
+			w := bufio.NewWriterSize(os.Stdout, 1<<16)
+			defer w.Flush()
 			if g.jsonOut {
-				return printJSON(os.Stdout, rows)
+				return printJSON(w, rows)
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STAGE\tPLUGIN\tSTATUS\tACTION\tWHY")
+			if summary {
+				printPlanSummary(w, nodes, rows)
+			} else {
+				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "STAGE\tPLUGIN\tSTATUS\tACTION\tWHY")
+				for _, r := range rows {
+					id := r.ActionID
+					if len(id) > 12 {
+						id = id[:12]
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Stage, r.Plugin, r.Status, id, r.Reason)
+				}
+				tw.Flush()
+			}
 			hits := 0
 			for _, r := range rows {
 				if r.Status == "hit" {
 					hits++
 				}
-				id := r.ActionID
-				if len(id) > 12 {
-					id = id[:12]
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Stage, r.Plugin, r.Status, id, r.Reason)
 			}
-			tw.Flush()
-			fmt.Printf("%d stages: %d cached, %d to run\n", len(rows), hits, len(rows)-hits)
+			fmt.Fprintf(w, "%d stages: %d cached, %d to run\n", len(rows), hits, len(rows)-hits)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the plan as JSON")
+	cmd.Flags().BoolVar(&summary, "summary", false, "one line per manifest stage (instances hit, missed, blocked, and the most common reason) instead of one per instance")
 	return cmd
 }
 
-// lastKeyTexts returns, per stage instance, the key text it had in the most
-// recent run record that ran or found it.
-func lastKeyTexts(store *artifacts.Store) map[string]string {
-	recs, err := engine.LoadRecords(store)
-	out := map[string]string{}
-	if err != nil {
-		return out
+// printPlanSummary prints one row per manifest stage: how many of its
+// instances are hits, misses and blocked, and the most common reason of a miss.
+func printPlanSummary(w io.Writer, nodes []*engine.Node, rows []planRow) {
+	type agg struct {
+		stage, plugin      string
+		hit, miss, blocked int
+		reasons            map[string]int
 	}
-	for _, rec := range recs {
-		for _, s := range rec.Stages {
-			if s.KeyText != "" {
-				out[s.Name] = s.KeyText
-			}
+	var order []*agg
+	by := map[string]*agg{}
+	for i, n := range nodes {
+		name := n.Inst.Stage.Name
+		a := by[name]
+		if a == nil {
+			a = &agg{stage: name, plugin: n.Spec.Name, reasons: map[string]int{}}
+			by[name] = a
+			order = append(order, a)
+		}
+		switch rows[i].Status {
+		case "hit":
+			a.hit++
+		case "miss":
+			a.miss++
+			a.reasons[rows[i].Reason]++
+		default:
+			a.blocked++
 		}
 	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tPLUGIN\tINSTANCES\tHIT\tMISS\tBLOCKED\tWHY (most misses)")
+	for _, a := range order {
+		why := ""
+		best := 0
+		for _, r := range slices.Sorted(maps.Keys(a.reasons)) {
+			if a.reasons[r] > best {
+				why, best = r, a.reasons[r]
+			}
+		}
+		if best > 0 && best < a.miss {
+			why += fmt.Sprintf(" (%d of %d)", best, a.miss)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", a.stage, a.plugin, a.hit+a.miss+a.blocked, a.hit, a.miss, a.blocked, why)
+	}
+	tw.Flush()
+}
+
+// prevStage is what the newest run record that computed a key for a stage
+// instance says about it.
+type prevStage struct {
+	Run     string
+	KeyText string
+	Status  engine.Status
+	Error   string
+}
+
+// lastStageRecords returns, per instance of nodes, its entry in the newest
+// run record that has a key text for it. Records are read newest first and
+// only until every instance is found.
+func lastStageRecords(store *artifacts.Store, nodes []*engine.Node) map[string]prevStage {
+	out := map[string]prevStage{}
+	want := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		want[n.Name] = true
+	}
+	_ = engine.EachRecordNewestFirst(store, func(rec engine.RunRecord) bool {
+		for _, s := range rec.Stages {
+			if s.KeyText == "" || !want[s.Name] {
+				continue
+			}
+			if _, done := out[s.Name]; !done {
+				out[s.Name] = prevStage{Run: rec.Name, KeyText: s.KeyText, Status: s.Status, Error: s.Error}
+			}
+		}
+		return len(out) < len(want)
+	})
 	return out
 }
 
 // missReason explains a miss by the key lines that changed since the last run.
-func missReason(prev, cur string) string {
-	if prev == "" {
+func missReason(prev prevStage, cur string) string {
+	if prev.KeyText == "" {
 		return "never run"
 	}
-	if prev == cur {
+	if prev.KeyText == cur {
+		if prev.Status == engine.StatusFailed {
+			return "failed in run " + prev.Run
+		}
 		return "result no longer in the store (gc, or corrupt)"
 	}
-	old := strings.Split(prev, "\n")
+	old := map[string]bool{}
+	for _, line := range strings.Split(prev.KeyText, "\n") {
+		old[line] = true
+	}
 	var changed []string
 	for _, line := range strings.Split(cur, "\n") {
-		if line != "" && !slices.Contains(old, line) {
+		if line != "" && !old[line] {
 			label, _, _ := strings.Cut(line, " ")
 			if !slices.Contains(changed, label) {
 				changed = append(changed, label)
@@ -242,9 +343,10 @@ func missReason(prev, cur string) string {
 
 func explainCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "explain MANIFEST STAGE",
-		Short: "Print the exact text hashed into a stage's ActionID",
-		Args:  cobra.ExactArgs(2),
+		Use:               "explain MANIFEST STAGE",
+		ValidArgsFunction: completeStages,
+		Short:             "Print the exact text hashed into a stage's ActionID",
+		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := g.load(cmd.Context(), args[0])
 			if err != nil {
@@ -276,9 +378,10 @@ func explainCmd(g *globals) *cobra.Command {
 
 func verifyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "verify MANIFEST [TARGET...]",
-		Short: "Re-run cached stages ignoring the cache and compare their outputs with the cached bytes",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "verify MANIFEST [TARGET...]",
+		ValidArgsFunction: completeStages,
+		Short:             "Re-run cached stages ignoring the cache and compare their outputs with the cached bytes",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, nodes, err := g.loadTargets(cmd.Context(), args)
 			if err != nil {
@@ -327,8 +430,21 @@ func verifyCmd(g *globals) *cobra.Command {
 				}
 				tw.Flush()
 			}
+			// Corruption found on the way (a cached output that no longer
+			// hashes to its name, a bad entry) was quarantined and made its
+			// stage "not-cached": report every one and fail.
+			corrupt := l.store.Quarantined()
+			if !g.jsonOut {
+				for _, q := range corrupt {
+					fmt.Printf("corrupt: %s: %s (moved to quarantine/)\n", q.Path, q.Reason)
+				}
+			}
 			if firstDiff != "" {
 				return withCode(ExitStageFailed, fmt.Errorf("verify: stage %s is not reproducible (first stage that differs)", firstDiff))
+			}
+			if len(corrupt) > 0 {
+				return withCode(ExitStageFailed, fmt.Errorf("verify: the store had %d corrupt entries (first: %s: %s); they are quarantined and the next run recomputes them",
+					len(corrupt), corrupt[0].Path, corrupt[0].Reason))
 			}
 			return nil
 		},
@@ -409,61 +525,6 @@ func statusCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func showCmd(g *globals) *cobra.Command {
-	var format string
-	var limit int
-	cmd := &cobra.Command{
-		Use:   "show MANIFEST STAGE [OUTPUT]",
-		Short: "Print a stage's output (Parquet as a table, CSV or JSON; other files by path)",
-		Args:  cobra.RangeArgs(2, 3),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.load(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			targets := l.plan.Lookup(args[1])
-			if len(targets) != 1 {
-				if len(targets) == 0 {
-					return withCode(ExitUsage, fmt.Errorf("no stage or instance %q in %s", args[1], args[0]))
-				}
-				var names []string
-				for _, n := range targets[:min(5, len(targets))] {
-					names = append(names, n.Name)
-				}
-				return withCode(ExitUsage, fmt.Errorf("stage %q has %d instances; name one, e.g. %q", args[1], len(targets), names[0]))
-			}
-			n := targets[0]
-			nodes, _ := l.plan.Closure([]string{n.Name})
-			r := engine.Resolve(nodes, l.store)[n]
-			if r.Status != engine.StatusCached {
-				return withCode(ExitEnv, fmt.Errorf("%s has no cached result: run `pipeline run %s %s` first", n.Name, args[0], n.Name))
-			}
-			outs := slices.Sorted(maps.Keys(r.Action.Outputs))
-			name := ""
-			if len(args) == 3 {
-				name = args[2]
-			} else if len(outs) == 1 {
-				name = outs[0]
-			} else {
-				return withCode(ExitUsage, fmt.Errorf("%s has outputs %s: name one", n.Name, strings.Join(outs, ", ")))
-			}
-			id, ok := r.Action.Outputs[name]
-			if !ok {
-				return withCode(ExitUsage, fmt.Errorf("%s has no output %q (outputs: %s)", n.Name, name, strings.Join(outs, ", ")))
-			}
-			path := l.store.Path(id)
-			if !strings.HasSuffix(r.Action.Files[name], ".parquet") {
-				fmt.Println(path)
-				return nil
-			}
-			return table.Dump(os.Stdout, path, format, limit)
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "table", "table, csv or json")
-	cmd.Flags().IntVar(&limit, "limit", 50, "rows to print (0 = all)")
-	return cmd
-}
-
 func pluginsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugins [MANIFEST]",
@@ -531,35 +592,40 @@ func gcCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			recs, err := engine.LoadRecords(store)
-			if err != nil {
-				return withCode(ExitEnv, err)
-			}
-			if keepLast > 0 && len(recs) > keepLast {
-				if apply {
+			var kept int
+			// The plan is computed once gc has the store to itself, so a
+			// run that is writing its record meanwhile makes gc refuse
+			// (store in use) before anything is deleted.
+			plan := func() (artifacts.GCPlan, error) {
+				recs, err := engine.LoadRecords(store)
+				if err != nil {
+					return artifacts.GCPlan{}, err
+				}
+				var p artifacts.GCPlan
+				if keepLast > 0 && len(recs) > keepLast {
 					for _, r := range recs[:len(recs)-keepLast] {
-						if err := store.DeleteRun(r.Name); err != nil {
-							return withCode(ExitEnv, err)
+						p.DeleteRuns = append(p.DeleteRuns, r.Name)
+					}
+					recs = recs[len(recs)-keepLast:]
+				}
+				kept = len(recs)
+				p.KeepActions = map[artifacts.ActionID]bool{}
+				p.KeepObjects = map[artifacts.OutputID]bool{}
+				for _, r := range recs {
+					for _, s := range r.Stages {
+						if id, err := artifacts.ParseActionID(s.ActionID); err == nil {
+							p.KeepActions[id] = true
+						}
+						for _, o := range s.Outputs {
+							if id, err := artifacts.ParseOutputID(o); err == nil {
+								p.KeepObjects[id] = true
+							}
 						}
 					}
 				}
-				recs = recs[len(recs)-keepLast:]
+				return p, nil
 			}
-			keepA := map[artifacts.ActionID]bool{}
-			keepO := map[artifacts.OutputID]bool{}
-			for _, r := range recs {
-				for _, s := range r.Stages {
-					if id, err := artifacts.ParseActionID(s.ActionID); err == nil {
-						keepA[id] = true
-					}
-					for _, o := range s.Outputs {
-						if id, err := artifacts.ParseOutputID(o); err == nil {
-							keepO[id] = true
-						}
-					}
-				}
-			}
-			rep, err := store.GC(keepA, keepO, !apply)
+			rep, err := store.GC(!apply, plan)
 			if err != nil {
 				return withCode(ExitEnv, err)
 			}
@@ -567,8 +633,8 @@ func gcCmd(g *globals) *cobra.Command {
 			if apply {
 				verb = "deleted"
 			}
-			fmt.Printf("%s %d objects and %d action entries (%.1f MiB), keeping what %d run records reach\n",
-				verb, rep.Objects, rep.Actions, float64(rep.Bytes)/(1<<20), len(recs))
+			fmt.Printf("%s %d objects and %d action entries (%.1f MiB) and %d old run records, keeping what %d run records reach\n",
+				verb, rep.Objects, rep.Actions, float64(rep.Bytes)/(1<<20), rep.Runs, kept)
 			if !apply {
 				fmt.Println("dry run: pass --apply to delete")
 			}

@@ -59,6 +59,7 @@ type globals struct {
 	log        zerolog.Logger
 	logOut     io.Writer
 	stores     []*artifacts.Store // closed by Main when the command returns
+	manifest   manifestFlags
 }
 
 // Main runs the CLI and returns the process exit code. It never calls
@@ -79,12 +80,16 @@ func Main(args []string) int {
 	root.PersistentFlags().StringArrayVar(&g.pluginDirs, "plugin-dir", nil, "extra folder to search for pipeline-plugin-* binaries (repeatable; searched first)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
-	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), execCmd(g), benchCmd(g))
+	addManifestFlags(root, &g.manifest)
+	root.AddCommand(runCmd(g), planCmd(g), explainCmd(g), verifyCmd(g), statusCmd(g), showCmd(g), pluginsCmd(g), gcCmd(g), lockCmd(g), diffCmd(g), runsCmd(g), execCmd(g), benchCmd(g), newPluginCmd(g))
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	for _, s := range g.stores {
+		for _, q := range s.Quarantined() {
+			g.log.Warn().Str("path", q.Path).Str("reason", q.Reason).Msg("corrupt store entry moved to quarantine/")
+		}
 		if cerr := s.Close(); cerr != nil && err == nil {
 			err = withCode(ExitEnv, cerr)
 		}
@@ -144,6 +149,12 @@ func (g *globals) setLogger(lvl zerolog.Level, console bool) {
 		w = zerolog.ConsoleWriter{Out: g.logOut, TimeFormat: "15:04:05", NoColor: !g.tty}
 	}
 	g.log = zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// jsonLogs reports whether logs are JSON lines (for machines) rather than
+// console text.
+func (g *globals) jsonLogs() bool {
+	return g.logFormat == "json" || (g.logFormat == "auto" && !g.tty)
 }
 
 // redirectLog sends log output through w (the progress display).
@@ -207,11 +218,15 @@ type loaded struct {
 
 // load reads the manifest, discovers plugins, builds the plan and opens the store.
 func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
-	m, err := manifest.Load(path)
+	opts, err := g.manifest.options()
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.LoadWith(path, opts)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
-	exp, err := m.Expand()
+	exp, err := m.ExpandLimited(opts.Limits)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
@@ -224,7 +239,7 @@ func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
 		return nil, err
 	}
 	reg := engine.NewRegistry(plugins)
-	plan, err := engine.NewPlan(exp, reg)
+	plan, err := engine.NewPlanLimited(exp, reg, opts.Limits)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
@@ -236,13 +251,22 @@ func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
 func (g *globals) discover(ctx context.Context, dirs []string, store *artifacts.Store) ([]*host.Plugin, error) {
 	var cache host.DescribeCache
 	if store != nil {
-		cache = host.DirCache(filepath.Join(store.Dir(), "describe"))
+		cache = describeCache{store.Cache("describe")}
 	}
 	ps, err := host.DiscoverCached(ctx, dirs, cache, g.log)
 	if err != nil {
 		return nil, withCode(ExitEnv, err)
 	}
 	return ps, nil
+}
+
+// describeCache keeps plugin descriptions in the store's "describe" cache,
+// one entry per binary digest.
+type describeCache struct{ c artifacts.Cache }
+
+func (d describeCache) Get(digest string) ([]byte, bool) { return d.c.Get(digest + ".pb") }
+func (d describeCache) Put(digest string, data []byte) error {
+	return d.c.Put(digest+".pb", data)
 }
 
 // loadTargets loads the manifest args[0] and returns the nodes that the

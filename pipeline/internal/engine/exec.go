@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -161,5 +161,43 @@ func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID
 	return a, nil
 }
 
-// errSkipped marks nodes not run because a dependency failed.
-var errSkipped = errors.New("skipped: a dependency failed")
+// handOver gives a stage private copies of its inputs. Task.Inputs name
+// objects of the store (paths into objects/, as ResolveInputs builds them);
+// each is copied, checked against its OutputID while it is read
+// (Store.Export), into a fresh folder under the store's tmp/, read-only
+// (0444), and the plugin is given those paths instead. A plugin that writes
+// to or replaces an input changes only its own copy, never the store, and a
+// corrupt input object fails the stage (and is quarantined, so the producer
+// is recomputed next time) instead of being fed to it. A path that is not
+// an object of this store is refused, so an edited task file cannot hand a
+// plugin an arbitrary file. The caller runs cleanup when the stage is done.
+func handOver(store *artifacts.Store, t *Task) (inputs map[string][]string, cleanup func(), err error) {
+	cleanup = func() {}
+	if len(t.Inputs) == 0 {
+		return t.Inputs, cleanup, nil
+	}
+	dir, err := store.Staging("in")
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("stage %s: inputs: %w", t.Instance, err)
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	inputs = map[string][]string{}
+	k := 0
+	for _, port := range sortedKeys(t.Inputs) {
+		for _, p := range t.Inputs[port] {
+			id, err := artifacts.ParseOutputID(filepath.Base(p))
+			if err != nil || filepath.Clean(p) != store.Path(id) {
+				cleanup()
+				return nil, func() {}, fmt.Errorf("stage %s: input %q: %s is not an object of the store %s", t.Instance, port, p, store.Dir())
+			}
+			name := fmt.Sprintf("%d-%s", k, id.Short())
+			k++
+			if err := store.Export(id, dir, name, 0o444); err != nil {
+				cleanup()
+				return nil, func() {}, fmt.Errorf("stage %s: input %q: %w", t.Instance, port, err)
+			}
+			inputs[port] = append(inputs[port], filepath.Join(dir, name))
+		}
+	}
+	return inputs, cleanup, nil
+}

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -19,25 +17,44 @@ import (
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
 
-// Resolve looks every node of nodes up in the store without running
-// anything. A node whose inputs are all cached gets its ActionID and KeyText;
-// its Status is StatusCached on a hit and StatusPending otherwise. A node with
-// an uncached input gets no ActionID (Err says which input).
+// Resolve looks every node of nodes (in plan order) up in the store without
+// running anything. A node whose inputs are all cached gets its ActionID and
+// KeyText; its Status is StatusCached on a hit and StatusPending otherwise. A
+// node with an uncached input gets no ActionID (Err says which input).
+// Nodes of equal depth in the graph are looked up in parallel.
 func Resolve(nodes []*Node, store *artifacts.Store) map[*Node]*Result {
-	results := map[*Node]*Result{}
+	results := make(map[*Node]*Result, len(nodes))
+	depth := make(map[*Node]int, len(nodes))
+	var levels [][]*Node
 	for _, n := range nodes {
-		res := &Result{Node: n, Status: StatusPending}
-		results[n] = res
-		ids, _, err := ResolveInputs(n, results, store)
-		if err != nil {
-			res.Err = err
-			continue
+		results[n] = &Result{Node: n, Status: StatusPending}
+		d := 0
+		for _, dep := range n.Deps {
+			if dd, ok := depth[dep]; ok && dd+1 > d {
+				d = dd + 1
+			}
 		}
-		key := ActionKey(n, ids)
-		res.ActionID, res.KeyText = key.Sum(), key.Text()
-		if a, ok, err := store.GetActionVerified(res.ActionID); err == nil && ok {
-			res.Action, res.Status = a, StatusCached
+		depth[n] = d
+		if d == len(levels) {
+			levels = append(levels, nil)
 		}
+		levels[d] = append(levels[d], n)
+	}
+	for _, level := range levels {
+		parallelFor(len(level), func(i int) {
+			n := level[i]
+			res := results[n]
+			ids, _, err := ResolveInputs(n, results, store)
+			if err != nil {
+				res.Err = err
+				return
+			}
+			key := ActionKey(n, ids)
+			res.ActionID, res.KeyText = key.Sum(), key.Text()
+			if a, ok, err := store.GetActionVerified(res.ActionID); err == nil && ok {
+				res.Action, res.Status = a, StatusCached
+			}
+		})
 	}
 	return results
 }
@@ -61,8 +78,14 @@ func RunStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Pr
 		return nil, fmt.Errorf("engine: %s: %w", t.Instance, err)
 	}
 	st := &Staged{Dir: dir, Files: map[string]string{}}
+	inputs, release, err := handOver(store, t)
+	if err != nil {
+		st.Cleanup()
+		return nil, err
+	}
+	defer release()
 	res, err := host.Run(ctx, t.Plugin(), host.RunRequest{
-		Stage: t.Spec.Name, Params: t.Params, Inputs: t.Inputs, OutDir: dir,
+		Stage: t.Spec.Name, Params: t.Params, Inputs: inputs, OutDir: dir,
 		Seed: t.Seed, Timeout: t.Timeout, OnProgress: progress, Log: log,
 	})
 	if err != nil {
@@ -187,16 +210,6 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 
 // hashFile returns the OutputID the store would give the file at path.
 func hashFile(path string) (artifacts.OutputID, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return artifacts.OutputID{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return artifacts.OutputID{}, fmt.Errorf("engine: hash %s: %w", path, err)
-	}
-	var id artifacts.OutputID
-	h.Sum(id[:0])
-	return id, nil
+	id, _, err := artifacts.HashFile(path)
+	return id, err
 }

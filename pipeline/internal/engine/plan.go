@@ -1,12 +1,11 @@
-// Package engine turns an expanded manifest into a plan of stage instances
-// bound to plugins, computes each instance's ActionID, and runs the plan
-// through an Executor, reusing cached results from the artifact store.
 package engine
 
 import (
+	"container/heap"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +42,8 @@ type Node struct {
 	Retries    int
 	Publish    []string
 	Resources  manifest.Resources
-	index      int
+	index      int     // position in Plan.Nodes
+	users      []*Node // nodes that depend on this one
 }
 
 // Weight is how many of the scheduler's job slots the node occupies: the
@@ -73,14 +73,24 @@ func (p *Plan) Node(name string) (*Node, bool) {
 }
 
 // Lookup returns the nodes a user-supplied name designates: an instance
-// name, or a stage name (all its instances).
+// name, a stage name (all its instances), or a selection
+// "stage[k=v,...]" with any of the stage's matrix keys in any order (the
+// instances that have those values), as in a manifest's references.
 func (p *Plan) Lookup(name string) []*Node {
 	if n, ok := p.byName[name]; ok {
 		return []*Node{n}
 	}
+	stage, sel := name, []manifest.Param(nil)
+	if strings.Contains(name, "[") {
+		r, err := manifest.ParseTarget(name)
+		if err != nil {
+			return nil
+		}
+		stage, sel = r.Stage, r.Selector
+	}
 	var out []*Node
 	for _, n := range p.Nodes {
-		if n.Inst.Stage.Name == name {
+		if n.Inst.Stage.Name == stage && n.Inst.Selected(sel) {
 			out = append(out, n)
 		}
 	}
@@ -176,58 +186,70 @@ func stageNames(p *host.Plugin) string {
 	return strings.Join(s, ", ")
 }
 
-// NewPlan binds every instance of an expanded manifest to its plugin stage,
-// validates parameters and inputs against the stage's declaration, and orders
-// the nodes topologically (ties broken by manifest order). Errors are
-// *manifest.Error with the position of the offending text.
+// NewPlan is NewPlanLimited with manifest.DefaultLimits.
 func NewPlan(e *manifest.Expanded, reg *Registry) (*Plan, error) {
-	m := e.Manifest
-	p := &Plan{Manifest: m, byName: map[string]*Node{}}
-	type bound struct {
-		plugin *host.Plugin
-		spec   sdk.StageSpec
+	return NewPlanLimited(e, reg, manifest.DefaultLimits)
+}
+
+// NewPlanLimited binds every instance of an expanded manifest to its plugin
+// stage, validates parameters and inputs against the stage's declaration
+// (an instance's encoded parameters may not exceed lim.ParamBytes), and
+// orders the nodes topologically (ties broken by manifest order). Its cost is
+// linear in instances plus bindings, up to a log factor for the ordering.
+// Errors are *manifest.Error with the position of the offending text.
+func NewPlanLimited(e *manifest.Expanded, reg *Registry, lim manifest.Limits) (*Plan, error) {
+	stages, err := bindStages(e.Manifest, reg)
+	if err != nil {
+		return nil, err
 	}
-	stages := map[string]bound{}
+	nodes := make([]*Node, len(e.Instances)) // by Instance.Index
+	errs := make([]error, len(e.Instances))
+	parallelFor(len(e.Instances), func(i int) {
+		inst := e.Instances[i]
+		nodes[i], errs[i] = newNode(e.Manifest.Seed, inst, stages[inst.Stage.Name], lim)
+	})
+	for _, err := range errs { // the first error in manifest order
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := connect(e, nodes); err != nil {
+		return nil, err
+	}
+	p := &Plan{Manifest: e.Manifest, Nodes: topoOrder(nodes), byName: make(map[string]*Node, len(nodes))}
+	if len(p.Nodes) != len(nodes) {
+		// The manifest checks cycles between stages; instance-level cycles
+		// cannot occur without them.
+		return nil, fmt.Errorf("engine: dependency cycle among instances")
+	}
+	for _, n := range p.Nodes {
+		p.byName[n.Name] = n
+		slices.SortFunc(n.Deps, func(a, b *Node) int { return a.index - b.index })
+	}
+	return p, nil
+}
+
+// boundStage is a manifest stage resolved to the plugin stage that runs it.
+type boundStage struct {
+	plugin *host.Plugin
+	spec   sdk.StageSpec
+}
+
+// bindStages resolves every stage's plugin and checks the stage against the
+// plugin's declaration: parameters and matrix keys declared, inputs declared
+// and required ones bound, published and referenced outputs declared.
+func bindStages(m *manifest.Manifest, reg *Registry) (map[string]boundStage, error) {
+	stages := map[string]boundStage{}
 	for _, st := range m.Stages {
 		pl, spec, err := reg.Resolve(st.Plugin)
 		if err != nil {
 			return nil, manifest.Errorf(st.PluginPos, "stage %q: %v", st.Name, err)
 		}
-		stages[st.Name] = bound{pl, spec}
-		// Parameters and matrix keys must be declared by the plugin stage.
-		for _, prm := range st.Params {
-			if _, ok := spec.Param(prm.Name); !ok {
-				return nil, manifest.Errorf(prm.Pos, "stage %q: %s does not declare parameter %q (it declares: %s)", st.Name, st.Plugin, prm.Name, paramNames(spec))
-			}
-		}
-		for _, ax := range st.Matrix {
-			if _, ok := spec.Param(ax.Name); !ok {
-				return nil, manifest.Errorf(ax.Pos, "stage %q: matrix key %q is not a parameter of %s (it declares: %s)", st.Name, ax.Name, st.Plugin, paramNames(spec))
-			}
-		}
-		for _, in := range st.Inputs {
-			if _, ok := spec.Input(in.Port); !ok {
-				return nil, manifest.Errorf(in.Pos, "stage %q: %s has no input %q (its inputs: %s)", st.Name, st.Plugin, in.Port, portNames(spec.Inputs))
-			}
-		}
-		for _, port := range spec.Inputs {
-			if port.Optional {
-				continue
-			}
-			if !slices.ContainsFunc(st.Inputs, func(in manifest.Input) bool { return in.Port == port.Name }) {
-				return nil, manifest.Errorf(st.Pos, "stage %q: required input %q of %s is not bound (add inputs: {%s: <stage>.<output>})", st.Name, port.Name, st.Plugin, port.Name)
-			}
-		}
-		for _, pub := range st.Publish {
-			if pub == "*" {
-				continue
-			}
-			if _, ok := spec.Output(pub); !ok {
-				return nil, manifest.Errorf(st.Pos, "stage %q: publish names %q, which is not an output of %s (its outputs: %s)", st.Name, pub, st.Plugin, portNames(spec.Outputs))
-			}
+		stages[st.Name] = boundStage{pl, spec}
+		if err := checkStage(st, spec); err != nil {
+			return nil, err
 		}
 	}
-	// Check references point at declared outputs.
 	for _, st := range m.Stages {
 		for _, in := range st.Inputs {
 			for _, r := range in.Refs {
@@ -238,88 +260,144 @@ func NewPlan(e *manifest.Expanded, reg *Registry) (*Plan, error) {
 			}
 		}
 	}
-	nodes := map[*manifest.Instance]*Node{}
-	for _, inst := range e.Instances {
-		b := stages[inst.Stage.Name]
-		params, err := bindParams(inst, b.spec)
-		if err != nil {
-			return nil, err
+	return stages, nil
+}
+
+// checkStage checks one manifest stage against its plugin stage's declaration.
+func checkStage(st *manifest.Stage, spec sdk.StageSpec) error {
+	for _, prm := range st.Params {
+		if _, ok := spec.Param(prm.Name); !ok {
+			return manifest.Errorf(prm.Pos, "stage %q: %s does not declare parameter %q (it declares: %s)", st.Name, st.Plugin, prm.Name, paramNames(spec))
 		}
-		js, err := params.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("engine: encode params of %s: %w", inst.Name, err)
-		}
-		n := &Node{
-			Name: inst.Name, Inst: inst, Plugin: b.plugin, Spec: b.spec,
-			Params: params.Raw(), ParamsJSON: string(js),
-			Inputs:  map[string][]InputRef{},
-			Timeout: inst.Stage.Timeout, Retries: inst.Stage.Retries,
-			Publish: inst.Stage.Publish, Resources: inst.Stage.Resources,
-		}
-		n.Seed = deriveSeed(m.Seed, b.plugin.Name, b.spec.Name, n.ParamsJSON)
-		nodes[inst] = n
 	}
+	for _, ax := range st.Matrix {
+		if _, ok := spec.Param(ax.Name); !ok {
+			return manifest.Errorf(ax.Pos, "stage %q: matrix key %q is not a parameter of %s (it declares: %s)", st.Name, ax.Name, st.Plugin, paramNames(spec))
+		}
+	}
+	for _, in := range st.Inputs {
+		if _, ok := spec.Input(in.Port); !ok {
+			return manifest.Errorf(in.Pos, "stage %q: %s has no input %q (its inputs: %s)", st.Name, st.Plugin, in.Port, portNames(spec.Inputs))
+		}
+	}
+	for _, port := range spec.Inputs {
+		if port.Optional {
+			continue
+		}
+		if !slices.ContainsFunc(st.Inputs, func(in manifest.Input) bool { return in.Port == port.Name }) {
+			return manifest.Errorf(st.Pos, "stage %q: required input %q of %s is not bound (add inputs: {%s: <stage>.<output>})", st.Name, port.Name, st.Plugin, port.Name)
+		}
+	}
+	for _, pub := range st.Publish {
+		if pub == "*" {
+			continue
+		}
+		if _, ok := spec.Output(pub); !ok {
+			return manifest.Errorf(st.Pos, "stage %q: publish names %q, which is not an output of %s (its outputs: %s)", st.Name, pub, st.Plugin, portNames(spec.Outputs))
+		}
+	}
+	return nil
+}
+
+// newNode binds one instance's parameters and derives its seed.
+func newNode(seed uint64, inst *manifest.Instance, b boundStage, lim manifest.Limits) (*Node, error) {
+	params, err := bindParams(inst, b.spec)
+	if err != nil {
+		return nil, err
+	}
+	js, err := params.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("engine: encode params of %s: %w", inst.Name, err)
+	}
+	if lim.ParamBytes > 0 && len(js) > lim.ParamBytes {
+		return nil, manifest.Errorf(inst.Stage.Pos, "%s: parameters encode to %d bytes, above the limit of %d that a plugin request must fit in (raise with --max-param-bytes or %s)", inst.Name, len(js), lim.ParamBytes, manifest.EnvMaxParamBytes)
+	}
+	n := &Node{
+		Name: inst.Name, Inst: inst, Plugin: b.plugin, Spec: b.spec,
+		Params: params.Raw(), ParamsJSON: string(js),
+		Inputs:  map[string][]InputRef{},
+		Timeout: inst.Stage.Timeout, Retries: inst.Stage.Retries,
+		Publish: inst.Stage.Publish, Resources: inst.Stage.Resources,
+		index: inst.Index,
+	}
+	n.Seed = deriveSeed(seed, b.plugin.Name, b.spec.Name, n.ParamsJSON)
+	return n, nil
+}
+
+// connect turns the expansion's bindings into the nodes' inputs and their
+// unique dependencies, checking that single-file inputs get one file.
+func connect(e *manifest.Expanded, nodes []*Node) error {
+	seen := make([]int, len(nodes)) // seen[dep] == n's index+1: dep already in n.Deps
 	for _, inst := range e.Instances {
-		n := nodes[inst]
-		for port, bs := range e.Inputs[inst] {
+		n := nodes[inst.Index]
+		for _, port := range slices.Sorted(maps.Keys(e.Inputs[inst])) {
+			bs := e.Inputs[inst][port]
 			ps, _ := n.Spec.Input(port)
 			if !ps.Many && len(bs) > 1 {
-				return nil, manifest.Errorf(bs[0].Ref.Pos, "%s: input %q takes one file, but its references match %d instances (%s, ...): narrow them with a selector like %s[key=value].%s",
+				return manifest.Errorf(bs[0].Ref.Pos, "%s: input %q takes one file, but its references match %d instances (%s, ...): narrow them with a selector like %s[key=value].%s",
 					inst.Name, port, len(bs), bs[0].Instance.Name, bs[0].Ref.Stage, bs[0].Output)
 			}
-			for _, b := range bs {
-				dep := nodes[b.Instance]
-				n.Inputs[port] = append(n.Inputs[port], InputRef{Node: dep, Output: b.Output})
-				if !slices.Contains(n.Deps, dep) {
+			refs := make([]InputRef, len(bs))
+			for i, b := range bs {
+				dep := nodes[b.Instance.Index]
+				refs[i] = InputRef{Node: dep, Output: b.Output}
+				if seen[dep.index] != n.index+1 {
+					seen[dep.index] = n.index + 1
 					n.Deps = append(n.Deps, dep)
 				}
 			}
+			n.Inputs[port] = refs
 		}
 	}
-	// Topological order: Kahn's algorithm, always taking the earliest ready
-	// instance in manifest order so plans are deterministic.
-	order := map[*Node]int{}
-	for i, inst := range e.Instances {
-		order[nodes[inst]] = i
-	}
-	indeg := map[*Node]int{}
-	users := map[*Node][]*Node{}
-	for _, inst := range e.Instances {
-		n := nodes[inst]
-		indeg[n] = len(n.Deps)
+	return nil
+}
+
+// topoOrder orders nodes (given in manifest order) by Kahn's algorithm,
+// always taking the earliest ready node in manifest order, so plans are
+// deterministic; it records every node's dependants and plan index. Fewer
+// nodes come back than went in only if there is a cycle.
+func topoOrder(nodes []*Node) []*Node {
+	indeg := make([]int, len(nodes))
+	for _, n := range nodes {
+		indeg[n.index] = len(n.Deps)
 		for _, d := range n.Deps {
-			users[d] = append(users[d], n)
+			d.users = append(d.users, n)
 		}
 	}
-	var ready []*Node
-	for _, inst := range e.Instances {
-		if n := nodes[inst]; indeg[n] == 0 {
-			ready = append(ready, n)
+	ready := &indexHeap{}
+	for _, n := range nodes {
+		if indeg[n.index] == 0 {
+			heap.Push(ready, n.index)
 		}
 	}
-	for len(ready) > 0 {
-		slices.SortFunc(ready, func(a, b *Node) int { return order[a] - order[b] })
-		n := ready[0]
-		ready = ready[1:]
-		n.index = len(p.Nodes)
-		p.Nodes = append(p.Nodes, n)
-		p.byName[n.Name] = n
-		for _, u := range users[n] {
-			indeg[u]--
-			if indeg[u] == 0 {
-				ready = append(ready, u)
+	out := make([]*Node, 0, len(nodes))
+	for ready.Len() > 0 {
+		n := nodes[heap.Pop(ready).(int)]
+		out = append(out, n)
+		for _, u := range n.users {
+			if indeg[u.index]--; indeg[u.index] == 0 {
+				heap.Push(ready, u.index)
 			}
 		}
 	}
-	for _, n := range p.Nodes {
-		slices.SortFunc(n.Deps, func(a, b *Node) int { return a.index - b.index })
+	for i, n := range out {
+		n.index = i
 	}
-	if len(p.Nodes) != len(e.Instances) {
-		// The manifest checks cycles between stages; instance-level cycles
-		// cannot occur without them.
-		return nil, fmt.Errorf("engine: dependency cycle among instances")
-	}
-	return p, nil
+	return out
+}
+
+// indexHeap is a min-heap of ints (container/heap).
+type indexHeap []int
+
+func (h indexHeap) Len() int           { return len(h) }
+func (h indexHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h indexHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *indexHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *indexHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func paramNames(s sdk.StageSpec) string {

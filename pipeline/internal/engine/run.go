@@ -3,14 +3,12 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -43,15 +41,18 @@ type Result struct {
 
 // Event is sent to an Observer as nodes progress.
 type Event struct {
-	Kind    string // "start", "progress", "done"
-	Node    *Node
+	Kind    string  // "start", "progress", "done", "eta"
+	Node    *Node   // not for "eta"
 	Result  *Result // for "done"
 	Done    float64 // for "progress"
 	Total   float64
 	Message string
+	Seconds float64 // for "eta": estimated seconds until the run ends
 }
 
-// Observer receives run events; it is called from several goroutines.
+// Observer receives run events; it is called from several goroutines
+// ("start" and "progress" from the node's worker, "done" and "eta" from the
+// scheduler).
 type Observer func(Event)
 
 // Options configure a run.
@@ -71,7 +72,8 @@ type Options struct {
 type Report struct {
 	Results  []*Result // plan order, only the nodes that were part of the run
 	Record   RunRecord
-	Failed   int
+	Failed   int   // stages that failed
+	Publish  error // copying results to the out folder failed (stages may all have succeeded)
 	Duration time.Duration
 }
 
@@ -116,8 +118,10 @@ func ResolveInputs(n *Node, results map[*Node]*Result, store *artifacts.Store) (
 }
 
 // Run executes the plan (or the closure of opts.Targets). Cached actions are
-// reused without launching their plugin. It always writes a run record, even
-// when nodes fail or ctx is cancelled.
+// reused without launching their plugin; the rest run critical path first
+// (see CriticalPath), weighted by the times recorded in the store's run
+// records (Estimates). It always writes a run record, even when nodes fail
+// or ctx is cancelled.
 func Run(ctx context.Context, p *Plan, opts Options) (*Report, error) {
 	nodes, err := p.Closure(opts.Targets)
 	if err != nil {
@@ -130,145 +134,67 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Report, error) {
 		opts.Observer = func(Event) {}
 	}
 	start := time.Now()
-	results := map[*Node]*Result{}
-	for _, n := range nodes {
-		results[n] = &Result{Node: n, Status: StatusPending}
-	}
-	var (
-		mu      sync.Mutex
-		cond    = sync.NewCond(&mu)
-		used    int
-		running int
-		failed  bool
-	)
-	done := func(n *Node) bool {
-		s := results[n].Status
-		return s != StatusPending
-	}
-	started := map[*Node]bool{}
-	mu.Lock()
-	for {
-		// Mark nodes whose dependencies failed; find ready ones.
-		progressed := false
-		allDone := true
-		for _, n := range nodes {
-			if started[n] {
-				if !done(n) {
-					allDone = false
-				}
-				continue
-			}
-			allDone = false
-			blocked, ready := false, true
-			for _, d := range n.Deps {
-				ds := results[d].Status
-				if ds == StatusFailed || ds == StatusSkipped {
-					blocked = true
-				}
-				if ds != StatusCached && ds != StatusRan {
-					ready = false
-				}
-			}
-			stop := ctx.Err() != nil || (failed && !opts.KeepGoing)
-			if blocked || stop {
-				started[n] = true
-				res := results[n]
-				res.Status = StatusSkipped
-				res.Err = errSkipped
-				if stop {
-					res.Err = errors.New("skipped: run stopped")
-				}
-				progressed = true
-				skipped := *res
-				mu.Unlock()
-				opts.Observer(Event{Kind: "done", Node: n, Result: &skipped})
-				mu.Lock()
-				continue
-			}
-			w := min(n.Weight(), opts.Jobs)
-			if ready && used+w <= opts.Jobs {
-				started[n] = true
-				used += w
-				running++
-				progressed = true
-				go func(n *Node, w int) {
-					r := runNode(ctx, n, results, &mu, opts)
-					mu.Lock()
-					*results[n] = r
-					used -= w
-					running--
-					if r.Status == StatusFailed {
-						failed = true
-					}
-					cond.Broadcast()
-					mu.Unlock()
-					opts.Observer(Event{Kind: "done", Node: n, Result: &r})
-				}(n, w)
-			}
-		}
-		if allDone && running == 0 {
-			break
-		}
-		if !progressed {
-			cond.Wait()
-		}
-	}
-	mu.Unlock()
-
+	s := newScheduler(ctx, nodes, opts, Estimates(opts.Store, nodes))
+	s.run()
 	rep := &Report{Duration: time.Since(start)}
 	for _, n := range nodes {
-		res := results[n]
+		res := s.results[n]
 		rep.Results = append(rep.Results, res)
 		if res.Status == StatusFailed {
 			rep.Failed++
 		}
 	}
 	if opts.OutDir != "" {
-		if err := publish(rep, opts.Store, opts.OutDir); err != nil {
-			opts.Log.Error().Err(err).Msg("copying results to the out folder")
-			if rep.Failed == 0 {
-				rep.Failed = -1
-			}
-			rep.Record = newRecord(p, rep, opts, start, ctx)
-			_ = saveRecord(opts.Store, rep.Record)
-			return rep, err
+		if rep.Publish = publish(rep, opts.Store, opts.OutDir); rep.Publish != nil {
+			opts.Log.Error().Err(rep.Publish).Msg("copying results to the out folder")
 		}
 	}
 	rep.Record = newRecord(p, rep, opts, start, ctx)
-	if err := saveRecord(opts.Store, rep.Record); err != nil {
+	if err := saveRecord(opts.Store, rep.Record); err != nil && rep.Publish == nil {
 		return rep, err
 	}
-	return rep, nil
+	return rep, rep.Publish
 }
 
-// runNode computes the ActionID of n, looks it up, and executes it on a miss.
-// It holds mu only to read the results of n's dependencies.
-func runNode(ctx context.Context, n *Node, results map[*Node]*Result, mu *sync.Mutex, opts Options) Result {
+// checkNode computes the ActionID of n from its inputs' results and looks it
+// up in the store: a hit is StatusCached, a miss StatusPending (with the
+// ActionID set), an input that cannot be resolved StatusFailed.
+func checkNode(n *Node, results map[*Node]*Result, opts Options) Result {
 	t0 := time.Now()
-	res := &Result{Node: n}
-	log := opts.Log.With().Str("stage", n.Name).Logger()
-	mu.Lock()
-	ids, paths, err := ResolveInputs(n, results, opts.Store)
-	mu.Unlock()
-	setErr := func(err error) {
-		res.Status = StatusFailed
-		res.Err = err
-		res.Seconds = time.Since(t0).Seconds()
-	}
+	res := Result{Node: n, Status: StatusPending}
+	ids, _, err := ResolveInputs(n, results, opts.Store)
 	if err != nil {
-		setErr(err)
-		return *res
+		res.Status, res.Err, res.Seconds = StatusFailed, err, time.Since(t0).Seconds()
+		return res
 	}
 	key := ActionKey(n, ids)
 	res.ActionID = key.Sum()
 	res.KeyText = key.Text()
 	if a, ok, err := opts.Store.GetActionVerified(res.ActionID); err != nil {
-		log.Warn().Err(err).Msg("cache lookup failed; recomputing")
+		opts.Log.Warn().Str("stage", n.Name).Err(err).Msg("cache lookup failed; recomputing")
 	} else if ok {
-		res.Action = a
-		res.Status = StatusCached
+		res.Action, res.Status = a, StatusCached
 		res.Seconds = time.Since(t0).Seconds()
-		return *res
+	}
+	return res
+}
+
+// executeNode runs a node that missed the cache (res is its check result)
+// through the executor.
+func executeNode(ctx context.Context, n *Node, res Result, results map[*Node]*Result, opts Options) Result {
+	t0 := time.Now()
+	log := opts.Log.With().Str("stage", n.Name).Logger()
+	fail := func(err error) Result {
+		res.Status, res.Err, res.Seconds = StatusFailed, err, time.Since(t0).Seconds()
+		return res
+	}
+	// The inputs' results are final: the scheduler starts n only after them.
+	_, paths, err := ResolveInputs(n, results, opts.Store)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkRequestSize(n, paths); err != nil {
+		return fail(err)
 	}
 	opts.Observer(Event{Kind: "start", Node: n})
 	task := NewTask(n, res.ActionID, paths)
@@ -276,13 +202,31 @@ func runNode(ctx context.Context, n *Node, results map[*Node]*Result, mu *sync.M
 		opts.Observer(Event{Kind: "progress", Node: n, Done: done, Total: total, Message: msg})
 	}, log)
 	if err != nil {
-		setErr(err)
-		return *res
+		return fail(err)
 	}
-	res.Action = a
-	res.Status = StatusRan
-	res.Seconds = time.Since(t0).Seconds()
-	return *res
+	res.Action, res.Status, res.Seconds = a, StatusRan, time.Since(t0).Seconds()
+	return res
+}
+
+// maxRequestBytes is the message cap of the plugin protocol (gRPC's default
+// of 4 MiB); a request carries the parameters and one path per input file.
+const maxRequestBytes = 4 << 20
+
+// checkRequestSize fails, before a plugin is launched, a node whose request
+// would not fit in one message (estimated with 16 bytes of framing per path).
+func checkRequestSize(n *Node, paths map[string][]string) error {
+	size, files := len(n.ParamsJSON), 0
+	for port, ps := range paths {
+		size += len(port)
+		for _, p := range ps {
+			size += len(p) + 16
+			files++
+		}
+	}
+	if size > maxRequestBytes {
+		return fmt.Errorf("stage %s: its plugin request (parameters and %d input paths, %.1f MiB) exceeds the plugin protocol's %d MiB message cap: split the stage's inputs", n.Name, files, float64(size)/(1<<20), maxRequestBytes>>20)
+	}
+	return nil
 }
 
 // NewTask builds the executable description of n.
@@ -297,7 +241,10 @@ func NewTask(n *Node, aid artifacts.ActionID, inputPaths map[string][]string) *T
 }
 
 // publish copies the outputs the manifest marks for publishing into dir,
-// each atomically, under the file name the plugin gave it.
+// each atomically and from bytes checked against their OutputID
+// (Store.Export), under the file name the plugin gave it. Every name is
+// checked to be a plain file name there, so nothing outside dir is written
+// whatever an action entry says.
 func publish(rep *Report, store *artifacts.Store, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("out: %w", err)
@@ -322,44 +269,18 @@ func publish(rep *Report, store *artifacts.Store, dir string) error {
 			}
 			file := res.Action.Files[name]
 			if file == "" {
-				file = res.Node.Name + "." + name
+				file = strings.ReplaceAll(res.Node.Name, "/", "_") + "." + name
 			}
 			if prev, dup := owner[file]; dup {
 				return fmt.Errorf("out: %s and %s both publish a file called %s", prev, res.Node.Name, file)
 			}
 			owner[file] = res.Node.Name
-			if err := copyAtomic(store.Path(id), filepath.Join(dir, file)); err != nil {
-				return fmt.Errorf("out: %s: %w", file, err)
+			if err := store.Export(id, dir, file, 0o644); err != nil {
+				return fmt.Errorf("out: %s: %w", res.Node.Name, err)
 			}
 		}
 	}
 	return nil
-}
-
-func copyAtomic(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(tmp, in)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }
 
 // RunRecord is the provenance of one run, stored as JSON in the store's runs/.
@@ -389,8 +310,12 @@ type StageRecord struct {
 	Status       Status            `json:"status"`
 	Outputs      map[string]string `json:"outputs,omitempty"`
 	Files        map[string]string `json:"files,omitempty"`
-	Seconds      float64           `json:"seconds"`
-	Error        string            `json:"error,omitempty"`
+	Sizes        map[string]int64  `json:"sizes,omitempty"`
+	// Inputs are the outputs it read: port -> "instance.output" (so that a
+	// diff of two records can tell causes from effects).
+	Inputs  map[string][]string `json:"inputs,omitempty"`
+	Seconds float64             `json:"seconds"`
+	Error   string              `json:"error,omitempty"`
 }
 
 func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.Context) RunRecord {
@@ -414,20 +339,36 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 				sr.Outputs[k] = v.String()
 			}
 			sr.Files = res.Action.Files
+			sr.Sizes = res.Action.Sizes
 		}
+		sr.Inputs = InputNames(res.Node)
 		if res.Err != nil {
 			sr.Error = res.Err.Error()
 		}
 		rec.Counts[res.Status]++
 		rec.Stages = append(rec.Stages, sr)
 	}
-	if rep.Failed != 0 {
+	if rep.Failed > 0 || rep.Publish != nil {
 		rec.Status = "failed"
 	}
 	if ctx.Err() != nil {
 		rec.Status = "interrupted"
 	}
 	return rec
+}
+
+// InputNames returns n's inputs as port -> "instance.output" (nil if none).
+func InputNames(n *Node) map[string][]string {
+	if len(n.Inputs) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for port, refs := range n.Inputs {
+		for _, ref := range refs {
+			out[port] = append(out[port], ref.Node.Name+"."+ref.Output)
+		}
+	}
+	return out
 }
 
 func saveRecord(store *artifacts.Store, rec RunRecord) error {
@@ -437,6 +378,30 @@ func saveRecord(store *artifacts.Store, rec RunRecord) error {
 	}
 	if err := store.PutRun(rec.Name, data); err != nil {
 		return fmt.Errorf("engine: save run record: %w", err)
+	}
+	return nil
+}
+
+// EachRecordNewestFirst decodes the store's run records newest first and
+// calls fn with each until fn returns false. Unreadable records are skipped.
+func EachRecordNewestFirst(store *artifacts.Store, fn func(RunRecord) bool) error {
+	names, err := store.Runs()
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for i := len(names) - 1; i >= 0; i-- {
+		data, err := store.GetRun(names[i])
+		if err != nil {
+			continue
+		}
+		var rec RunRecord
+		if json.Unmarshal(data, &rec) != nil {
+			continue
+		}
+		if !fn(rec) {
+			break
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -12,6 +13,7 @@ type Instance struct {
 	Stage  *Stage
 	Matrix []Param // this instance's matrix values, in declaration order
 	Params []Param // params followed by matrix values
+	Index  int     // position in Expanded.Instances
 }
 
 // MatrixValue returns the instance's value for matrix key name.
@@ -28,7 +30,7 @@ func (in *Instance) MatrixValue(name string) (Value, bool) {
 type Binding struct {
 	Instance *Instance
 	Output   string
-	Ref      Ref
+	Ref      *Ref
 }
 
 // Expanded is the manifest with every matrix expanded and every input resolved.
@@ -38,6 +40,7 @@ type Expanded struct {
 	ByStage   map[string][]*Instance // stage name -> its instances
 	byName    map[string]*Instance
 	Inputs    map[*Instance]map[string][]Binding // instance -> port -> bindings (resolution order)
+	Bindings  int                                // total number of bindings (edges)
 }
 
 // Instance returns the instance called name.
@@ -46,73 +49,127 @@ func (e *Expanded) Instance(name string) (*Instance, bool) {
 	return in, ok
 }
 
-// MaxInstances bounds a stage's matrix expansion, so a typo cannot plan a
-// billion stages.
-const MaxInstances = 100000
+// Expand is ExpandLimited with DefaultLimits.
+func (m *Manifest) Expand() (*Expanded, error) { return m.ExpandLimited(DefaultLimits) }
 
-// Expand expands every stage's matrix and resolves input references. A
+// ExpandLimited expands every stage's matrix and resolves input references. A
 // reference from instance A to stage B keeps the instances of B that match the
 // reference's selector and agree with A on every matrix key A and B share.
-func (m *Manifest) Expand() (*Expanded, error) {
+// It fails, before allocating them, when the instances or the bindings would
+// exceed lim. Its cost is linear in instances plus bindings.
+func (m *Manifest) ExpandLimited(lim Limits) (*Expanded, error) {
 	e := &Expanded{Manifest: m, ByStage: map[string][]*Instance{}, byName: map[string]*Instance{}, Inputs: map[*Instance]map[string][]Binding{}}
+	// Count every stage's combinations before expanding any.
+	total := 0
 	for _, st := range m.Stages {
 		n := 1
 		for _, ax := range st.Matrix {
 			n *= len(ax.Values)
-			if n > MaxInstances {
-				return nil, Errorf(st.Pos, "stage %q: matrix expands to more than %d instances", st.Name, MaxInstances)
+			if lim.Stages > 0 && total+n > lim.Stages {
+				return nil, Errorf(st.Pos, "stage %q: the manifest expands to more than %d stage instances (raise with --max-stages or %s)", st.Name, lim.Stages, EnvMaxStages)
 			}
 		}
-		idx := make([]int, len(st.Matrix))
-		for c := 0; c < n; c++ {
-			// Odometer over the axes, last axis fastest.
-			rem := c
-			for a := len(st.Matrix) - 1; a >= 0; a-- {
-				idx[a] = rem % len(st.Matrix[a].Values)
-				rem /= len(st.Matrix[a].Values)
-			}
-			in := &Instance{Stage: st}
-			var parts []string
-			for a, ax := range st.Matrix {
-				v := ax.Values[idx[a]]
-				in.Matrix = append(in.Matrix, Param{Name: ax.Name, Value: v, Pos: v.Pos})
-				parts = append(parts, ax.Name+"="+FormatValue(v.V))
-			}
-			if excluded(in, st.Exclude) {
-				continue
-			}
-			in.Name = st.Name
-			if len(parts) > 0 {
-				in.Name += "[" + strings.Join(parts, ",") + "]"
-			}
-			in.Params = append(append([]Param{}, st.Params...), in.Matrix...)
-			e.Instances = append(e.Instances, in)
-			e.ByStage[st.Name] = append(e.ByStage[st.Name], in)
-			e.byName[in.Name] = in
+		total += n
+		if lim.Stages > 0 && total > lim.Stages {
+			return nil, Errorf(st.Pos, "stage %q: the manifest expands to more than %d stage instances (raise with --max-stages or %s)", st.Name, lim.Stages, EnvMaxStages)
 		}
+	}
+	e.Instances = make([]*Instance, 0, total)
+	for _, st := range m.Stages {
+		e.expandStage(st)
 		if len(e.ByStage[st.Name]) == 0 {
 			return nil, Errorf(st.Pos, "stage %q: exclude removes every matrix combination", st.Name)
 		}
 	}
+	for i, in := range e.Instances {
+		in.Index = i
+	}
+	ix := refIndexes{}
 	for _, in := range e.Instances {
 		ports := map[string][]Binding{}
 		for _, inp := range in.Stage.Inputs {
-			for _, r := range inp.Refs {
-				var got []Binding
-				for _, cand := range e.ByStage[r.Stage] {
-					if matches(in, cand, r) {
-						got = append(got, Binding{Instance: cand, Output: r.Output, Ref: r})
-					}
-				}
+			for ri := range inp.Refs {
+				r := &inp.Refs[ri]
+				got := ix.match(e, in, r)
 				if len(got) == 0 {
 					return nil, Errorf(r.Pos, "%s: input %q: reference %q matches no instance of stage %q", in.Name, inp.Port, r.Raw, r.Stage)
 				}
-				ports[inp.Port] = append(ports[inp.Port], got...)
+				e.Bindings += len(got)
+				if lim.Bindings > 0 && e.Bindings > lim.Bindings {
+					return nil, Errorf(r.Pos, "%s: input %q: the manifest has more than %d input bindings (instances times the instances each one reads; raise with --max-bindings or %s)", in.Name, inp.Port, lim.Bindings, EnvMaxBindings)
+				}
+				bs := ports[inp.Port]
+				if bs == nil {
+					bs = make([]Binding, 0, len(got))
+				}
+				for _, c := range got {
+					bs = append(bs, Binding{Instance: c, Output: r.Output, Ref: r})
+				}
+				ports[inp.Port] = bs
 			}
 		}
 		e.Inputs[in] = ports
 	}
 	return e, nil
+}
+
+// expandStage appends the matrix combinations of st (an odometer over the
+// axes, last axis fastest) that no exclude rule removes.
+func (e *Expanded) expandStage(st *Stage) {
+	n := 1
+	for _, ax := range st.Matrix {
+		n *= len(ax.Values)
+	}
+	idx := make([]int, len(st.Matrix))
+	// The formatted values, once per axis value rather than once per instance.
+	formatted := make([][]string, len(st.Matrix))
+	for a, ax := range st.Matrix {
+		formatted[a] = make([]string, len(ax.Values))
+		for i, v := range ax.Values {
+			formatted[a][i] = ax.Name + "=" + FormatValue(v.V)
+		}
+	}
+	var name strings.Builder
+	for c := 0; c < n; c++ {
+		rem := c
+		for a := len(st.Matrix) - 1; a >= 0; a-- {
+			idx[a] = rem % len(st.Matrix[a].Values)
+			rem /= len(st.Matrix[a].Values)
+		}
+		in := &Instance{Stage: st}
+		if len(st.Matrix) > 0 {
+			in.Params = make([]Param, 0, len(st.Params)+len(st.Matrix))
+			in.Params = append(in.Params, st.Params...)
+			for a, ax := range st.Matrix {
+				v := ax.Values[idx[a]]
+				in.Params = append(in.Params, Param{Name: ax.Name, Value: v, Pos: v.Pos})
+			}
+			in.Matrix = in.Params[len(st.Params):]
+		} else {
+			in.Params = st.Params
+		}
+		if excluded(in, st.Exclude) {
+			continue
+		}
+		in.Name = st.Name
+		if len(st.Matrix) > 0 {
+			name.Reset()
+			name.WriteString(st.Name)
+			for a := range st.Matrix {
+				if a == 0 {
+					name.WriteByte('[')
+				} else {
+					name.WriteByte(',')
+				}
+				name.WriteString(formatted[a][idx[a]])
+			}
+			name.WriteByte(']')
+			in.Name = name.String()
+		}
+		e.Instances = append(e.Instances, in)
+		e.ByStage[st.Name] = append(e.ByStage[st.Name], in)
+		e.byName[in.Name] = in
+	}
 }
 
 func excluded(in *Instance, rules [][]Param) bool {
@@ -132,32 +189,92 @@ func excluded(in *Instance, rules [][]Param) bool {
 	return false
 }
 
-func matches(from, cand *Instance, r Ref) bool {
-	for _, s := range r.Selector {
-		v, ok := cand.MatrixValue(s.Name)
-		if !ok || !sameValue(v.V, s.Value.V) {
-			return false
+// refIndexes holds, per (referring stage, reference), the instances of the
+// referenced stage grouped by their values on the keys the reference
+// constrains: the selector's keys and the matrix keys both stages share. A
+// reference then resolves with one lookup instead of a scan of every
+// candidate, which keeps expansion linear in instances plus bindings.
+type refIndexes map[*Ref]*refIndex
+
+type refIndex struct {
+	keys   []string // constrained keys of the referenced stage, in its declaration order
+	groups map[string][]*Instance
+}
+
+// match returns the instances of r.Stage that r, written in from's stage,
+// designates for the instance from (in the referenced stage's order).
+func (ix refIndexes) match(e *Expanded, from *Instance, r *Ref) []*Instance {
+	ri, ok := ix[r]
+	if !ok {
+		ri = newRefIndex(e, from.Stage, r)
+		ix[r] = ri
+	}
+	if len(ri.keys) == 0 {
+		return ri.groups[""]
+	}
+	want := make([]any, len(ri.keys))
+	for i, k := range ri.keys {
+		if s, ok := findParam(r.Selector, k); ok {
+			want[i] = s.Value.V
+		} else {
+			v, _ := from.MatrixValue(k)
+			want[i] = v.V
 		}
 	}
-	// Implicit zip on shared matrix keys (unless the selector already fixes the key).
-	for _, p := range from.Matrix {
-		if hasParam(r.Selector, p.Name) {
-			continue
-		}
-		if v, ok := cand.MatrixValue(p.Name); ok && !sameValue(v.V, p.Value.V) {
-			return false
+	return ri.groups[groupKey(want)]
+}
+
+func newRefIndex(e *Expanded, from *Stage, r *Ref) *refIndex {
+	tgt := e.Manifest.byName[r.Stage]
+	ri := &refIndex{groups: map[string][]*Instance{}}
+	for _, ax := range tgt.Matrix {
+		if hasParam(r.Selector, ax.Name) || from.axis(ax.Name) != nil {
+			ri.keys = append(ri.keys, ax.Name)
 		}
 	}
-	return true
+	vals := make([]any, len(ri.keys))
+	for _, cand := range e.ByStage[r.Stage] {
+		for i, k := range ri.keys {
+			v, _ := cand.MatrixValue(k)
+			vals[i] = v.V
+		}
+		g := groupKey(vals)
+		ri.groups[g] = append(ri.groups[g], cand)
+	}
+	return ri
+}
+
+// groupKey encodes values so that two tuples get the same key exactly when
+// sameValue holds element by element (an integer and a float of equal value
+// are the same).
+func groupKey(vals []any) string {
+	var b strings.Builder
+	for _, v := range vals {
+		var s string
+		if f, ok := asFloat(v); ok {
+			s = "n" + strconv.FormatFloat(f, 'g', -1, 64)
+		} else {
+			s = fmt.Sprintf("%T:%s", v, FormatValue(v))
+		}
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func findParam(ps []Param, name string) (Param, bool) {
+	for _, p := range ps {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
 }
 
 func hasParam(ps []Param, name string) bool {
-	for _, p := range ps {
-		if p.Name == name {
-			return true
-		}
-	}
-	return false
+	_, ok := findParam(ps, name)
+	return ok
 }
 
 // sameValue compares values, treating an integer and a float of equal value as equal.

@@ -8,9 +8,6 @@
 package manifest
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +114,7 @@ type Stage struct {
 	Retries   int
 	Publish   []string // outputs copied to the out folder; ["*"] = all
 	Resources Resources
+	Estimate  time.Duration // expected run time of one instance (scheduling, ETA) until one is recorded
 }
 
 // Manifest is a loaded, syntactically valid manifest.
@@ -136,20 +134,57 @@ func (m *Manifest) Stage(name string) (*Stage, bool) {
 	return s, ok
 }
 
-// Load reads and validates the manifest at path.
-func Load(path string) (*Manifest, error) {
-	data, err := os.ReadFile(path)
+// Load reads and validates the manifest at path, within DefaultLimits.
+func Load(path string) (*Manifest, error) { return LoadWith(path, Options{Limits: DefaultLimits}) }
+
+// LoadLimited reads and validates the manifest at path, refusing a file
+// larger than lim.Bytes before reading it.
+func LoadLimited(path string, lim Limits) (*Manifest, error) {
+	return LoadWith(path, Options{Limits: lim})
+}
+
+// LoadWith reads the manifest at path, composes it with its includes and
+// o.Set, and validates the result within o.Limits.
+func LoadWith(path string, o Options) (*Manifest, error) {
+	data, err := readLimited(path, o.Limits.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWith(path, data, o)
+}
+
+// readLimited reads a manifest file of at most max bytes (0: any size).
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	return Parse(path, data)
+	defer f.Close()
+	r := io.Reader(f)
+	if max > 0 {
+		r = io.LimitReader(f, max+1)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if max > 0 && int64(len(data)) > max {
+		return nil, Errorf(Pos{File: path}, "manifest is larger than %d bytes (raise with --max-manifest-bytes or %s)", max, EnvMaxManifestBytes)
+	}
+	return data, nil
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
 // Parse validates manifest bytes; path is used in positions and to resolve
-// relative plugin directories.
-func Parse(path string, data []byte) (m *Manifest, err error) {
+// relative plugin directories and includes.
+func Parse(path string, data []byte) (*Manifest, error) {
+	return ParseWith(path, data, Options{Limits: DefaultLimits})
+}
+
+// ParseWith composes manifest bytes with their includes and o.Set
+// (compose.go), then validates the result.
+func ParseWith(path string, data []byte, o Options) (m *Manifest, err error) {
 	defer func() {
 		// The YAML library panics on a few pathological inputs; never let that
 		// escape as a crash.
@@ -157,25 +192,13 @@ func Parse(path string, data []byte) (m *Manifest, err error) {
 			m, err = nil, Errorf(Pos{File: path}, "cannot parse manifest: %v", r)
 		}
 	}()
-	sum := sha256.Sum256(data)
-	m = &Manifest{Path: path, Digest: hex.EncodeToString(sum[:]), byName: map[string]*Stage{}}
-	p := &parser{file: path}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Errorf(Pos{File: path, Line: 1, Col: 1}, "empty manifest")
-		}
-		return nil, p.yamlErr(err)
+	p := &parser{file: path, files: map[*yaml.Node]string{}}
+	c := &composer{p: p, opts: o, read: int64(len(data))}
+	root, digest, err := c.compose(path, data)
+	if err != nil {
+		return nil, err
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, Errorf(p.pos(&extra), "a manifest holds one YAML document; found a second")
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil, Errorf(Pos{File: path, Line: 1, Col: 1}, "empty manifest")
-	}
-	root := doc.Content[0]
+	m = &Manifest{Path: path, Digest: digest, byName: map[string]*Stage{}}
 	fields, err := p.mapping(root, "manifest", map[string]bool{"version": true, "name": true, "seed": true, "plugin_dirs": true, "stages": true})
 	if err != nil {
 		return nil, err
@@ -257,9 +280,20 @@ func Parse(path string, data []byte) (m *Manifest, err error) {
 	return m, nil
 }
 
-type parser struct{ file string }
+// parser decodes manifest trees. files maps nodes read from other files
+// (includes, --set) to their file; other nodes are from file.
+type parser struct {
+	file  string
+	files map[*yaml.Node]string
+}
 
-func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
+func (p *parser) pos(n *yaml.Node) Pos {
+	f := p.file
+	if g, ok := p.files[n]; ok {
+		f = g
+	}
+	return Pos{File: f, Line: n.Line, Col: n.Column}
+}
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)(?::? column (\d+))?`)
 
@@ -444,7 +478,7 @@ func (p *parser) params(n *yaml.Node, what string) ([]Param, error) {
 }
 
 var stageKeys = map[string]bool{"plugin": true, "params": true, "matrix": true, "exclude": true, "inputs": true,
-	"timeout": true, "retries": true, "publish": true, "resources": true, "doc": true}
+	"timeout": true, "retries": true, "publish": true, "resources": true, "doc": true, "estimate": true}
 
 func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 	st := &Stage{Name: name, Pos: p.pos(k)}
@@ -508,6 +542,11 @@ func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 	}
 	if n, ok := f["timeout"]; ok {
 		if st.Timeout, err = p.duration(n, what+": timeout"); err != nil {
+			return nil, err
+		}
+	}
+	if n, ok := f["estimate"]; ok {
+		if st.Estimate, err = p.duration(n, what+": estimate"); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,6 @@
 // Package progress draws a live status footer on a terminal: stages done out
-// of total, how many came from the cache, and each running stage's own
-// progress. Log lines written through Writer appear above the footer and are
+// of total, how many came from the cache, the estimated time left, and each
+// running stage's own progress. Log lines written through Writer appear above the footer and are
 // never lost. On a non-terminal the display is off and Writer passes through.
 package progress
 
@@ -27,12 +27,14 @@ type Display struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	started time.Time
+	eta     float64 // estimated seconds left when etaAt was set; <0: unknown
+	etaAt   time.Time
 }
 
 // New returns a display writing to out; enabled is false on a non-terminal,
 // which makes every method but Writer a no-op.
 func New(out io.Writer, enabled bool, total int) *Display {
-	d := &Display{out: out, enabled: enabled, total: total, running: map[string]string{}, stop: make(chan struct{}), started: time.Now()}
+	d := &Display{out: out, enabled: enabled, total: total, running: map[string]string{}, stop: make(chan struct{}), started: time.Now(), eta: -1}
 	if enabled {
 		d.wg.Add(1)
 		go d.loop()
@@ -73,6 +75,14 @@ func (d *Display) Update(stage string, done, total float64, msg string) {
 		}
 		d.running[stage] = s
 	}
+	d.mu.Unlock()
+}
+
+// SetETA sets the estimated seconds until the run ends (from recorded stage
+// times); the footer counts it down until the next estimate.
+func (d *Display) SetETA(seconds float64) {
+	d.mu.Lock()
+	d.eta, d.etaAt = seconds, time.Now()
 	d.mu.Unlock()
 }
 
@@ -139,7 +149,12 @@ func (d *Display) redraw() {
 	if d.failed > 0 {
 		fmt.Fprintf(&b, ", %d failed", d.failed)
 	}
-	fmt.Fprintf(&b, "), %d running\n", len(names))
+	fmt.Fprintf(&b, "), %d running", len(names))
+	if d.eta >= 0 && d.done < d.total {
+		left := max(0, d.eta-time.Since(d.etaAt).Seconds())
+		fmt.Fprintf(&b, ", about %s left", time.Duration(left*float64(time.Second)).Round(time.Second))
+	}
+	b.WriteByte('\n')
 	lines := 1
 	const maxShown = 6
 	for i, n := range names {

@@ -43,3 +43,22 @@ func TestFooterKeepsLogsAbove(t *testing.T) {
 		t.Errorf("footer not cleared at Close: %q", out[max(0, len(out)-80):])
 	}
 }
+
+// TestFooterShowsETA: an estimate set by the engine appears in the footer
+// and counts down; none is shown before the first estimate.
+func TestFooterShowsETA(t *testing.T) {
+	var b bytes.Buffer
+	d := New(&b, true, 10)
+	d.Writer().Write([]byte("before\n"))
+	d.SetETA(95)
+	d.Writer().Write([]byte("after\n"))
+	d.Close()
+	out := b.String()
+	before, after, _ := strings.Cut(out, "after\n")
+	if strings.Contains(before, "left") {
+		t.Errorf("ETA shown before any estimate: %q", before)
+	}
+	if !strings.Contains(after, "0/10 stages done (0 cached), 0 running, about 1m35s left") {
+		t.Errorf("no ETA after SetETA:\n%q", after)
+	}
+}

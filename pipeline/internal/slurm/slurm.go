@@ -40,6 +40,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/artifacts/safefile"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 )
 
@@ -328,7 +329,7 @@ func (e *Executor) prepare(t *engine.Task, aid artifacts.ActionID) (dir, script 
 	sum := sha256.Sum256(data)
 	tag := hex.EncodeToString(sum[:6])
 	taskPath := filepath.Join(dir, "task-"+tag+".json")
-	if err := writeAtomic(taskPath, data, 0o644); err != nil {
+	if err := safefile.WriteBytes(taskPath, data, 0o644); err != nil {
 		return "", "", fmt.Errorf("slurm: stage %s: write task: %w", t.Instance, err)
 	}
 	var b bytes.Buffer
@@ -337,7 +338,7 @@ func (e *Executor) prepare(t *engine.Task, aid artifacts.ActionID) (dir, script 
 	fmt.Fprintf(&b, "exec %s --store %s --log-format json --log-level %s exec %s\n",
 		shellQuote(e.exe), shellQuote(e.storeDir), shellQuote(e.cfg.WorkerLogLevel), shellQuote(taskPath))
 	script = filepath.Join(dir, "job-"+tag+".sh")
-	if err := writeAtomic(script, b.Bytes(), 0o755); err != nil {
+	if err := safefile.WriteBytes(script, b.Bytes(), 0o755); err != nil {
 		return "", "", fmt.Errorf("slurm: stage %s: write batch script: %w", t.Instance, err)
 	}
 	return dir, script, nil
@@ -665,27 +666,4 @@ func runCmd(ctx context.Context, timeout time.Duration, name string, args ...str
 		return stdout.String(), fmt.Errorf("%s: %s", name, clip(msg))
 	}
 	return stdout.String(), nil
-}
-
-// writeAtomic writes data to path through a temporary file and a rename,
-// so a job never reads a half-written file.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }

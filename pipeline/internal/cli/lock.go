@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/pipeline/internal/lockfile"
+)
+
+// ExitLockDiffers: the results differ from the manifest's lock
+// (run --locked, lock --check).
+const ExitLockDiffers = 4
+
+func lockCmd(g *globals) *cobra.Command {
+	var (
+		file     string
+		check    bool
+		markdown bool
+	)
+	cmd := &cobra.Command{
+		Use:   "lock MANIFEST",
+		Short: "Write the manifest's results lock from the store (or --check the store against it)",
+		Long: `lock writes MANIFEST's results lock (by default the manifest's path with .lock for its
+extension): for every stage instance the OutputIDs and sizes of its outputs, a decoded summary of
+each Parquet output's columns, and the claims' statuses and numbers. Every stage must have a cached
+result: run the manifest first. When a lock already exists, what changed is printed before it is
+replaced. With --check nothing is written, and the exit code is 4 when the cached results differ.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				file = lockfile.Path(args[0])
+			}
+			if markdown {
+				lk, err := lockfile.Read(file)
+				if err != nil {
+					return withCode(ExitUsage, err)
+				}
+				fmt.Print(lk.ClaimsMarkdown())
+				return nil
+			}
+			l, err := g.load(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			res := engine.Resolve(l.plan.Nodes, l.store)
+			var results []*engine.Result
+			var missing []string
+			for _, n := range l.plan.Nodes {
+				r := res[n]
+				if r.Status != engine.StatusCached {
+					missing = append(missing, n.Name)
+					continue
+				}
+				results = append(results, r)
+			}
+			if len(missing) > 0 {
+				return withCode(ExitStageFailed, fmt.Errorf("lock: %d of %d stages of %s have no cached result (first: %s); run `pipeline run %s` first",
+					len(missing), len(l.plan.Nodes), args[0], missing[0], args[0]))
+			}
+			cur, err := buildLock(l.m.Name, results, l.store)
+			if err != nil {
+				return withCode(ExitEnv, err)
+			}
+			old, err := lockfile.Read(file)
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+				if check {
+					return withCode(ExitLockDiffers, fmt.Errorf("lock: %s does not exist; write it with `pipeline lock %s`", file, args[0]))
+				}
+			case err != nil:
+				return withCode(ExitUsage, err)
+			default:
+				d, err := compareLocks(old, cur, file, "the store's results", false, l.store)
+				if err != nil {
+					return withCode(ExitEnv, err)
+				}
+				if check {
+					return reportLockDiff(os.Stderr, d, args[0], g.jsonOut)
+				}
+				if d.Changed() {
+					d.Write(os.Stderr)
+				}
+			}
+			if err := lockfile.Write(file, cur); err != nil {
+				return withCode(ExitEnv, err)
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s: %d stages, %d claims\n", file, len(cur.Stages), len(cur.Claims))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "", "lock file (default: the manifest's path with .lock)")
+	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 4 if the cached results differ from the lock")
+	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "with --check, print the difference as JSON on stdout")
+	cmd.Flags().BoolVar(&markdown, "claims-table", false, "print the existing lock's claims as a Markdown table (for the README) and exit")
+	return cmd
+}
+
+// buildLock makes the lock of results (each cached or just run).
+func buildLock(manifest string, results []*engine.Result, store *artifacts.Store) (*lockfile.Lock, error) {
+	rs := make([]lockfile.Result, 0, len(results))
+	for _, r := range results {
+		n := r.Node
+		lr := lockfile.Result{
+			Name: n.Name, Plugin: stageRef(n.Plugin.Name, n.Spec.Name),
+			Outputs: map[string]string{}, Sizes: r.Action.Sizes, Files: r.Action.Files,
+			Inputs: engine.InputNames(n),
+		}
+		for name, id := range r.Action.Outputs {
+			lr.Outputs[name] = id.String()
+		}
+		rs = append(rs, lr)
+	}
+	return lockfile.Build(manifest, rs, func(id string) string {
+		oid, err := artifacts.ParseOutputID(id)
+		if err != nil {
+			return ""
+		}
+		return store.Path(oid)
+	})
+}
+
+// compareLocks diffs old against cur, exactly where the old objects are
+// still in the store.
+func compareLocks(old, cur *lockfile.Lock, oldName, curName string, partial bool, store *artifacts.Store) (*lockfile.Diff, error) {
+	object := func(id string) (string, bool) {
+		p := objectIfPresent(store, id)
+		return p, p != ""
+	}
+	d, err := lockfile.Compare(old, cur, lockfile.Options{Partial: partial, OldObject: object, NewObject: object})
+	if err != nil {
+		return nil, err
+	}
+	d.Old, d.New = oldName, curName
+	return d, nil
+}
+
+// reportLockDiff prints d and returns the exit error for a difference.
+func reportLockDiff(w io.Writer, d *lockfile.Diff, manifest string, asJSON bool) error {
+	if asJSON {
+		if err := printJSON(os.Stdout, d); err != nil {
+			return err
+		}
+	}
+	d.Write(w)
+	if !d.Changed() {
+		return nil
+	}
+	first := ""
+	if len(d.Roots) > 0 {
+		first = "; first diverging stage: " + d.Roots[0].Stage
+	}
+	fmt.Fprintf(w, "If the change is intended: `pipeline lock %s`, commit the lock, and say why in CHANGELOG.md.\n", manifest)
+	return withCode(ExitLockDiffers, fmt.Errorf("results differ from %s%s", d.Old, first))
+}
+
+// checkRunLocked compares the results of a finished run with the lock file
+// (lockFile, or the manifest's own lock).
+func checkRunLocked(l *loaded, rep *engine.Report, args []string, lockFile string) error {
+	if lockFile == "" {
+		lockFile = lockfile.Path(args[0])
+	}
+	old, err := lockfile.Read(lockFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return withCode(ExitLockDiffers, fmt.Errorf("--locked: %s does not exist; write it with `pipeline lock %s`", lockFile, args[0]))
+	}
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--locked: %w", err))
+	}
+	cur, err := buildLock(l.m.Name, rep.Results, l.store)
+	if err != nil {
+		return withCode(ExitEnv, err)
+	}
+	d, err := compareLocks(old, cur, lockFile, "this run", len(args) > 1, l.store)
+	if err != nil {
+		return withCode(ExitEnv, err)
+	}
+	return reportLockDiff(os.Stderr, d, args[0], false)
+}
+
+// stageRef names a plugin stage as a manifest would: "train" for the stage
+// train of plugin train, "hessian.point" for hessian's point or hessian.point.
+func stageRef(plugin, stage string) string {
+	if stage == plugin || strings.HasPrefix(stage, plugin+".") {
+		return stage
+	}
+	return plugin + "." + stage
+}

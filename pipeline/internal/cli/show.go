@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/artifacts/safefile"
+	"github.com/demystify-resnet/repro/artifacts/table"
+	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/pipeline/internal/manifest"
+)
+
+func showCmd(g *globals) *cobra.Command {
+	var (
+		format string
+		limit  int
+		copyTo string
+	)
+	cmd := &cobra.Command{
+		Use:   "show MANIFEST STAGE [OUTPUT]",
+		Short: "Print a stage's output (one instance, a selection or a whole sweep), its path, or copy it out",
+		Long: `show prints the cached output of a stage. STAGE is an instance name, a stage name (every
+instance of a sweep) or a selection as in manifests, e.g. 'train[net=xavier,depth=10]' (any
+matrix keys, any order). The instances' Parquet tables are printed as one table, led by the
+matrix keys the table lacks as columns. Without OUTPUT, a stage with several outputs lists them.
+
+  --format table|csv|json   Parquet as text
+  --format path             the store path of each instance's output (read-only; do not edit)
+  --copy DIR                copy the output(s) into DIR as <file> (one instance) or
+                            <instance>.<file> (several), e.g. to open them in another tool`,
+		Args:              cobra.RangeArgs(2, 3),
+		ValidArgsFunction: completeStages,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.load(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			nodes := l.plan.Lookup(args[1])
+			if len(nodes) == 0 {
+				if strings.Contains(args[1], "[") {
+					if _, perr := manifest.ParseTarget(args[1]); perr != nil {
+						return withCode(ExitUsage, perr)
+					}
+				}
+				return withCode(ExitUsage, fmt.Errorf("no stage, instance or selection %q in %s (stages: %s)", args[1], args[0], stageList(l.plan)))
+			}
+			closure, _ := l.plan.Closure(names(nodes))
+			res := engine.Resolve(closure, l.store)
+			var missing []string
+			for _, n := range nodes {
+				if res[n].Status != engine.StatusCached {
+					missing = append(missing, n.Name)
+				}
+			}
+			if len(missing) > 0 {
+				return withCode(ExitEnv, fmt.Errorf("%d of %d instances have no cached result (first: %s): run `pipeline run %s %s` first",
+					len(missing), len(nodes), missing[0], args[0], args[1]))
+			}
+			first := res[nodes[0]].Action
+			outs := slices.Sorted(maps.Keys(first.Outputs))
+			if len(args) == 2 && len(outs) > 1 && format != "path" && copyTo == "" {
+				return listOutputs(os.Stdout, nodes, res)
+			}
+			name := ""
+			switch {
+			case len(args) == 3:
+				name = args[2]
+			case len(outs) == 1:
+				name = outs[0]
+			default:
+				return withCode(ExitUsage, fmt.Errorf("%s has outputs %s: name one", nodes[0].Name, strings.Join(outs, ", ")))
+			}
+			if _, ok := first.Outputs[name]; !ok {
+				return withCode(ExitUsage, fmt.Errorf("%s has no output %q (outputs: %s)", nodes[0].Name, name, strings.Join(outs, ", ")))
+			}
+			if copyTo != "" {
+				return copyOutputs(os.Stderr, copyTo, nodes, res, name, l.store)
+			}
+			if format == "path" || !strings.HasSuffix(first.Files[name], ".parquet") {
+				// Not a table (a figure, a report): its path is what can be shown.
+				for _, n := range nodes {
+					p := l.store.Path(res[n].Action.Outputs[name])
+					if len(nodes) == 1 {
+						fmt.Println(p)
+					} else {
+						fmt.Printf("%s\t%s\n", n.Name, p)
+					}
+				}
+				return nil
+			}
+			srcs := make([]table.Source, len(nodes))
+			for i, n := range nodes {
+				srcs[i] = table.Source{Path: l.store.Path(res[n].Action.Outputs[name])}
+				if len(nodes) > 1 {
+					for _, p := range n.Inst.Matrix {
+						srcs[i].Keys = append(srcs[i].Keys, table.KeyValue{Name: p.Name, Value: manifest.FormatValue(p.Value.V)})
+					}
+				}
+			}
+			if err := table.DumpAll(os.Stdout, srcs, format, limit); err != nil {
+				return withCode(ExitUsage, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "table, csv, json, or path (the store path of the output)")
+	cmd.Flags().IntVar(&limit, "limit", 50, "rows to print (0 = all)")
+	cmd.Flags().StringVar(&copyTo, "copy", "", "copy the output(s) into this folder under their file names")
+	return cmd
+}
+
+func names(nodes []*engine.Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Name
+	}
+	return out
+}
+
+// stageList names the plan's stages (not instances), for error messages.
+func stageList(p *engine.Plan) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range p.Nodes {
+		if s := n.Inst.Stage.Name; !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// listOutputs prints every output of the selected instances.
+func listOutputs(w io.Writer, nodes []*engine.Node, res map[*engine.Node]*engine.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "instance\toutput\tfile\tbytes\tid")
+	for _, n := range nodes {
+		a := res[n].Action
+		for _, o := range slices.Sorted(maps.Keys(a.Outputs)) {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", n.Name, o, a.Files[o], a.Sizes[o], a.Outputs[o].Short())
+		}
+	}
+	return tw.Flush()
+}
+
+// copyOutputs copies output name of every node into dir: as its file name
+// for one node, as <instance>.<file> for several.
+func copyOutputs(w io.Writer, dir string, nodes []*engine.Node, res map[*engine.Node]*engine.Result, name string, store *artifacts.Store) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return withCode(ExitEnv, err)
+	}
+	for _, n := range nodes {
+		a := res[n].Action
+		file := a.Files[name]
+		if file == "" || file != filepath.Base(file) {
+			file = name
+		}
+		if len(nodes) > 1 {
+			file = fileSafe(n.Name) + "." + file
+		}
+		dst := filepath.Join(dir, file)
+		if err := copyFile(store.Path(a.Outputs[name]), dst); err != nil {
+			return withCode(ExitEnv, fmt.Errorf("copy %s.%s: %w", n.Name, name, err))
+		}
+		fmt.Fprintln(w, dst)
+	}
+	return nil
+}
+
+// fileSafe turns an instance name into a file name: train[net=xavier,depth=2]
+// becomes train_net-xavier_depth-2.
+func fileSafe(s string) string {
+	r := strings.NewReplacer("[", "_", "]", "", ",", "_", "=", "-", "/", "-", " ", "")
+	return r.Replace(s)
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return safefile.WriteBytes(dst, data, 0o644)
+}
+
+// completeStages completes a manifest path, then the manifest's stage names
+// (and, once a '[' is typed, its instance names).
+func completeStages(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) == 0 {
+		return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+	}
+	m, err := manifest.Load(args[0])
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []string
+	if strings.Contains(toComplete, "[") {
+		exp, err := m.Expand()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		for _, in := range exp.Instances {
+			if strings.HasPrefix(in.Name, toComplete) {
+				out = append(out, in.Name)
+			}
+		}
+	} else {
+		for _, st := range m.Stages {
+			if strings.HasPrefix(st.Name, toComplete) {
+				out = append(out, st.Name)
+			}
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
