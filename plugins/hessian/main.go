@@ -1,7 +1,7 @@
 // Command pipeline-plugin-hessian computes exact Hessian spectra (SPEC 4):
 //
 //	hessian.point       the Hessian at w = 0 or at the initial point (fig5, fig11)
-//	hessian.trajectory  the Hessian along a GD run at the best learning rate (fig6, fig7, fig8)
+//	hessian.trajectory  the Hessian along the sweep run that won (fig6, fig7, fig8)
 //	hessian.theory      cond(H at 0) measured vs Theorem 1 for n = 1, 2, 3 (the theory figure)
 //
 // See docs/stages.md.
@@ -10,9 +10,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -37,16 +39,16 @@ type point struct{}
 func (point) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "hessian.point",
-		Version: "1",
-		Doc: "Exact Hessian of one network at w = 0 (point=zero) or at its initial weights (point=init, drawn from " +
-			"the stage seed exactly as train draws them from its own seed), its eigenvalues and spectral summary.",
+		Version: "2",
+		Doc: "Exact Hessian of one network at w = 0 (point=zero) or at its initial weights (point=init: the init input, " +
+			"the same weights train starts from), its eigenvalues and spectral summary.",
 		Params: append(stagekit.NetParams(),
 			sdk.ParamSpec{Name: "point", Type: sdk.TypeString, Default: "init", Doc: "zero | init"},
 			sdk.ParamSpec{Name: "save_matrix", Type: sdk.TypeBool, Default: false, Doc: "also write the full Hessian (matrix output, P rows of P values)"},
 			sdk.ParamSpec{Name: "save_eigenvalues", Type: sdk.TypeBool, Default: true, Doc: "also write every eigenvalue (eigenvalues output)"},
 			mParam,
 		),
-		Inputs: stagekit.DataInputs(),
+		Inputs: append(stagekit.DataInputs(), initOptional()),
 		Outputs: []sdk.PortSpec{
 			{Name: "spectrum", Doc: "spectrum.parquet: one schema.Spectrum row (point zero or init, epoch 0, lr 0)"},
 			{Name: "eigenvalues", Optional: true, Doc: "eigenvalues.parquet: schema.Eigenvalue rows, ascending (save_eigenvalues)"},
@@ -63,15 +65,19 @@ func (point) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 		return sdk.Errorf("bad network", "%v", err), nil
 	}
 	var w []float64
+	rep := p.Int("replicate")
 	switch pt := p.String("point"); pt {
 	case "zero":
 		w = make([]float64, net.Arch.NumParams())
 	case "init":
-		w = net.InitWeights(req.Seed)
+		var resp *sdk.Response
+		if w, resp = stagekit.LoadInit(req, net, rep); resp != nil {
+			return resp, nil
+		}
 	default:
 		return sdk.Errorf("bad param", "point %q: want zero or init", pt), nil
 	}
-	obj, _, resp := stagekit.LoadObjective(req, net, p.Int("m"))
+	obj, data, resp := stagekit.LoadObjective(req, net, p.Int("m"))
 	if resp != nil {
 		return resp, nil
 	}
@@ -86,22 +92,30 @@ func (point) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	}
 	label := p.String("point")
 	out := map[string]string{}
-	row := stagekit.SpectrumRow(net, label, 0, 0, p.Int("replicate"), pnt)
+	row := stagekit.SpectrumRow(net, label, 0, 0, rep, data, pnt)
 	if out["spectrum"], err = stagekit.WriteTable(req.OutDir, "spectrum.parquet", []schema.Spectrum{row}); err != nil {
 		return nil, fmt.Errorf("hessian.point: %w", err)
 	}
 	if p.Bool("save_eigenvalues") {
-		if out["eigenvalues"], err = stagekit.WriteTable(req.OutDir, "eigenvalues.parquet", stagekit.EigenRows(net, label, 0, pnt)); err != nil {
+		if out["eigenvalues"], err = stagekit.WriteTable(req.OutDir, "eigenvalues.parquet", stagekit.EigenRows(net, label, 0, 0, rep, pnt)); err != nil {
 			return nil, fmt.Errorf("hessian.point: %w", err)
 		}
 	}
 	if p.Bool("save_matrix") {
-		if out["matrix"], err = stagekit.WriteTable(req.OutDir, "hessian.parquet", stagekit.MatrixRows(net, label, pnt.H)); err != nil {
+		if out["matrix"], err = stagekit.WriteTable(req.OutDir, "hessian.parquet", stagekit.MatrixRows(net, label, rep, pnt.H)); err != nil {
 			return nil, fmt.Errorf("hessian.point: %w", err)
 		}
 	}
 	req.Progress(1, 1, "done")
 	return &sdk.Response{Outputs: out, Diagnostics: zeroWarning(pnt, label)}, nil
+}
+
+// initOptional is the init input, optional because point=zero needs none.
+func initOptional() sdk.PortSpec {
+	in := stagekit.InitInput()
+	in.Optional = true
+	in.Doc += "; required for point=init"
+	return in
 }
 
 // zeroWarning warns when the Hessian is exactly 0 (its condition numbers are
@@ -121,27 +135,79 @@ type trajectory struct{}
 func (trajectory) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "hessian.trajectory",
-		Version: "1",
-		Doc: "Retrains one network by GD at the best learning rate found by select for its (net, init, activation, depth), " +
-			"from initial weights drawn from the stage seed, and computes the exact Hessian spectrum at checkpoints spaced " +
-			"log-uniformly in epoch (0 and epochs included).",
+		Version: "2",
+		Doc: "Follows the sweep run that won (or the run at the lr parameter): the best learning rate found by select for this (net, init, init_scale, " +
+			"activation, depth, data), from this replicate's initial weights (the init input, the weights the sweep " +
+			"started from). It replays that run by GD, checks that the replay is bit-identical to the sweep's curve " +
+			"(loss, gradient norm, mean Frobenius norm at every epoch, else the stage fails), and computes the exact " +
+			"Hessian spectrum at every epoch 0..dense and at checkpoints spaced log-uniformly in epoch (0 and epochs " +
+			"included), with ||H(w_t) - H(0)||_F / ||H(0)||_F.",
 		Params: append(stagekit.NetParams(),
-			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of GD steps"},
+			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 0,
+				Doc: "number of GD steps (0 = those of the sweep run; more continues the same run past the sweep's end)"},
 			sdk.ParamSpec{Name: "points", Type: sdk.TypeInt, Default: 30,
 				Doc: "number of checkpoints, log-uniform in 1+epoch from 0 to epochs, deduplicated (so possibly fewer)"},
+			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Default: 0.0,
+				Doc: "follow the sweep run at this learning rate instead of the best one (0 = the best; it must be a rate of the sweep), e.g. to compare nets at a common rate"},
+			sdk.ParamSpec{Name: "dense", Type: sdk.TypeInt, Default: 0,
+				Doc: "also a checkpoint at every epoch 0..dense (the paper computed the Hessian every epoch)"},
 			sdk.ParamSpec{Name: "save_eigenvalues", Type: sdk.TypeBool, Default: false, Doc: "also write every eigenvalue at every checkpoint"},
 			mParam,
 		),
-		Inputs: append(stagekit.DataInputs(),
-			sdk.PortSpec{Name: "best", Doc: "select's best.parquet (schema.Best): the learning rate to use"}),
+		Inputs: append(stagekit.DataInputs(), stagekit.InitInput(),
+			sdk.PortSpec{Name: "best", Doc: "select's best.parquet (schema.Best): the learning rate that won"},
+			sdk.PortSpec{Name: "curves", Many: true,
+				Doc: "the sweep's schema.Curve tables for this net and replicate (train.curve): the winning run is found among them and the replay checked against it"}),
 		Outputs: []sdk.PortSpec{
 			{Name: "spectra", Doc: "spectra.parquet: schema.Spectrum rows, point \"epoch\", one per checkpoint reached before any divergence"},
-			{Name: "curve", Doc: "curve.parquet: schema.Curve rows of the run, epochs 0..epochs"},
+			{Name: "curve", Doc: "curve.parquet: schema.Curve rows of the run (the sweep run's rows, bit for bit, and any epochs past its end)"},
 			{Name: "eigenvalues", Optional: true, Doc: "eigenvalues.parquet: schema.Eigenvalue rows per checkpoint (save_eigenvalues)"},
 		},
 		Threads: stagekit.HessianThreads,
 	}
 }
+
+// sweepRun returns the curve rows (by epoch) of the run lr, replicate of
+// net in the curves files, or an error if there is none or more than one.
+func sweepRun(paths []string, net stagekit.Net, data stagekit.Data, lr float64, rep int) ([]schema.Curve, string, error) {
+	var run []schema.Curve
+	var from string
+	for _, path := range paths {
+		rows, err := table.Read[schema.Curve](path)
+		if err != nil {
+			return nil, "", err
+		}
+		var mine []schema.Curve
+		for _, c := range rows {
+			if c.Net == net.Name && c.Depth == int64(net.Depth) && c.Init == net.InitName() && c.InitScale == net.Scale &&
+				c.Activation == net.Activation && c.Dataset == data.Dataset && c.M == int64(data.M) && c.LR == lr && c.Replicate == int64(rep) {
+				mine = append(mine, c)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		if run != nil {
+			return nil, "", fmt.Errorf("the run lr=%v replicate=%d appears in %s and %s", lr, rep, from, path)
+		}
+		run, from = mine, path
+	}
+	if run == nil {
+		return nil, "", fmt.Errorf("no run lr=%v replicate=%d of net=%s depth=%d init=%s init_scale=%v activation=%s m=%d in %d curves files (bind the train sweep's curve output)",
+			lr, rep, net.Name, net.Depth, net.InitName(), net.Scale, net.Activation, data.M, len(paths))
+	}
+	slices.SortFunc(run, func(a, b schema.Curve) int { return cmp.Compare(a.Epoch, b.Epoch) })
+	for i, c := range run {
+		if c.Epoch != int64(i) {
+			return nil, "", fmt.Errorf("%s: run lr=%v replicate=%d has epoch %d at position %d (want epochs 0, 1, 2, ...)", from, lr, rep, c.Epoch, i)
+		}
+	}
+	return run, from, nil
+}
+
+// sameBits reports whether a and b are the same float64 (by bits, so +Inf
+// = +Inf and a NaN only equals the same NaN).
+func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 
 func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	p := req.Params
@@ -149,9 +215,18 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	if err != nil {
 		return sdk.Errorf("bad network", "%v", err), nil
 	}
-	epochs := p.Int("epochs")
-	if epochs < 0 {
-		return sdk.Errorf("bad param", "epochs = %d < 0", epochs), nil
+	rep := p.Int("replicate")
+	epochs, dense := p.Int("epochs"), p.Int("dense")
+	if epochs < 0 || dense < 0 {
+		return sdk.Errorf("bad param", "epochs = %d, dense = %d: want >= 0", epochs, dense), nil
+	}
+	w0, resp := stagekit.LoadInit(req, net, rep)
+	if resp != nil {
+		return resp, nil
+	}
+	obj, data, resp := stagekit.LoadObjective(req, net, p.Int("m"))
+	if resp != nil {
+		return resp, nil
 	}
 	bp, _ := req.Input("best")
 	bests, err := table.Read[schema.Best](bp)
@@ -160,31 +235,47 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	}
 	var best *schema.Best
 	for i, b := range bests {
-		if b.Net == net.Name && b.Depth == int64(net.Depth) && b.Activation == net.Activation && b.Init == net.InitName() {
+		if b.Net == net.Name && b.Depth == int64(net.Depth) && b.Activation == net.Activation && b.Init == net.InitName() &&
+			b.InitScale == net.Scale && b.Dataset == data.Dataset && b.M == int64(data.M) {
 			if best != nil {
-				return sdk.Errorf("bad best input", "two rows for net=%s init=%s activation=%s depth=%d", net.Name, net.InitName(), net.Activation, net.Depth), nil
+				return sdk.Errorf("bad best input", "two rows for net=%s init=%s init_scale=%v activation=%s depth=%d m=%d",
+					net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.M), nil
 			}
 			best = &bests[i]
 		}
 	}
 	if best == nil {
-		return sdk.Errorf("no learning rate", "the best input has no row for net=%s init=%s activation=%s depth=%d (was it in the train sweep feeding select?)",
-			net.Name, net.InitName(), net.Activation, net.Depth), nil
+		return sdk.Errorf("no learning rate", "the best input has no row for net=%s init=%s init_scale=%v activation=%s depth=%d dataset=%s m=%d (was it in the train sweep feeding select?)",
+			net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.Dataset, data.M), nil
 	}
 	var diags []sdk.Diagnostic
-	if math.IsInf(best.MeanFinalLoss, 0) || math.IsNaN(best.MeanFinalLoss) {
+	lr := best.LR
+	if x := p.Float("lr"); x != 0 {
+		if !slices.Contains(best.LRs, x) {
+			return sdk.Errorf("bad param", "lr %v is not a rate of the sweep (%v)", x, best.LRs), nil
+		}
+		lr = x
+	} else if math.IsInf(best.MeanFinalLoss, 0) || math.IsNaN(best.MeanFinalLoss) {
 		diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "best learning rate diverged",
 			Detail: fmt.Sprintf("lr %v diverged in the sweep; spectra stop at the divergence", best.LR)})
 	}
-	obj, lmin, resp := stagekit.LoadObjective(req, net, p.Int("m"))
-	if resp != nil {
-		return resp, nil
+	sweep, from, err := sweepRun(req.Inputs["curves"], net, data, lr, rep)
+	if err != nil {
+		return sdk.Errorf("bad curves input", "%v", err), nil
+	}
+	if epochs == 0 {
+		epochs = len(sweep) - 1
 	}
 	cps := stagekit.LogEpochs(epochs, p.Int("points"))
+	for e := 0; e <= min(dense, epochs); e++ {
+		cps = append(cps, e)
+	}
+	slices.Sort(cps)
+	cps = slices.Compact(cps)
 	total := float64(epochs + len(cps)*100) // a Hessian spectrum counts as 100 epochs of progress
-	req.Log.Info().Str("arch", net.Arch.String()).Float64("lr", best.LR).Ints("checkpoints", cps).Msg("trajectory")
+	req.Log.Info().Str("arch", net.Arch.String()).Float64("lr", lr).Int("epochs", epochs).Int("checkpoints", len(cps)).Msg("trajectory")
 	var cancelled bool
-	res := train.GD(obj, net.Arch, net.InitWeights(req.Seed), train.Options{LR: best.LR, Epochs: epochs, Checkpoints: cps,
+	res := train.GD(obj, net.Arch, w0, train.Options{LR: lr, Epochs: epochs, Checkpoints: cps,
 		Progress: func(e int) {
 			if e%16 == 0 && ctx.Err() != nil {
 				cancelled = true
@@ -194,7 +285,18 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	if cancelled {
 		return nil, ctx.Err()
 	}
-	rep := p.Int("replicate")
+	curve := stagekit.CurveRows(net, lr, rep, data, w0, res)
+	for e := 0; e < min(len(sweep), len(curve)); e++ {
+		a, b := curve[e], sweep[e]
+		if !sameBits(a.Loss, b.Loss) || !sameBits(a.GradNorm, b.GradNorm) || !sameBits(a.AvgFrob, b.AvgFrob) || a.Diverged != b.Diverged {
+			return sdk.Errorf("replay differs from the sweep run",
+				"lr=%v replicate=%d epoch %d: loss %v grad_norm %v avg_frob %v, the sweep (%s) has %v %v %v",
+				lr, rep, e, a.Loss, a.GradNorm, a.AvgFrob, from, b.Loss, b.GradNorm, b.AvgFrob), nil
+		}
+	}
+	h0 := mat.NewSymDense(obj.Dim(), nil)
+	obj.Hessian(h0, make([]float64, obj.Dim()))
+	h0Frob := stagekit.FrobDist(h0, nil)
 	var spectra []schema.Spectrum
 	var eig []schema.Eigenvalue
 	h := mat.NewSymDense(obj.Dim(), nil)
@@ -213,16 +315,20 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 		if err != nil {
 			return sdk.Errorf("Hessian failed", "epoch %d: %v", e, err), nil
 		}
-		spectra = append(spectra, stagekit.SpectrumRow(net, "epoch", e, best.LR, rep, pnt))
+		row := stagekit.SpectrumRow(net, "epoch", e, lr, rep, data, pnt)
+		if h0Frob > 0 {
+			row.HDist0 = stagekit.FrobDist(h, h0) / h0Frob
+		}
+		spectra = append(spectra, row)
 		if p.Bool("save_eigenvalues") {
-			eig = append(eig, stagekit.EigenRows(net, "epoch", e, pnt)...)
+			eig = append(eig, stagekit.EigenRows(net, "epoch", e, lr, rep, pnt)...)
 		}
 	}
 	out := map[string]string{}
 	if out["spectra"], err = stagekit.WriteTable(req.OutDir, "spectra.parquet", spectra); err != nil {
 		return nil, fmt.Errorf("hessian.trajectory: %w", err)
 	}
-	if out["curve"], err = stagekit.WriteTable(req.OutDir, "curve.parquet", stagekit.CurveRows(net, best.LR, rep, lmin, res)); err != nil {
+	if out["curve"], err = stagekit.WriteTable(req.OutDir, "curve.parquet", curve); err != nil {
 		return nil, fmt.Errorf("hessian.trajectory: %w", err)
 	}
 	if p.Bool("save_eigenvalues") {

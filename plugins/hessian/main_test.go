@@ -89,13 +89,14 @@ func TestPointZeroShortcut2(t *testing.T) {
 	}
 }
 
-// TestPointInit: the init point is drawn like train draws it (same
-// stagekit.InitWeights from the stage seed); oracle for the loss and the
-// eigenvalue count: nets.Linear at those weights, P = depth * d^2.
+// TestPointInit: the init point is the init input's weights (whatever the
+// stage seed); oracle for the loss and the eigenvalue count: nets.Linear at
+// those weights, P = depth * d^2. Weights of another replicate are refused.
 func TestPointInit(t *testing.T) {
 	statsPath, _ := stagetest.SyntheticData(t, t.TempDir(), 11, 200)
-	r := stagetest.Run(t, plug, "hessian.point", map[string]any{"net": "orthogonal", "depth": 3, "replicate": 4},
-		map[string][]string{"stats": {statsPath}}, 77)
+	initPath, w0 := stagetest.InitFile(t, t.TempDir(), "orthogonal", 3, "", "", 0, 4, 77)
+	in := map[string][]string{"stats": {statsPath}, "init": {initPath}}
+	r := stagetest.Run(t, plug, "hessian.point", map[string]any{"net": "orthogonal", "depth": 3, "replicate": 4}, in, 78)
 	stagetest.MustSucceed(t, r, "hessian.point")
 	if _, ok := r.Outputs["matrix"]; ok {
 		t.Error("matrix written without save_matrix")
@@ -103,8 +104,9 @@ func TestPointInit(t *testing.T) {
 	s := read[schema.Spectrum](t, r.Paths["spectrum"])[0]
 	st, _ := stagekit.ReadStats(statsPath)
 	net, _ := stagekit.ParseNet("orthogonal", 3, "linear", "")
-	l := nets.NewLinear(net.Arch, st.Sxx, st.Syx, st.Syy).Loss(net.InitWeights(77))
-	if s.Loss != l || s.Init != "orthogonal" || s.Point != "init" || s.Replicate != 4 || s.P != 300 {
+	l := nets.NewLinear(net.Arch, st.Sxx, st.Syx, st.Syy).Loss(w0)
+	if s.Loss != l || s.Init != "orthogonal" || s.Point != "init" || s.Replicate != 4 || s.P != 300 || s.WNorm != stagekit.Norm(w0) ||
+		s.Dataset != "synthetic" || s.M != 200 || s.InitScale != 1 || !(s.HFrob > 0) || !math.IsNaN(s.HDist0) {
 		t.Errorf("row %+v, want loss %v", s, l)
 	}
 	if !(s.Cond10 > 1 && s.Cond >= s.Cond10 && s.AbsMax > 0) {
@@ -112,6 +114,14 @@ func TestPointInit(t *testing.T) {
 	}
 	if n := len(read[schema.Eigenvalue](t, r.Paths["eigenvalues"])); n != 300 {
 		t.Errorf("%d eigenvalues", n)
+	}
+	r = stagetest.Run(t, plug, "hessian.point", map[string]any{"net": "orthogonal", "depth": 3, "replicate": 5}, in, 78)
+	if !r.Failed() || !strings.Contains(r.Err("hessian.point").Error(), "replicate=4") {
+		t.Errorf("replicate 5 given replicate 4's weights: %v", r.Diagnostics)
+	}
+	r = stagetest.Run(t, plug, "hessian.point", map[string]any{"net": "orthogonal", "depth": 3}, map[string][]string{"stats": {statsPath}}, 78)
+	if !r.Failed() || !strings.Contains(r.Err("hessian.point").Error(), "init") {
+		t.Errorf("point=init without the init input: %v", r.Diagnostics)
 	}
 }
 
@@ -133,46 +143,161 @@ func TestPointZeroHighOrder(t *testing.T) {
 	}
 }
 
-// TestTrajectory: retraining at the lr from a hand-made best table; the
-// spectra sit at LogEpochs and their losses are the curve's at those epochs.
-func TestTrajectory(t *testing.T) {
+// sweep runs the real train.init, train and select stages (train and
+// select plugins built here) for a linear net at three learning rates and
+// two replicates, every stage with its own seed as the engine would give
+// it, and returns the init tables by replicate, the curves and best.
+func sweep(t *testing.T, statsPath, net string, depth int) (inits map[int]string, curves []string, best string) {
+	t.Helper()
 	dir := t.TempDir()
-	statsPath, _ := stagetest.SyntheticData(t, dir, 11, 200)
-	bestPath := filepath.Join(dir, "best.parquet")
-	if err := table.Write(bestPath, []schema.Best{
-		{Net: "shortcut2", N: 2, Depth: 4, Init: "small", Activation: "linear", LR: 0.05},
-		{Net: "xavier", Depth: 4, Init: "xavier", Activation: "linear", LR: 0.001},
-	}); err != nil {
+	tp, err := stagetest.BuildPlugin(dir, "../train", "train")
+	if err != nil {
 		t.Fatal(err)
 	}
-	in := map[string][]string{"stats": {statsPath}, "best": {bestPath}}
-	r := stagetest.Run(t, plug, "hessian.trajectory", map[string]any{"net": "shortcut2", "depth": 4, "epochs": 40, "points": 6, "save_eigenvalues": true}, in, 3)
+	sp, err := stagetest.BuildPlugin(dir, "../select", "select")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inits = map[int]string{}
+	seed := uint64(1000)
+	for rep := range 2 {
+		seed++
+		r := stagetest.Run(t, tp, "train.init", map[string]any{"net": net, "depth": depth, "replicate": rep}, nil, seed)
+		stagetest.MustSucceed(t, r, "train.init")
+		inits[rep] = r.Paths["init"]
+		for _, lr := range []float64{0.01, 0.05, 0.2} {
+			seed++
+			r := stagetest.Run(t, tp, "train", map[string]any{"net": net, "depth": depth, "replicate": rep, "lr": lr, "epochs": 40},
+				map[string][]string{"stats": {statsPath}, "init": {inits[rep]}}, seed)
+			stagetest.MustSucceed(t, r, "train")
+			curves = append(curves, r.Paths["curve"])
+		}
+	}
+	r := stagetest.Run(t, sp, "select", nil, map[string][]string{"curves": curves}, 1)
+	stagetest.MustSucceed(t, r, "select")
+	return inits, curves, r.Paths["best"]
+}
+
+// TestOneNetworkOneSetOfWeights: the trajectory follows the sweep run that
+// won. Its curve is the sweep's curve of (best lr, replicate) bit for bit,
+// its epoch-0 spectrum is hessian.point's spectrum at the init input (the
+// weights every lr of the sweep started from), the spectra sit at
+// LogEpochs and at every epoch 0..dense with the curve's loss and gradient
+// norm, and ||H(w_t) - H(0)||_F / ||H(0)||_F is small near w = 0 and grows.
+// A sweep curve that differs from the replay by one ulp fails the stage.
+func TestOneNetworkOneSetOfWeights(t *testing.T) {
+	dir := t.TempDir()
+	statsPath, _ := stagetest.SyntheticData(t, dir, 11, 200)
+	inits, curves, bestPath := sweep(t, statsPath, "shortcut2", 4)
+	best := read[schema.Best](t, bestPath)
+	if len(best) != 1 || best[0].Net != "shortcut2" {
+		t.Fatalf("best rows %+v", best)
+	}
+	lr := best[0].LR
+	in := map[string][]string{"stats": {statsPath}, "init": {inits[1]}, "best": {bestPath}, "curves": curves}
+	params := map[string]any{"net": "shortcut2", "depth": 4, "replicate": 1, "points": 6, "dense": 3, "save_eigenvalues": true}
+	r := stagetest.Run(t, plug, "hessian.trajectory", params, in, 3)
 	stagetest.MustSucceed(t, r, "hessian.trajectory")
 	curve := read[schema.Curve](t, r.Paths["curve"])
 	spectra := read[schema.Spectrum](t, r.Paths["spectra"])
-	if len(curve) != 41 || curve[0].LR != 0.05 {
-		t.Fatalf("curve: %d rows, lr %v", len(curve), curve[0].LR)
+	var won []schema.Curve
+	for _, p := range curves {
+		if c := read[schema.Curve](t, p); c[0].LR == lr && c[0].Replicate == 1 {
+			won = c
+		}
+	}
+	if len(curve) != 41 || len(won) != 41 {
+		t.Fatalf("curve: %d rows, the sweep run %d", len(curve), len(won))
+	}
+	for e := range curve {
+		a, b := curve[e], won[e]
+		if a.Loss != b.Loss || a.GradNorm != b.GradNorm || a.AvgFrob != b.AvgFrob || a.LR != lr || a.Replicate != 1 {
+			t.Fatalf("epoch %d: trajectory %+v, sweep run %+v", e, a, b)
+		}
 	}
 	want := stagekit.LogEpochs(40, 6)
+	want = append(want, 1, 2, 3)
+	slices.Sort(want)
+	want = slices.Compact(want)
 	if len(spectra) != len(want) {
 		t.Fatalf("%d spectra, want %d (%v)", len(spectra), len(want), want)
 	}
 	for i, s := range spectra {
-		if s.Epoch != int64(want[i]) || s.Point != "epoch" || s.LR != 0.05 {
+		if s.Epoch != int64(want[i]) || s.Point != "epoch" || s.LR != lr || s.Replicate != 1 {
 			t.Errorf("spectrum %d: %+v", i, s)
 		}
 		if s.Loss != curve[s.Epoch].Loss || s.GradNorm != curve[s.Epoch].GradNorm {
 			t.Errorf("epoch %d: spectrum loss %v grad %v, curve %v %v", s.Epoch, s.Loss, s.GradNorm, curve[s.Epoch].Loss, curve[s.Epoch].GradNorm)
 		}
+		if !(s.HDist0 >= 0) {
+			t.Errorf("epoch %d: h_dist0 %v", s.Epoch, s.HDist0)
+		}
 	}
-	if !(spectra[len(spectra)-1].Loss < spectra[0].Loss) {
-		t.Errorf("loss did not decrease along the trajectory")
+	if first, last := spectra[0].HDist0, spectra[len(spectra)-1].HDist0; !(first < 0.05 && last > first) {
+		t.Errorf("||H(w_t) - H(0)||/||H(0)||: %v at epoch 0 (0.01 x Xavier: want < 0.05), %v at the end (want larger)", first, last)
 	}
 	if n := len(read[schema.Eigenvalue](t, r.Paths["eigenvalues"])); n != 400*len(want) {
 		t.Errorf("%d eigenvalues, want %d", n, 400*len(want))
 	}
+	// fig5's point is the same weights: the same spectrum, bit for bit.
+	rp := stagetest.Run(t, plug, "hessian.point", map[string]any{"net": "shortcut2", "depth": 4, "replicate": 1},
+		map[string][]string{"stats": {statsPath}, "init": {inits[1]}}, 99)
+	stagetest.MustSucceed(t, rp, "hessian.point")
+	pt, s0 := read[schema.Spectrum](t, rp.Paths["spectrum"])[0], spectra[0]
+	if pt.Loss != s0.Loss || pt.GradNorm != s0.GradNorm || pt.AbsMax != s0.AbsMax || pt.Q10 != s0.Q10 || pt.Cond10 != s0.Cond10 ||
+		pt.Index != s0.Index || pt.WNorm != s0.WNorm || pt.HFrob != s0.HFrob || s0.WNorm != read[schema.Init](t, inits[1])[0].WNorm {
+		t.Errorf("fig5's point %+v differs from the trajectory's epoch 0 %+v", pt, s0)
+	}
+	// A sweep curve one ulp off the replay: the stage fails, naming the epoch.
+	var bad []string
+	for _, p := range curves {
+		c := read[schema.Curve](t, p)
+		if c[0].LR == lr && c[0].Replicate == 1 {
+			c[7].Loss = math.Nextafter(c[7].Loss, math.Inf(1))
+			p = filepath.Join(dir, "tampered.parquet")
+			if err := table.Write(p, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bad = append(bad, p)
+	}
+	in["curves"] = bad
+	r = stagetest.Run(t, plug, "hessian.trajectory", params, in, 3)
+	if !r.Failed() || !strings.Contains(r.Err("hessian.trajectory").Error(), "epoch 7") {
+		t.Errorf("tampered sweep curve: want a failure at epoch 7, got %v", r.Diagnostics)
+	}
+	// Continuing past the sweep: the first 41 epochs are still the sweep's.
+	in["curves"] = curves
+	params["epochs"] = 60
+	r = stagetest.Run(t, plug, "hessian.trajectory", params, in, 3)
+	stagetest.MustSucceed(t, r, "hessian.trajectory")
+	if long := read[schema.Curve](t, r.Paths["curve"]); len(long) != 61 || long[40].Loss != won[40].Loss || !(long[60].Loss < long[40].Loss) {
+		t.Errorf("continued run: %d rows", len(long))
+	}
+	// A common rate instead of the best: the sweep run at that rate, or an error for a rate not run.
+	delete(params, "epochs")
+	other := 0.01
+	if lr == other {
+		other = 0.2
+	}
+	params["lr"] = other
+	r = stagetest.Run(t, plug, "hessian.trajectory", params, in, 3)
+	stagetest.MustSucceed(t, r, "hessian.trajectory")
+	if c := read[schema.Curve](t, r.Paths["curve"]); c[0].LR != other || len(c) != 41 {
+		t.Errorf("lr %v: curve at lr %v, %d rows", other, c[0].LR, len(c))
+	}
+	if sp := read[schema.Spectrum](t, r.Paths["spectra"]); sp[0].LR != other {
+		t.Errorf("lr %v: spectra at lr %v", other, sp[0].LR)
+	}
+	params["lr"] = 0.03
+	r = stagetest.Run(t, plug, "hessian.trajectory", params, in, 3)
+	if !r.Failed() || !strings.Contains(r.Err("hessian.trajectory").Error(), "not a rate of the sweep") {
+		t.Errorf("lr 0.03 (not run): %v", r.Diagnostics)
+	}
 	// No row for orthogonal in best: a clear error.
-	r = stagetest.Run(t, plug, "hessian.trajectory", map[string]any{"net": "orthogonal", "depth": 4, "epochs": 5}, in, 3)
+	oi, _ := stagetest.InitFile(t, dir, "orthogonal", 4, "", "", 0, 0, 5)
+	r = stagetest.Run(t, plug, "hessian.trajectory", map[string]any{"net": "orthogonal", "depth": 4},
+		map[string][]string{"stats": {statsPath}, "init": {oi}, "best": {bestPath}, "curves": curves}, 3)
 	if !r.Failed() || !strings.Contains(r.Err("hessian.trajectory").Error(), "no row for net=orthogonal") {
 		t.Errorf("missing best row: %v", r.Diagnostics)
 	}

@@ -50,13 +50,17 @@ type Curve struct {
 	Init       string  `parquet:"init"`       // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
 	Activation string  `parquet:"activation"` // linear, relu, tanh, sigmoid (mid position)
 	LR         float64 `parquet:"lr"`         // learning rate (0 where not trained)
-	Replicate  int64   `parquet:"replicate"`  // replicate number (the seed is derived from all parameters, including it)
+	Replicate  int64   `parquet:"replicate"`  // replicate number: with the net fields it names the initial weights (see Init)
 	Epoch      int64   `parquet:"epoch"`      // number of full-batch GD steps taken (0 = initial point)
 	Loss       float64 `parquet:"loss"`       // training loss 1/(2m) ||Y - f(X)||_F^2
 	GradNorm   float64 `parquet:"grad_norm"`  // Euclidean norm of the gradient
 	AvgFrob    float64 `parquet:"avg_frob"`   // mean Frobenius norm of the weight matrices
-	LMin       float64 `parquet:"l_min"`      // global optimum of the linear problem, 1/2 tr(Syy - Syx Sxx^+ Syx^T)
+	LMin       float64 `parquet:"l_min"`      // L_min of the data used: 1/2 tr(Syy - Syx Sxx^+ Syx^T) of the m samples the loss averages over
 	Diverged   bool    `parquet:"diverged"`   // true from the epoch the loss became non-finite (loss and norms are then +Inf)
+	Dataset    string  `parquet:"dataset"`    // data set of the stats input: mnist, fashion or synthetic
+	M          int64   `parquet:"m"`          // number of samples the loss averages over (linear nets: all of the stats; nonlinear: the first m samples)
+	InitScale  float64 `parquet:"init_scale"` // factor applied to the initialisation's draws (small: 0.01 unless overridden; 1 for xavier, orthogonal, identity)
+	WNorm      float64 `parquet:"w_norm"`     // Euclidean norm of all weights ||w||_2, the distance from w = 0: set at epoch 0, at saved checkpoints and at the last epoch, NaN at other epochs (+Inf after a divergence)
 }
 
 // Checkpoint holds the flat weights (paper's parameter order) at one epoch.
@@ -67,9 +71,29 @@ type Checkpoint struct {
 	Init       string    `parquet:"init"`       // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
 	Activation string    `parquet:"activation"` // activation at the mid positions: linear, relu, tanh, sigmoid
 	LR         float64   `parquet:"lr"`         // learning rate (0 where not trained)
-	Replicate  int64     `parquet:"replicate"`  // replicate number (the seed is derived from all parameters, including it)
+	Replicate  int64     `parquet:"replicate"`  // replicate number: with the net fields it names the initial weights (see Init)
 	Epoch      int64     `parquet:"epoch"`      // number of full-batch GD steps taken (0 = initial point)
 	Loss       float64   `parquet:"loss"`       // training loss 1/(2m) ||Y - f(X)||_F^2
+	W          []float64 `parquet:"w,list"`     // flat weights in the paper parameter order (unit, matrix, column, row)
+	InitScale  float64   `parquet:"init_scale"` // factor applied to the initialisation's draws (see Curve)
+}
+
+// Init holds the initial weights of one network replicate: written by
+// train.init, read by train, hessian.point and hessian.trajectory, so that
+// every stage that needs "replicate r of net X at depth D" starts from
+// exactly these weights. The weights depend only on the columns below
+// (net, depth, activation, init, init_scale, replicate) and the manifest
+// seed: never on a learning rate, a number of epochs or the stage using
+// them. One row.
+type Init struct {
+	Net        string    `parquet:"net"`        // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	N          int64     `parquet:"n"`          // shortcut depth n, 0 for plain nets
+	Depth      int64     `parquet:"depth"`      // number of weight layers D
+	Init       string    `parquet:"init"`       // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
+	Activation string    `parquet:"activation"` // activation at the mid positions: linear, relu, tanh, sigmoid
+	InitScale  float64   `parquet:"init_scale"` // factor applied to the initialisation's draws (see Curve)
+	Replicate  int64     `parquet:"replicate"`  // replicate number
+	WNorm      float64   `parquet:"w_norm"`     // ||w||_2 of the weights
 	W          []float64 `parquet:"w,list"`     // flat weights in the paper parameter order (unit, matrix, column, row)
 }
 
@@ -83,7 +107,7 @@ type Spectrum struct {
 	Init       string  `parquet:"init"`       // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
 	Activation string  `parquet:"activation"` // activation at the mid positions: linear, relu, tanh, sigmoid
 	LR         float64 `parquet:"lr"`         // learning rate (0 where not trained)
-	Replicate  int64   `parquet:"replicate"`  // replicate number (the seed is derived from all parameters, including it)
+	Replicate  int64   `parquet:"replicate"`  // replicate number: with the net fields it names the initial weights (see Init); with lr it names the training run
 	Point      string  `parquet:"point"`      // zero (w = 0), init (initial point) or epoch (checkpoint along training)
 	Epoch      int64   `parquet:"epoch"`      // number of full-batch GD steps taken (0 = initial point)
 	Loss       float64 `parquet:"loss"`       // training loss 1/(2m) ||Y - f(X)||_F^2
@@ -99,26 +123,36 @@ type Spectrum struct {
 	Neg        int64   `parquet:"neg"`        // eigenvalues < -zero_tol
 	Zero       int64   `parquet:"zero"`       // eigenvalues within zero_tol of 0
 	ZeroTol    float64 `parquet:"zero_tol"`   // absolute tolerance used for the inertia
+	Dataset    string  `parquet:"dataset"`    // data set of the stats input: mnist, fashion or synthetic
+	M          int64   `parquet:"m"`          // number of samples the loss averages over (see Curve)
+	InitScale  float64 `parquet:"init_scale"` // factor applied to the initialisation's draws (see Curve)
+	WNorm      float64 `parquet:"w_norm"`     // ||w||_2 at the point (distance from w = 0)
+	HFrob      float64 `parquet:"h_frob"`     // Frobenius norm ||H(w)||_F of the Hessian at the point
+	HDist0     float64 `parquet:"h_dist0"`    // ||H(w) - H(0)||_F / ||H(0)||_F, H(0) the Hessian at w = 0 of the same net; NaN where not computed (point zero, init) or H(0) = 0 (n >= 3, plain depth >= 3)
 }
 
 // Eigenvalue is one eigenvalue (ascending K) of the Hessian at a point.
 type Eigenvalue struct {
-	Net   string  `parquet:"net"`   // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
-	Depth int64   `parquet:"depth"` // number of weight layers D
-	Init  string  `parquet:"init"`  // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
-	Point string  `parquet:"point"` // zero (w = 0), init (initial point) or epoch (checkpoint along training)
-	Epoch int64   `parquet:"epoch"` // number of full-batch GD steps taken (0 = initial point)
-	K     int64   `parquet:"k"`     // position in ascending order
-	Value float64 `parquet:"value"` // eigenvalue
+	Net       string  `parquet:"net"`        // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	Depth     int64   `parquet:"depth"`      // number of weight layers D
+	Init      string  `parquet:"init"`       // initialisation: xavier, orthogonal, small (0.01 x Xavier), zero, identity
+	Point     string  `parquet:"point"`      // zero (w = 0), init (initial point) or epoch (checkpoint along training)
+	Epoch     int64   `parquet:"epoch"`      // number of full-batch GD steps taken (0 = initial point)
+	K         int64   `parquet:"k"`          // position in ascending order
+	Value     float64 `parquet:"value"`      // eigenvalue
+	LR        float64 `parquet:"lr"`         // learning rate of the run (0 where not trained)
+	Replicate int64   `parquet:"replicate"`  // replicate number (see Spectrum)
+	InitScale float64 `parquet:"init_scale"` // factor applied to the initialisation's draws (see Curve)
 }
 
 // HessianRow is one row of a full Hessian matrix (paper's parameter order).
 type HessianRow struct {
-	Net    string    `parquet:"net"`         // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
-	Depth  int64     `parquet:"depth"`       // number of weight layers D
-	Point  string    `parquet:"point"`       // zero (w = 0), init (initial point) or epoch (checkpoint along training)
-	Row    int64     `parquet:"row"`         // row of the Hessian
-	Values []float64 `parquet:"values,list"` // the row, P values
+	Net       string    `parquet:"net"`         // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
+	Depth     int64     `parquet:"depth"`       // number of weight layers D
+	Point     string    `parquet:"point"`       // zero (w = 0), init (initial point) or epoch (checkpoint along training)
+	Row       int64     `parquet:"row"`         // row of the Hessian
+	Values    []float64 `parquet:"values,list"` // the row, P values
+	Replicate int64     `parquet:"replicate"`   // replicate number (see Spectrum)
 }
 
 // Theory compares cond(H at 0) predicted by Theorem 1 with the measured value.
@@ -132,7 +166,11 @@ type Theory struct {
 }
 
 // Best is the learning rate with the lowest mean final loss over seeds for one
-// network and depth (SPEC 4).
+// network and depth (SPEC 4), with what is needed to judge it: where it sits
+// in the grid, its neighbours, the largest stable rate, the per-replicate
+// final losses, escape epochs and distances from w = 0. One row per (net,
+// init, init_scale, activation, dataset, m, depth). Per-replicate lists are
+// in replicate order (column replicates).
 type Best struct {
 	Net           string  `parquet:"net"`             // network family: xavier, orthogonal, shortcut1, shortcut2, shortcut3
 	N             int64   `parquet:"n"`               // shortcut depth n, 0 for plain nets
@@ -144,7 +182,33 @@ type Best struct {
 	StdFinalLoss  float64 `parquet:"std_final_loss"`  // standard deviation of the final loss over replicates
 	Seeds         int64   `parquet:"seeds"`           // replicates averaged
 	LRsTried      int64   `parquet:"lrs_tried"`       // learning rates compared
-	LMin          float64 `parquet:"l_min"`           // global optimum of the linear problem, 1/2 tr(Syy - Syx Sxx^+ Syx^T)
+	LMin          float64 `parquet:"l_min"`           // L_min of the data used (see Curve): the m samples the loss averages over
+
+	Dataset         string    `parquet:"dataset"`                // data set of the stats input: mnist, fashion or synthetic
+	M               int64     `parquet:"m"`                      // number of samples the loss averages over (see Curve)
+	InitScale       float64   `parquet:"init_scale"`             // factor applied to the initialisation's draws (see Curve)
+	Epochs          int64     `parquet:"epochs"`                 // number of GD steps of every run
+	LRMinTried      float64   `parquet:"lr_min_tried"`           // smallest learning rate run
+	LRMaxTried      float64   `parquet:"lr_max_tried"`           // largest learning rate run
+	AtGridEdge      bool      `parquet:"at_grid_edge"`           // the best rate is the smallest or the largest run: the optimum is not bracketed (a diverged neighbour does bracket it)
+	LRBelow         float64   `parquet:"lr_below"`               // the next smaller rate run (NaN if none)
+	LRAbove         float64   `parquet:"lr_above"`               // the next larger rate run (NaN if none)
+	MeanLossBelow   float64   `parquet:"mean_loss_below"`        // mean final loss at lr_below (+Inf if a replicate diverged, NaN if none)
+	MeanLossAbove   float64   `parquet:"mean_loss_above"`        // mean final loss at lr_above (+Inf if a replicate diverged, NaN if none)
+	MaxStableLR     float64   `parquet:"max_stable_lr"`          // largest rate at which no replicate diverged (NaN if every rate diverged)
+	MaxStableAtEdge bool      `parquet:"max_stable_at_edge"`     // max_stable_lr is the largest rate run: the stability limit lies beyond the grid
+	Replicates      []int64   `parquet:"replicates,list"`        // replicate numbers at the best rate, ascending
+	FinalLosses     []float64 `parquet:"final_losses,list"`      // final loss of each replicate at the best rate (+Inf if diverged)
+	MinFinalLoss    float64   `parquet:"min_final_loss"`         // smallest of final_losses
+	MaxFinalLoss    float64   `parquet:"max_final_loss"`         // largest of final_losses
+	InitLoss        float64   `parquet:"init_loss"`              // mean loss at epoch 0 over the replicates (L(0))
+	EscapeFraction  float64   `parquet:"escape_fraction"`        // f of the escape epoch definition (stagekit.EscapeFraction = 0.1)
+	EscapeEpochs    []int64   `parquet:"escape_epochs,list"`     // per replicate at the best rate: first epoch e with L(e) - L_min <= (1 - f) (L(0) - L_min); -1 if never
+	FinalWNorms     []float64 `parquet:"final_w_norms,list"`     // per replicate at the best rate: ||w||_2 of the trained weights (distance from w = 0)
+	MeanFinalWNorm  float64   `parquet:"mean_final_w_norm"`      // mean of final_w_norms
+	MeanFinalFrob   float64   `parquet:"mean_final_avg_frob"`    // mean over replicates of the final avg_frob (mean Frobenius norm of the weight matrices)
+	LRs             []float64 `parquet:"lrs,list"`               // every rate run, ascending
+	MeanFinalLosses []float64 `parquet:"mean_final_losses,list"` // mean final loss at each rate of lrs (+Inf where a replicate diverged)
 }
 
 // Check is one numerical check of a theorem (SPEC 3) with its numbers.

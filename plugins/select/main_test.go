@@ -5,12 +5,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/plugins/host"
 	"github.com/demystify-resnet/repro/plugins/schema"
+	"github.com/demystify-resnet/repro/plugins/stagekit"
 	"github.com/demystify-resnet/repro/plugins/stagekit/stagetest"
 )
 
@@ -79,9 +81,72 @@ func TestSelect(t *testing.T) {
 	if x6.Depth != 6 || x6.LR != 0.01 || !math.IsInf(x6.MeanFinalLoss, 1) {
 		t.Errorf("xavier depth 6 (all diverged): %+v", x6)
 	}
-	if len(r.Diagnostics) != 1 || !strings.Contains(r.Diagnostics[0].Detail, "diverged") {
-		t.Errorf("want one warning about divergence, got %v", r.Diagnostics)
+	// Judging columns. shortcut2: 0.1 is bracketed by 0.01 (mean 0.6) and a diverged 1 (+Inf).
+	if s2.AtGridEdge || s2.LRBelow != 0.01 || s2.LRAbove != 1 || math.Abs(s2.MeanLossBelow-0.6) > 1e-15 || !math.IsInf(s2.MeanLossAbove, 1) ||
+		s2.MaxStableLR != 0.1 || s2.MaxStableAtEdge || s2.LRMinTried != 0.01 || s2.LRMaxTried != 1 || s2.Epochs != 2 ||
+		!slices.Equal(s2.Replicates, []int64{0, 1}) || !slices.Equal(s2.FinalLosses, []float64{0.3, 0.5}) ||
+		s2.MinFinalLoss != 0.3 || s2.MaxFinalLoss != 0.5 || s2.InitLoss != 0.01 || len(s2.EscapeEpochs) != 2 ||
+		!slices.Equal(s2.LRs, []float64{0.01, 0.1, 1}) || len(s2.MeanFinalLosses) != 3 || !math.IsInf(s2.MeanFinalLosses[2], 1) ||
+		s2.EscapeFraction != stagekit.EscapeFraction {
+		t.Errorf("shortcut2 judging columns: %+v", s2)
 	}
+	// xavier depth 2: the winner is the smallest rate, and no rate diverged.
+	if !x2.AtGridEdge || !math.IsNaN(x2.LRBelow) || x2.LRAbove != 0.01 || x2.MaxStableLR != 0.01 || !x2.MaxStableAtEdge {
+		t.Errorf("xavier depth 2 (edge): %+v", x2)
+	}
+	if !math.IsNaN(x6.MaxStableLR) || !x6.AtGridEdge || !math.IsInf(x6.MaxFinalLoss, 1) {
+		t.Errorf("xavier depth 6: %+v", x6)
+	}
+	var div, edge int
+	for _, d := range r.Diagnostics {
+		if strings.Contains(d.Detail, "every learning rate diverged") {
+			div++
+		}
+		if d.Summary == "best rate at a grid edge" && strings.Contains(d.Detail, "2 of 3 rows") && strings.Contains(d.Detail, "depth=2 (lr 0.001)") {
+			edge++
+		}
+	}
+	if len(r.Diagnostics) != 2 || div != 1 || edge != 1 {
+		t.Errorf("want one warning about divergence and one naming the 2 rows at a grid edge, got %v", r.Diagnostics)
+	}
+}
+
+// TestSelectEscape: the escape epoch of each replicate at the best rate
+// (hand-made curves: L(0) = 1, L_min = 0, f = 0.1, so the first epoch with
+// loss <= 0.9), and -1 for a run that never gets there; w_norm and avg_frob
+// of the final epoch are averaged.
+func TestSelectEscape(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(rep int64, losses []float64, wn float64) string {
+		var rows []schema.Curve
+		for e, l := range losses {
+			rows = append(rows, schema.Curve{Net: "shortcut3", N: 3, Depth: 6, Init: "small", InitScale: 0.01, Activation: "linear",
+				Dataset: "mnist", M: 60000, LR: 0.1, Replicate: rep, Epoch: int64(e), Loss: l, LMin: 0, WNorm: wn, AvgFrob: 2 * wn})
+		}
+		p := filepath.Join(dir, fmt.Sprintf("r%d.parquet", rep))
+		if err := table.Write(p, rows); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	files := []string{mk(0, []float64{1, 0.99, 0.95, 0.9, 0.5}, 1), mk(1, []float64{1, 0.98, 0.97, 0.96, 0.95}, 3)}
+	r := stagetest.Run(t, plug, "select", nil, map[string][]string{"curves": files}, 0)
+	stagetest.MustSucceed(t, r, "select")
+	b := read(t, r.Paths["best"])
+	if len(b) != 1 || !slices.Equal(b[0].EscapeEpochs, []int64{3, -1}) || b[0].MeanFinalWNorm != 2 || b[0].MeanFinalFrob != 4 ||
+		!slices.Equal(b[0].FinalWNorms, []float64{1, 3}) || b[0].M != 60000 || b[0].Dataset != "mnist" || b[0].InitScale != 0.01 ||
+		!b[0].AtGridEdge {
+		t.Errorf("best %+v", b)
+	}
+}
+
+func read(t *testing.T, path string) []schema.Best {
+	t.Helper()
+	rows, err := table.Read[schema.Best](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
 
 func TestSelectErrors(t *testing.T) {
@@ -93,12 +158,23 @@ func TestSelectErrors(t *testing.T) {
 	}
 	// A run that stopped at another epoch.
 	short := filepath.Join(dir, "short.parquet")
-	if err := table.Write(short, []schema.Curve{{Net: "shortcut2", Depth: 4, Init: "small", Activation: "linear", LR: 0.01, Epoch: 1, Loss: 1}}); err != nil {
+	if err := table.Write(short, []schema.Curve{{Net: "shortcut2", Depth: 4, Init: "small", Activation: "linear", LR: 0.01, Epoch: 0, Loss: 1},
+		{Net: "shortcut2", Depth: 4, Init: "small", Activation: "linear", LR: 0.01, Epoch: 1, Loss: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	r = stagetest.Run(t, plug, "select", nil, map[string][]string{"curves": {a, short}}, 0)
 	if !r.Failed() || !strings.Contains(r.Err("select").Error(), "different epochs") {
 		t.Errorf("mixed epochs: %v", r.Diagnostics)
+	}
+	// A run with a missing epoch.
+	gap := filepath.Join(dir, "gap.parquet")
+	if err := table.Write(gap, []schema.Curve{{Net: "shortcut2", Depth: 4, Init: "small", Activation: "linear", LR: 0.01, Epoch: 0, Loss: 1},
+		{Net: "shortcut2", Depth: 4, Init: "small", Activation: "linear", LR: 0.01, Epoch: 2, Loss: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	r = stagetest.Run(t, plug, "select", nil, map[string][]string{"curves": {gap}}, 0)
+	if !r.Failed() || !strings.Contains(r.Err("select").Error(), "epoch 2 at position 1") {
+		t.Errorf("missing epoch: %v", r.Diagnostics)
 	}
 	// A table of another schema.
 	other := filepath.Join(dir, "best.parquet")

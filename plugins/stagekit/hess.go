@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/demystify-resnet/repro/core/nets"
@@ -17,6 +18,8 @@ import (
 // eigenvalues and spectral summary.
 type Point struct {
 	Loss, GradNorm float64
+	// WNorm is ||w||_2 and HFrob is ||H||_F.
+	WNorm, HFrob float64
 	// H is the exact Hessian (P x P, the paper's parameter order).
 	H *mat.SymDense
 	// Eigen holds the eigenvalues in ascending order.
@@ -47,14 +50,43 @@ func AnalysePoint(obj nets.Objective, w []float64, h *mat.SymDense) (Point, erro
 			return Point{}, err
 		}
 	}
-	return Point{Loss: loss, GradNorm: gn, H: h, Eigen: ev, Summary: spectrum.Summarize(ev, spectrum.DefaultRelTol)}, nil
+	return Point{Loss: loss, GradNorm: gn, WNorm: Norm(w), HFrob: FrobDist(h, nil), H: h, Eigen: ev,
+		Summary: spectrum.Summarize(ev, spectrum.DefaultRelTol)}, nil
+}
+
+// FrobDist returns ||a - b||_F (b = nil: ||a||_F), summed in row order
+// over the full matrices. It panics if the orders differ.
+func FrobDist(a, b *mat.SymDense) float64 {
+	n := a.SymmetricDim()
+	if b != nil && b.SymmetricDim() != n {
+		panic(fmt.Sprintf("stagekit: FrobDist: orders %d and %d", n, b.SymmetricDim()))
+	}
+	ra := a.RawSymmetric()
+	var rb blas64.Symmetric
+	if b != nil {
+		rb = b.RawSymmetric()
+	}
+	var s float64
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			ii, jj := min(i, j), max(i, j) // upper triangle storage
+			v := ra.Data[ii*ra.Stride+jj]
+			if b != nil {
+				v -= rb.Data[ii*rb.Stride+jj]
+			}
+			s += v * v
+		}
+	}
+	return math.Sqrt(s)
 }
 
 // SpectrumRow fills a schema.Spectrum row from the net, the point's label
-// (zero, init, epoch), the epoch, lr, replicate and the analysed point.
-func SpectrumRow(net Net, point string, epoch int, lr float64, replicate int, p Point) schema.Spectrum {
+// (zero, init, epoch), the epoch, lr, replicate, the data and the analysed
+// point. HDist0 is NaN (the caller sets it where H(0) is known).
+func SpectrumRow(net Net, point string, epoch int, lr float64, replicate int, data Data, p Point) schema.Spectrum {
 	s := p.Summary
 	return schema.Spectrum{
+		Dataset: data.Dataset, M: int64(data.M), InitScale: net.Scale, WNorm: p.WNorm, HFrob: p.HFrob, HDist0: math.NaN(),
 		Net: net.Name, N: int64(net.N), Depth: int64(net.Depth), Init: net.InitName(), Activation: net.Activation,
 		LR: lr, Replicate: int64(replicate), Point: point, Epoch: int64(epoch),
 		Loss: p.Loss, GradNorm: p.GradNorm, P: int64(s.P),
@@ -64,18 +96,18 @@ func SpectrumRow(net Net, point string, epoch int, lr float64, replicate int, p 
 }
 
 // EigenRows returns the schema.Eigenvalue rows (K = 0.. ascending) of p.
-func EigenRows(net Net, point string, epoch int, p Point) []schema.Eigenvalue {
+func EigenRows(net Net, point string, epoch int, lr float64, replicate int, p Point) []schema.Eigenvalue {
 	rows := make([]schema.Eigenvalue, len(p.Eigen))
 	for k, v := range p.Eigen {
 		rows[k] = schema.Eigenvalue{Net: net.Name, Depth: int64(net.Depth), Init: net.InitName(), Point: point,
-			Epoch: int64(epoch), K: int64(k), Value: v}
+			Epoch: int64(epoch), K: int64(k), Value: v, LR: lr, Replicate: int64(replicate), InitScale: net.Scale}
 	}
 	return rows
 }
 
 // MatrixRows returns the full Hessian as schema.HessianRow rows (row r of
 // H, all P columns).
-func MatrixRows(net Net, point string, h *mat.SymDense) []schema.HessianRow {
+func MatrixRows(net Net, point string, replicate int, h *mat.SymDense) []schema.HessianRow {
 	p := h.SymmetricDim()
 	rows := make([]schema.HessianRow, p)
 	for i := 0; i < p; i++ {
@@ -83,7 +115,7 @@ func MatrixRows(net Net, point string, h *mat.SymDense) []schema.HessianRow {
 		for j := range v {
 			v[j] = h.At(i, j)
 		}
-		rows[i] = schema.HessianRow{Net: net.Name, Depth: int64(net.Depth), Point: point, Row: int64(i), Values: v}
+		rows[i] = schema.HessianRow{Net: net.Name, Depth: int64(net.Depth), Point: point, Row: int64(i), Values: v, Replicate: int64(replicate)}
 	}
 	return rows
 }

@@ -12,8 +12,10 @@ package stagekit
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
+	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/core/initw"
 	"github.com/demystify-resnet/repro/core/nets"
 	"github.com/demystify-resnet/repro/plugins/schema"
@@ -36,6 +38,10 @@ type Net struct {
 	Activation string
 	// Init is the initialisation (the net's default unless overridden).
 	Init initw.Kind
+	// Scale multiplies the initialisation's draws: DefaultScale(Init)
+	// unless overridden (Small = 0.01 x Xavier; a Small net of Scale s is
+	// s x Xavier, so the perturbation study varies it).
+	Scale float64
 	// Arch is the core/nets architecture (width Width, activation at Mid).
 	Arch nets.Arch
 }
@@ -98,6 +104,7 @@ func ParseNet(name string, depth int, activation, init string) (Net, error) {
 		}
 		n.Init = k
 	}
+	n.Scale = DefaultScale(n.Init)
 	if err := arch.Validate(); err != nil {
 		return Net{}, fmt.Errorf("net %s depth %d: %w", name, depth, err)
 	}
@@ -121,16 +128,93 @@ func (n Net) InitName() string { return n.Init.String() }
 // Linear reports whether the network is linear (activation "linear").
 func (n Net) Linear() bool { return n.Arch.Linear() }
 
+// DefaultScale is the factor applied to the draws of an initialisation
+// kind when the init_scale parameter is 0: 0.01 for Small (SPEC 6: "small"
+// = 0.01 x Xavier), 1 for every other kind.
+func DefaultScale(k initw.Kind) float64 {
+	if k == initw.Small {
+		return 0.01
+	}
+	return 1
+}
+
+// WithScale returns n with its initialisation scale set to s (s = 0: the
+// default of its kind). It is an error for s < 0, a non-finite s, or s != 1
+// with the zero or identity initialisations (which draw nothing to scale).
+func (n Net) WithScale(s float64) (Net, error) {
+	if s == 0 {
+		n.Scale = DefaultScale(n.Init)
+		return n, nil
+	}
+	if !(s > 0) || math.IsInf(s, 0) {
+		return Net{}, fmt.Errorf("init_scale %v: want > 0 (or 0 for the default)", s)
+	}
+	if (n.Init == initw.Zero || n.Init == initw.Identity) && s != 1 {
+		return Net{}, fmt.Errorf("init_scale %v: the %s initialisation draws nothing to scale", s, n.InitName())
+	}
+	n.Scale = s
+	return n, nil
+}
+
 // InitStream is the second PCG word of the RNG that draws initial weights:
-// rand.NewPCG(seed, InitStream). Every stage that draws an initial point
-// (train, hessian.point, hessian.trajectory) uses it with its own req.Seed.
+// rand.NewPCG(seed, InitStream). Only the train.init stage draws initial
+// weights (with its req.Seed, derived from the network fields alone); every
+// other stage reads them from its init input.
 const InitStream uint64 = 0x696e6974_77656967 // "initweig"
 
 // InitWeights returns the net's initial weights (length Arch.NumParams())
-// drawn from rand.New(rand.NewPCG(seed, InitStream)) by initw.Init. The
+// drawn from rand.New(rand.NewPCG(seed, InitStream)) by initw.Init and
+// multiplied by Scale. Small draws Xavier values and scales them, so a
+// Small net of the default scale gets exactly initw.Small's weights. The
 // same seed always gives the same weights.
 func (n Net) InitWeights(seed uint64) []float64 {
 	w := make([]float64, n.Arch.NumParams())
-	initw.Init(w, n.Arch, n.Init, rand.New(rand.NewPCG(seed, InitStream)))
+	kind, s := n.Init, n.Scale
+	if kind == initw.Small {
+		kind = initw.Xavier
+	}
+	initw.Init(w, n.Arch, kind, rand.New(rand.NewPCG(seed, InitStream)))
+	if s != 1 {
+		for i := range w {
+			w[i] *= s
+		}
+	}
 	return w
+}
+
+// InitRow is the schema.Init row of the net's replicate with weights w.
+func (n Net) InitRow(replicate int, w []float64) schema.Init {
+	return schema.Init{Net: n.Name, N: int64(n.N), Depth: int64(n.Depth), Init: n.InitName(), Activation: n.Activation,
+		InitScale: n.Scale, Replicate: int64(replicate), WNorm: Norm(w), W: w}
+}
+
+// ReadInit reads an init table (train.init's output) and checks that its
+// one row describes exactly the net n and replicate (every network column,
+// the scale and the number of weights): a stage bound to the weights of
+// another network is an error naming both. It returns the weights.
+func ReadInit(path string, n Net, replicate int) ([]float64, error) {
+	rows, err := table.Read[schema.Init](path)
+	if err != nil {
+		return nil, fmt.Errorf("init input: %w", err)
+	}
+	if len(rows) != 1 {
+		return nil, fmt.Errorf("init input %s: %d rows, want exactly 1", path, len(rows))
+	}
+	r := rows[0]
+	want := n.InitRow(replicate, nil)
+	if r.Net != want.Net || r.N != want.N || r.Depth != want.Depth || r.Init != want.Init || r.Activation != want.Activation ||
+		r.InitScale != want.InitScale || r.Replicate != want.Replicate {
+		return nil, fmt.Errorf("init input %s holds net=%s depth=%d init=%s init_scale=%v activation=%s replicate=%d, the stage wants net=%s depth=%d init=%s init_scale=%v activation=%s replicate=%d",
+			path, r.Net, r.Depth, r.Init, r.InitScale, r.Activation, r.Replicate,
+			want.Net, want.Depth, want.Init, want.InitScale, want.Activation, want.Replicate)
+	}
+	if len(r.W) != n.Arch.NumParams() {
+		return nil, fmt.Errorf("init input %s: %d weights, net %s depth %d has %d", path, len(r.W), n.Name, n.Depth, n.Arch.NumParams())
+	}
+	for i, v := range r.W {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("init input %s: w[%d] = %v", path, i, v)
+		}
+	}
+	return r.W, nil
 }

@@ -20,14 +20,53 @@ func NetParams() []sdk.ParamSpec {
 			Doc: "linear | relu | tanh | sigmoid, at the mid position of every unit (plain nets: after layers 1, 3, 5, ...)"},
 		{Name: "init", Type: sdk.TypeString, Default: "",
 			Doc: "overrides the net's initialisation: zero | xavier | small | orthogonal | identity (\"\" = xavier, orthogonal, or small = 0.01 x xavier for shortcut nets)"},
+		{Name: "init_scale", Type: sdk.TypeFloat, Default: 0.0,
+			Doc: "factor applied to the initialisation's draws (0 = default: 0.01 for small, i.e. 0.01 x xavier; 1 otherwise)"},
 		{Name: "replicate", Type: sdk.TypeInt, Default: 0,
-			Doc: "replicate number: it only changes the stage seed, from which the initial weights are drawn"},
+			Doc: "replicate number: with the fields above it names one set of initial weights (train.init draws them; the other stages read them from their init input)"},
 	}
 }
 
-// NetFromParams resolves the NetParams of a request (see ParseNet).
+// NetFromParams resolves the NetParams of a request (see ParseNet and
+// Net.WithScale).
 func NetFromParams(p sdk.Params) (Net, error) {
-	return ParseNet(p.String("net"), p.Int("depth"), p.String("activation"), p.String("init"))
+	n, err := ParseNet(p.String("net"), p.Int("depth"), p.String("activation"), p.String("init"))
+	if err != nil {
+		return Net{}, err
+	}
+	return n.WithScale(p.Float("init_scale"))
+}
+
+// InitInput is the input port holding a network's initial weights
+// (train.init's init output, schema.Init).
+func InitInput() sdk.PortSpec {
+	return sdk.PortSpec{Name: "init", Doc: "train.init's init.parquet (schema.Init): the initial weights of this net and replicate"}
+}
+
+// LoadInit reads the request's init input and checks it describes net and
+// replicate (see ReadInit). On a missing or mismatched input it returns a
+// non-nil error Response.
+func LoadInit(req *sdk.Request, net Net, replicate int) ([]float64, *sdk.Response) {
+	path, ok := req.Input("init")
+	if !ok {
+		return nil, sdk.Errorf("missing input", "init: the initial weights (bind it to a train.init stage swept over the same net, depth and replicate)")
+	}
+	w, err := ReadInit(path, net, replicate)
+	if err != nil {
+		return nil, sdk.Errorf("bad init input", "%v", err)
+	}
+	return w, nil
+}
+
+// Data describes the data a loss averages over, as written in the Dataset,
+// M and LMin columns.
+type Data struct {
+	Dataset string
+	// M is the number of samples: all of the stats for a linear net, the
+	// samples used for a nonlinear one.
+	M int
+	// LMin is L_min of those samples (see Objective).
+	LMin float64
 }
 
 // DataInputs returns the input ports stats (required) and samples
@@ -41,51 +80,99 @@ func DataInputs() []sdk.PortSpec {
 
 // LoadObjective reads the request's stats input (and, for a nonlinear net,
 // the first m rows of its samples input, m = 0 meaning all) and returns the
-// objective with its L_min (see Objective). On bad or missing data it
-// returns a non-nil error Response for the stage to return.
-func LoadObjective(req *sdk.Request, net Net, m int) (nets.Objective, float64, *sdk.Response) {
+// objective with the data it averages over, L_min included (see
+// Objective). On bad or missing data it returns a non-nil error Response
+// for the stage to return.
+func LoadObjective(req *sdk.Request, net Net, m int) (nets.Objective, Data, *sdk.Response) {
 	sp, ok := req.Input("stats")
 	if !ok {
-		return nil, 0, sdk.Errorf("missing input", "stats")
+		return nil, Data{}, sdk.Errorf("missing input", "stats")
 	}
 	st, err := ReadStats(sp)
 	if err != nil {
-		return nil, 0, sdk.Errorf("bad stats input", "%v", err)
+		return nil, Data{}, sdk.Errorf("bad stats input", "%v", err)
 	}
 	var smp *Samples
 	if !net.Linear() {
 		path, ok := req.Input("samples")
 		if !ok {
-			return nil, 0, sdk.Errorf("missing input", "activation %s needs the samples input (nonlinear nets are trained on samples)", net.Activation)
+			return nil, Data{}, sdk.Errorf("missing input", "activation %s needs the samples input (nonlinear nets are trained on samples)", net.Activation)
 		}
 		s, err := ReadSamples(path, m)
 		if err != nil {
-			return nil, 0, sdk.Errorf("bad samples input", "%v", err)
+			return nil, Data{}, sdk.Errorf("bad samples input", "%v", err)
 		}
 		smp = &s
 	}
 	obj, lmin, err := Objective(net, st, smp)
 	if err != nil {
-		return nil, 0, sdk.Errorf("bad data", "%v", err)
+		return nil, Data{}, sdk.Errorf("bad data", "%v", err)
 	}
-	return obj, lmin, nil
+	d := Data{Dataset: st.Row.Dataset, M: int(st.Row.M), LMin: lmin}
+	if smp != nil {
+		d.M = smp.M()
+	}
+	return obj, d, nil
 }
 
-// CurveRows converts a GD result into schema.Curve rows, one per epoch
-// 0..len(res.Loss)-1. Diverged is true on the rows from res.DivergedAt on
-// (their loss, grad_norm and avg_frob are +Inf).
-func CurveRows(net Net, lr float64, replicate int, lmin float64, res train.Result) []schema.Curve {
+// CurveRows converts a GD run from w0 into schema.Curve rows, one per
+// epoch 0..len(res.Loss)-1. Diverged is true on the rows from
+// res.DivergedAt on (their loss, grad_norm, avg_frob and w_norm are +Inf).
+// WNorm is ||w||_2 at epoch 0 (w0), at every checkpoint of res and at the
+// last epoch (res.Final), NaN elsewhere.
+func CurveRows(net Net, lr float64, replicate int, data Data, w0 []float64, res train.Result) []schema.Curve {
 	rows := make([]schema.Curve, len(res.Loss))
+	last := len(rows) - 1
 	for e := range rows {
+		div := res.Diverged && e >= res.DivergedAt
+		wn := math.NaN()
+		switch w, ok := res.Checkpoints[e]; {
+		case div:
+			wn = math.Inf(1)
+		case ok:
+			wn = Norm(w)
+		case e == 0:
+			wn = Norm(w0)
+		case e == last:
+			wn = Norm(res.Final)
+		}
 		rows[e] = schema.Curve{Net: net.Name, N: int64(net.N), Depth: int64(net.Depth), Init: net.InitName(),
 			Activation: net.Activation, LR: lr, Replicate: int64(replicate), Epoch: int64(e),
-			Loss: res.Loss[e], GradNorm: res.GradNorm[e], AvgFrob: res.AvgFrob[e], LMin: lmin,
-			Diverged: res.Diverged && e >= res.DivergedAt}
+			Loss: res.Loss[e], GradNorm: res.GradNorm[e], AvgFrob: res.AvgFrob[e], LMin: data.LMin,
+			Diverged: div, Dataset: data.Dataset, M: int64(data.M), InitScale: net.Scale, WNorm: wn}
 		if math.IsNaN(rows[e].Loss) {
 			rows[e].Loss = math.Inf(1)
 		}
 	}
 	return rows
+}
+
+// EscapeFraction is f in the definition of the escape epoch (EscapeEpoch).
+const EscapeFraction = 0.1
+
+// EscapeEpoch returns the first epoch e with loss[e] - lmin <= (1 - f)
+// (loss[0] - lmin): the epoch at which the run has removed the fraction f
+// of its initial excess loss, i.e. has left the plateau around its
+// starting point (for a net started near the saddle w = 0, the epoch it
+// leaves the saddle). It returns -1 if no epoch qualifies (never escaped,
+// or diverged first) or if loss[0] is not finite, and 0 if loss[0] <= lmin.
+func EscapeEpoch(loss []float64, lmin, f float64) int {
+	if len(loss) == 0 || math.IsNaN(loss[0]) || math.IsInf(loss[0], 0) {
+		return -1
+	}
+	target := lmin + (1-f)*(loss[0]-lmin)
+	for e, l := range loss {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return -1
+		}
+		if l <= target {
+			if e == 0 && loss[0] > lmin {
+				continue // f > 0: epoch 0 has removed nothing
+			}
+			return e
+		}
+	}
+	return -1
 }
 
 // HessianThreads is the Threads that stages computing exact Hessians and

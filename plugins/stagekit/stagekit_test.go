@@ -1,9 +1,13 @@
 package stagekit
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/gonum/mat"
 
 	"github.com/demystify-resnet/repro/core/initw"
 	"github.com/demystify-resnet/repro/core/nets"
@@ -98,5 +102,77 @@ func TestLogEpochs(t *testing.T) {
 func TestFindMNISTParam(t *testing.T) {
 	if _, err := FindMNIST(t.TempDir()); err == nil || !strings.Contains(err.Error(), "mnist_dir") {
 		t.Errorf("empty mnist_dir accepted: %v", err)
+	}
+}
+
+// TestInitScale: the default Small scale gives exactly initw.Small's
+// weights (0.01 x the Xavier draws); another scale multiplies the same
+// draws; bad scales are refused.
+func TestInitScale(t *testing.T) {
+	n, _ := ParseNet("shortcut2", 4, "", "")
+	if n.Scale != 0.01 {
+		t.Fatalf("default scale %v", n.Scale)
+	}
+	want := make([]float64, n.Arch.NumParams())
+	initw.Init(want, n.Arch, initw.Small, rand.New(rand.NewPCG(3, InitStream)))
+	got := n.InitWeights(3)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("w[%d] = %v, initw.Small gives %v", i, got[i], want[i])
+		}
+	}
+	big, err := n.WithScale(0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range big.InitWeights(3) {
+		if math.Abs(v-10*got[i]) > 1e-15*math.Abs(v) {
+			t.Fatalf("scale 0.1: w[%d] = %v, want 10 x %v", i, v, got[i])
+		}
+	}
+	if d, _ := n.WithScale(0); d.Scale != 0.01 {
+		t.Errorf("WithScale(0) = %v, want the default", d.Scale)
+	}
+	z, _ := ParseNet("shortcut2", 4, "", "zero")
+	for _, tc := range []struct {
+		n Net
+		s float64
+	}{{n, -1}, {n, math.Inf(1)}, {n, math.NaN()}, {z, 0.5}} {
+		if _, err := tc.n.WithScale(tc.s); err == nil {
+			t.Errorf("%s scale %v: no error", tc.n.InitName(), tc.s)
+		}
+	}
+}
+
+// TestEscapeEpoch: hand-worked cases of the definition (L_min = 0.5,
+// L(0) = 1.5, f = 0.1: the first epoch with loss <= 1.4).
+func TestEscapeEpoch(t *testing.T) {
+	inf := math.Inf(1)
+	for _, tc := range []struct {
+		loss []float64
+		want int
+	}{
+		{[]float64{1.5, 1.45, 1.41, 1.4, 0.6}, 3},
+		{[]float64{1.5, 1.45, 1.41}, -1},
+		{[]float64{1.5, 1.45, inf, inf}, -1},
+		{[]float64{inf, 1}, -1},
+		{[]float64{0.5, 0.5}, 0},
+		{nil, -1},
+	} {
+		if got := EscapeEpoch(tc.loss, 0.5, 0.1); got != tc.want {
+			t.Errorf("EscapeEpoch(%v) = %d, want %d", tc.loss, got, tc.want)
+		}
+	}
+}
+
+// TestFrobDist: against a direct sum over a full dense matrix.
+func TestFrobDist(t *testing.T) {
+	a := mat.NewSymDense(3, []float64{1, 2, 3, 2, 4, 5, 3, 5, 6})
+	b := mat.NewSymDense(3, []float64{1, 0, 0, 0, 1, 0, 0, 0, 1})
+	if got, want := FrobDist(a, nil), math.Sqrt(1+4+9+4+16+25+9+25+36); got != want {
+		t.Errorf("||a|| = %v, want %v", got, want)
+	}
+	if got, want := FrobDist(a, b), math.Sqrt(0+4+9+4+9+25+9+25+25); got != want {
+		t.Errorf("||a - b|| = %v, want %v", got, want)
 	}
 }

@@ -1,10 +1,14 @@
-// Command pipeline-plugin-train trains one network of the reproduction by
-// full-batch gradient descent (SPEC 4) and writes its learning curve
-// (curve.parquet, schema.Curve rows for epochs 0..epochs) and optionally
-// weight checkpoints (checkpoints.parquet). Linear nets use the
-// sufficient-statistics loss; nonlinear nets use the samples. A diverged
-// run is recorded (Diverged = true, loss +Inf from the divergence on), not
-// failed: the learning-rate sweep needs it. See docs/stages.md.
+// Command pipeline-plugin-train serves two stages:
+//
+//	train.init  draws the initial weights of one network replicate (init.parquet, schema.Init)
+//	train       trains one network by full-batch gradient descent (SPEC 4) from those weights
+//
+// train writes its learning curve (curve.parquet, schema.Curve rows for
+// epochs 0..epochs) and optionally weight checkpoints (checkpoints.parquet).
+// Linear nets use the sufficient-statistics loss; nonlinear nets use the
+// samples. A diverged run is recorded (Diverged = true, loss +Inf from the
+// divergence on), not failed: the learning-rate sweep needs it. See
+// docs/stages.md.
 //
 // Build: go build -trimpath -o bin/pipeline-plugin-train ./plugins/train
 package main
@@ -20,16 +24,55 @@ import (
 	"github.com/demystify-resnet/repro/plugins/stagekit"
 )
 
-func main() { sdk.Serve(trainStage{}) }
+func main() { sdk.Serve(trainStage{}, initStage{}) }
+
+// initStage draws the initial weights. Its parameters are the network
+// fields alone, so its engine-derived seed (manifest seed, stage, params)
+// and hence the weights depend on nothing else: every stage bound to its
+// output starts from the same weights, whatever its learning rate, epochs
+// or purpose.
+type initStage struct{}
+
+func (initStage) Spec() sdk.StageSpec {
+	return sdk.StageSpec{
+		Name:    "train.init",
+		Version: "1",
+		Doc: "Draws the initial weights of one network replicate from the stage seed (which the engine derives from the " +
+			"manifest seed and these parameters only): the one set of weights that train, hessian.point and " +
+			"hessian.trajectory read for this (net, depth, activation, init, init_scale, replicate).",
+		Params: stagekit.NetParams(),
+		Outputs: []sdk.PortSpec{
+			{Name: "init", Doc: "init.parquet: one schema.Init row"},
+		},
+		Threads: 1,
+	}
+}
+
+func (initStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	net, err := stagekit.NetFromParams(req.Params)
+	if err != nil {
+		return sdk.Errorf("bad network", "%v", err), nil
+	}
+	rep := req.Params.Int("replicate")
+	w := net.InitWeights(req.Seed)
+	row := net.InitRow(rep, w)
+	req.Log.Info().Str("arch", net.Arch.String()).Str("init", net.InitName()).Float64("init_scale", net.Scale).
+		Int("replicate", rep).Float64("w_norm", row.WNorm).Msg("initial weights")
+	file, err := stagekit.WriteTable(req.OutDir, "init.parquet", []schema.Init{row})
+	if err != nil {
+		return nil, fmt.Errorf("train.init: %w", err)
+	}
+	return &sdk.Response{Outputs: map[string]string{"init": file}}, nil
+}
 
 type trainStage struct{}
 
 func (trainStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "train",
-		Version: "1",
-		Doc: "Full-batch gradient descent (no momentum, no weight decay) of one network from its initialisation " +
-			"(drawn from the stage seed). Records loss, gradient norm and mean Frobenius norm at every epoch.",
+		Version: "2",
+		Doc: "Full-batch gradient descent (no momentum, no weight decay) of one network from its initial weights " +
+			"(the init input, from train.init). Records loss, gradient norm and mean Frobenius norm at every epoch.",
 		Params: append(stagekit.NetParams(),
 			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Doc: "learning rate (> 0)"},
 			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of full-batch steps"},
@@ -38,10 +81,7 @@ func (trainStage) Spec() sdk.StageSpec {
 			sdk.ParamSpec{Name: "m", Type: sdk.TypeInt, Default: 0,
 				Doc: "nonlinear nets: number of samples used (the first m of the samples input; 0 = all)"},
 		),
-		Inputs: []sdk.PortSpec{
-			{Name: "stats", Doc: "datagen stats (schema.Stats)"},
-			{Name: "samples", Optional: true, Doc: "datagen samples (schema.Sample); required when activation != linear"},
-		},
+		Inputs: append(stagekit.DataInputs(), stagekit.InitInput()),
 		Outputs: []sdk.PortSpec{
 			{Name: "curve", Doc: "curve.parquet: schema.Curve rows, epochs 0..epochs"},
 			{Name: "checkpoints", Optional: true, Doc: "checkpoints.parquet: schema.Checkpoint rows (only if checkpoints != [])"},
@@ -52,7 +92,7 @@ func (trainStage) Spec() sdk.StageSpec {
 
 func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	p := req.Params
-	net, err := stagekit.ParseNet(p.String("net"), p.Int("depth"), p.String("activation"), p.String("init"))
+	net, err := stagekit.NetFromParams(p)
 	if err != nil {
 		return sdk.Errorf("bad network", "%v", err), nil
 	}
@@ -71,11 +111,15 @@ func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	}
 	slices.Sort(cps)
 	cps = slices.Compact(cps)
-	obj, lmin, resp := stagekit.LoadObjective(req, net, p.Int("m"))
+	rep := p.Int("replicate")
+	w0, resp := stagekit.LoadInit(req, net, rep)
 	if resp != nil {
 		return resp, nil
 	}
-	w0 := net.InitWeights(req.Seed)
+	obj, data, resp := stagekit.LoadObjective(req, net, p.Int("m"))
+	if resp != nil {
+		return resp, nil
+	}
 	req.Log.Info().Str("arch", net.Arch.String()).Str("init", net.InitName()).Float64("lr", lr).Int("epochs", epochs).Msg("training")
 	var cancelled bool
 	res := train.GD(obj, net.Arch, w0, train.Options{LR: lr, Epochs: epochs, Checkpoints: cps,
@@ -88,12 +132,11 @@ func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	if cancelled {
 		return nil, ctx.Err()
 	}
-	rep := p.Int("replicate")
-	rows := stagekit.CurveRows(net, lr, rep, lmin, res)
+	rows := stagekit.CurveRows(net, lr, rep, data, w0, res)
 	if res.Diverged {
 		req.Log.Info().Int("epoch", res.DivergedAt).Msg("diverged (expected in a learning-rate sweep): recorded, not failed")
 	} else {
-		req.Log.Info().Float64("final_loss", res.Loss[epochs]).Float64("l_min", lmin).Msg("trained")
+		req.Log.Info().Float64("final_loss", res.Loss[epochs]).Float64("l_min", data.LMin).Msg("trained")
 	}
 	out := map[string]string{}
 	if out["curve"], err = stagekit.WriteTable(req.OutDir, "curve.parquet", rows); err != nil {
@@ -108,7 +151,7 @@ func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 				continue // after divergence
 			}
 			cr = append(cr, schema.Checkpoint{Net: net.Name, N: int64(net.N), Depth: int64(net.Depth), Init: net.InitName(),
-				Activation: net.Activation, LR: lr, Replicate: int64(rep), Epoch: int64(e), Loss: res.Loss[e], W: w})
+				Activation: net.Activation, LR: lr, Replicate: int64(rep), Epoch: int64(e), Loss: res.Loss[e], W: w, InitScale: net.Scale})
 		}
 		if len(cr) < len(cps) {
 			diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "diverged",

@@ -167,3 +167,25 @@ func MNISTData(t testing.TB, dir string, nSamples int) (stats, samples string) {
 	}
 	return filepath.Join(dir, stats), filepath.Join(dir, samples)
 }
+
+// InitFile writes the init table (schema.Init, as train.init writes it) of
+// replicate rep of the net with the given schema name, depth, activation
+// and init ("" = the net's default, scale 0 = the default scale), its
+// weights drawn by stagekit.Net.InitWeights(seed), into dir; it returns
+// the path and the weights.
+func InitFile(t testing.TB, dir, net string, depth int, activation, init string, scale float64, rep int, seed uint64) (string, []float64) {
+	t.Helper()
+	n, err := stagekit.ParseNet(net, depth, activation, init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err = n.WithScale(scale); err != nil {
+		t.Fatal(err)
+	}
+	w := n.InitWeights(seed)
+	name := fmt.Sprintf("init-%s-%d-%s-%d.parquet", net, depth, n.Activation, rep)
+	if _, err := stagekit.WriteTable(dir, name, []schema.Init{n.InitRow(rep, w)}); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name), w
+}
