@@ -3,8 +3,9 @@
 // computes the sufficient statistics Sxx, Syx, Syy of a data set (SPEC.md section 2).
 //
 // Matrices follow the paper: a data matrix is d x m, one column per sample. All
-// arithmetic is float64 on gonum's pure-Go BLAS, which is bit-reproducible across runs
-// and GOMAXPROCS settings.
+// arithmetic is float64 through the order-fixed kernels of core/kernel (and the
+// eigensolver of core/spectrum), so results are bit-identical across runs,
+// GOMAXPROCS settings and architectures.
 package data
 
 import (
@@ -12,6 +13,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/demystify-resnet/repro/core/kernel"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -49,37 +51,33 @@ func ComputeStats(x, y *mat.Dense) Stats {
 	}
 }
 
-// gram returns a aᵀ / n, exactly symmetric: computed by a rank-k update on the upper
-// triangle, divided by n (as numpy's X @ X.T / m) and mirrored.
+// gram returns a aᵀ / n, exactly symmetric: entry (i, j), j >= i, is
+// kernel.Dot(row i, row j) / n (as numpy's X @ X.T / m), mirrored.
 func gram(a *mat.Dense, n float64) *mat.Dense {
-	r, _ := a.Dims()
-	sym := mat.NewSymDense(r, nil)
-	sym.SymRankK(sym, 1, a)
-	out := mat.NewDense(r, r, nil)
+	r, c := a.Dims()
+	raw := mat.DenseCopyOf(a).RawMatrix()
+	out := make([]float64, r*r)
 	for i := 0; i < r; i++ {
+		ai := raw.Data[i*raw.Stride : i*raw.Stride+c]
 		for j := i; j < r; j++ {
-			v := sym.At(i, j) / n
-			out.Set(i, j, v)
-			out.Set(j, i, v)
+			v := kernel.Dot(ai, raw.Data[j*raw.Stride:j*raw.Stride+c]) / n
+			out[i*r+j], out[j*r+i] = v, v
 		}
 	}
-	return out
+	return mat.NewDense(r, r, out)
 }
 
-// cross returns a bᵀ / n.
+// cross returns a bᵀ / n: entry (i, j) is kernel.Dot(row i of a, row j of b) / n.
 func cross(a, b *mat.Dense, n float64) *mat.Dense {
-	ra, _ := a.Dims()
+	ra, c := a.Dims()
 	rb, _ := b.Dims()
-	out := mat.NewDense(ra, rb, nil)
-	out.Mul(a, b.T())
-	raw := out.RawMatrix()
-	for i := 0; i < raw.Rows; i++ {
-		row := raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols]
-		for j := range row {
-			row[j] /= n
-		}
+	ar, br := mat.DenseCopyOf(a).RawMatrix(), mat.DenseCopyOf(b).RawMatrix()
+	out := make([]float64, ra*rb)
+	kernel.GemmNT(ra, rb, c, 1, ar.Data, ar.Stride, br.Data, br.Stride, 0, out, rb)
+	for i := range out {
+		out[i] /= n
 	}
-	return out
+	return mat.NewDense(ra, rb, out)
 }
 
 // OneHot returns the classes x N matrix whose column i is the unit vector of class
@@ -104,9 +102,10 @@ func OneHot(labels []uint8, classes int) *mat.Dense {
 
 // Synthetic returns a test data set of m samples in dimension d drawn from rng:
 // x has i.i.d. standard normal entries (d x m) and y = A x + 0.1 E (d x m), where A
-// has i.i.d. N(0, 1/d) entries and E is standard normal noise. The draw order is
-// fixed (A, then x column by column, then E), so a given rng state always gives the
-// same data. It panics if d < 1 or m < 1.
+// has i.i.d. N(0, 1/d) entries and E is standard normal noise (kernel.NormFloat64).
+// The draw order is fixed (A, then x column by column, then E) and the arithmetic is
+// order-fixed (kernel.GemmNN), so a given rng state gives the same data on every
+// machine. It panics if d < 1 or m < 1.
 func Synthetic(rng *rand.Rand, d, m int) (x, y *mat.Dense) {
 	if d < 1 || m < 1 {
 		panic(fmt.Sprintf("data: Synthetic: bad shape d=%d m=%d", d, m))
@@ -115,20 +114,21 @@ func Synthetic(rng *rand.Rand, d, m int) (x, y *mat.Dense) {
 	sd := 1 / math.Sqrt(float64(d))
 	for i := 0; i < d; i++ {
 		for j := 0; j < d; j++ {
-			a.Set(i, j, sd*rng.NormFloat64())
+			a.Set(i, j, sd*kernel.NormFloat64(rng))
 		}
 	}
 	x = mat.NewDense(d, m, nil)
 	for j := 0; j < m; j++ {
 		for i := 0; i < d; i++ {
-			x.Set(i, j, rng.NormFloat64())
+			x.Set(i, j, kernel.NormFloat64(rng))
 		}
 	}
 	y = mat.NewDense(d, m, nil)
-	y.Mul(a, x)
+	yr := y.RawMatrix()
+	kernel.GemmNN(d, m, d, 1, a.RawMatrix().Data, d, x.RawMatrix().Data, m, 0, yr.Data, yr.Stride)
 	for j := 0; j < m; j++ {
 		for i := 0; i < d; i++ {
-			y.Set(i, j, y.At(i, j)+0.1*rng.NormFloat64())
+			y.Set(i, j, y.At(i, j)+float64(0.1*kernel.NormFloat64(rng)))
 		}
 	}
 	return x, y

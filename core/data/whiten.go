@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"sync"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
+	"github.com/demystify-resnet/repro/core/kernel"
+	"github.com/demystify-resnet/repro/core/spectrum"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -61,20 +61,11 @@ func Whiten(img Images, k int) (*mat.Dense, Whitening, error) {
 	}
 
 	mean, cov := covariance(img)
-	sym := mat.NewSymDense(p, nil)
-	for i := 0; i < p; i++ {
-		for j := i; j < p; j++ {
-			sym.SetSym(i, j, cov[i*p+j])
-		}
+	vals := make([]float64, p)   // ascending
+	vecs := make([]float64, p*p) // row i: unit eigenvector of vals[i]
+	if err := spectrum.SymEigen(vals, vecs, cov, p); err != nil {
+		return nil, Whitening{}, fmt.Errorf("data: whiten: eigendecomposition of the %dx%d covariance: %w", p, p, err)
 	}
-
-	var es mat.EigenSym
-	if ok := es.Factorize(sym, true); !ok {
-		return nil, Whitening{}, fmt.Errorf("data: whiten: eigendecomposition of the %dx%d covariance failed", p, p)
-	}
-	vals := es.Values(nil) // ascending
-	var vecs mat.Dense
-	es.VectorsTo(&vecs)
 
 	w := Whitening{Mean: mean, Components: mat.NewDense(k, p, nil), Eigenvalues: make([]float64, k)}
 	for j := 0; j < k; j++ {
@@ -84,18 +75,19 @@ func Whiten(img Images, k int) (*mat.Dense, Whitening, error) {
 			return nil, Whitening{}, fmt.Errorf("data: whiten: eigenvalue %d of the covariance is %g, not positive (k=%d exceeds the data's rank?)", j, lam, k)
 		}
 		w.Eigenvalues[j] = lam
+		v := vecs[col*p : col*p+p]
 		best, at := -1.0, 0
-		for i := 0; i < p; i++ {
-			if a := math.Abs(vecs.At(i, col)); a > best {
+		for i, vi := range v {
+			if a := math.Abs(vi); a > best {
 				best, at = a, i
 			}
 		}
 		sign := 1.0
-		if vecs.At(at, col) < 0 {
+		if v[at] < 0 {
 			sign = -1
 		}
-		for i := 0; i < p; i++ {
-			w.Components.Set(j, i, sign*vecs.At(i, col))
+		for i, vi := range v {
+			w.Components.Set(j, i, sign*vi)
 		}
 	}
 	x, err := w.Transform(img)
@@ -123,27 +115,26 @@ func (w Whitening) Transform(img Images) (*mat.Dense, error) {
 		panic(fmt.Sprintf("data: Transform: %d pixels for %d images of %dx%d", len(img.Pixels), img.N, img.Rows, img.Cols))
 	}
 	k := w.K()
-	out := blas64.General{Rows: k, Cols: img.N, Stride: img.N, Data: make([]float64, k*img.N)}
+	out := make([]float64, k*img.N)
 	comp := w.Components.RawMatrix()
 	buf := make([]float64, chunkRows*p)
 	for start := 0; start < img.N; start += chunkRows {
-		c := centred(buf, img, w.Mean, start)
-		dst := blas64.General{Rows: k, Cols: c.Rows, Stride: img.N, Data: out.Data[start:]}
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, comp, c, 0, dst)
+		rows := centred(buf, img, w.Mean, start)
+		kernel.GemmNT(k, rows, p, 1, comp.Data, comp.Stride, buf, p, 0, out[start:], img.N)
 	}
 	for j := 0; j < k; j++ {
 		s := math.Sqrt(w.Eigenvalues[j])
-		row := out.Data[j*img.N : (j+1)*img.N]
+		row := out[j*img.N : (j+1)*img.N]
 		for i := range row {
 			row[i] /= s
 		}
 	}
-	return mat.NewDense(k, img.N, out.Data), nil
+	return mat.NewDense(k, img.N, out), nil
 }
 
 // centred fills buf with images [start, start+chunkRows) as rows of pixel/255 - mean
-// and returns them as a general matrix view.
-func centred(buf []float64, img Images, mean []float64, start int) blas64.General {
+// (row-major, stride len(mean)) and returns the number of rows.
+func centred(buf []float64, img Images, mean []float64, start int) int {
 	p := len(mean)
 	rows := min(chunkRows, img.N-start)
 	for i := 0; i < rows; i++ {
@@ -153,7 +144,7 @@ func centred(buf []float64, img Images, mean []float64, start int) blas64.Genera
 			dst[j] = float64(v)/255 - mean[j]
 		}
 	}
-	return blas64.General{Rows: rows, Cols: p, Stride: p, Data: buf[:rows*p]}
+	return rows
 }
 
 // covariance returns the per-pixel mean (in [0, 1] units) and the 1/N covariance of
@@ -213,7 +204,7 @@ func covariance(img Images) (mean, cov []float64) {
 	scale := 255 * 255 * n
 	for a := 0; a < p; a++ {
 		for b := a; b < p; b++ {
-			c := float64(g[a*p+b])/scale - mean[a]*mean[b]
+			c := float64(g[a*p+b])/scale - float64(mean[a]*mean[b])
 			cov[a*p+b] = c
 			cov[b*p+a] = c
 		}

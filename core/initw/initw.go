@@ -10,8 +10,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/demystify-resnet/repro/core/kernel"
 	"github.com/demystify-resnet/repro/core/nets"
-	"gonum.org/v1/gonum/mat"
 )
 
 // Kind selects an initialisation.
@@ -65,8 +65,10 @@ func ParseKind(s string) (Kind, error) {
 
 // Init fills dst (length arch.NumParams()) with initial weights of the given
 // kind. Random kinds consume rng in layer order: Xavier and Small draw d*d
-// normals per layer in column-major order; Orthogonal draws a d x d Gaussian
-// per layer (column-major) and orthogonalises it. rng may be nil for Zero and
+// normals (kernel.NormFloat64) per layer in column-major order; Orthogonal
+// draws a d x d Gaussian per layer (column-major) and orthogonalises it by
+// Householder QR (core/kernel, order-fixed), so the weights are the same
+// bits on every machine. rng may be nil for Zero and
 // Identity. It panics on a length mismatch, an invalid arch or kind, or a nil
 // rng for a random kind.
 func Init(dst []float64, arch nets.Arch, kind Kind, rng *rand.Rand) {
@@ -94,35 +96,64 @@ func Init(dst []float64, arch nets.Arch, kind Kind, rng *rand.Rand) {
 	case Xavier, Small:
 		std := math.Sqrt(2 / float64(d+d))
 		for i := range dst {
-			dst[i] = std * rng.NormFloat64()
+			dst[i] = std * kernel.NormFloat64(rng)
 			if kind == Small {
 				dst[i] *= 0.01 // exactly 0.01 x the Xavier value
 			}
 		}
 	case Orthogonal:
-		g := mat.NewDense(d, d, nil)
-		var qr mat.QR
-		var q, r mat.Dense
+		gt := make([]float64, d2) // row j: column j of the Gaussian matrix
+		qt := make([]float64, d2) // row j: column j of Q
+		tau := make([]float64, d)
+		diag := make([]float64, d)
 		for k := 0; k < arch.Depth(); k++ {
-			for j := 0; j < d; j++ {
-				for i := 0; i < d; i++ {
-					g.Set(i, j, rng.NormFloat64())
-				}
+			for i := range gt {
+				gt[i] = kernel.NormFloat64(rng)
 			}
-			qr.Factorize(g)
-			qr.QTo(&q)
-			qr.RTo(&r)
+			orthoQR(qt, gt, tau, diag, d)
 			for j := 0; j < d; j++ {
 				sign := 1.0
-				if r.At(j, j) < 0 {
+				if diag[j] < 0 {
 					sign = -1
 				}
 				for i := 0; i < d; i++ {
-					dst[k*d2+j*d+i] = sign * q.At(i, j)
+					dst[k*d2+j*d+i] = sign * qt[j*d+i]
 				}
 			}
 		}
 	default:
 		panic("initw: invalid kind " + kind.String())
+	}
+}
+
+// orthoQR computes the Householder QR factorisation G = Q R of the d x d
+// matrix whose columns are the rows of gt (destroyed): Q's columns go to the
+// rows of qt and R's diagonal to diag; tau is workspace of length d. Q is
+// H_0 H_1 ... H_{d-1} (LAPACK's dgeqrf/dorgqr, unblocked), every operation
+// order-fixed by core/kernel.
+func orthoQR(qt, gt, tau, diag []float64, d int) {
+	for j := 0; j < d; j++ {
+		cj := gt[j*d : j*d+d]
+		beta, t := kernel.Householder(cj[j], cj[j+1:])
+		diag[j], tau[j] = beta, t
+		cj[j] = 1 // v_j = cj[j:]
+		for l := j + 1; l < d; l++ {
+			cl := gt[l*d+j : l*d+d]
+			kernel.Axpy(-t*kernel.Dot(cj[j:], cl), cj[j:], cl)
+		}
+	}
+	clear(qt)
+	for i := 0; i < d; i++ {
+		qt[i*d+i] = 1
+	}
+	for j := d - 1; j >= 0; j-- {
+		if tau[j] == 0 {
+			continue
+		}
+		v := gt[j*d+j : j*d+d]
+		for l := j; l < d; l++ {
+			ql := qt[l*d+j : l*d+d]
+			kernel.Axpy(-tau[j]*kernel.Dot(v, ql), v, ql)
+		}
 	}
 }

@@ -2,8 +2,9 @@ package nets
 
 import (
 	"fmt"
-	"math"
 	"strings"
+
+	"github.com/demystify-resnet/repro/core/kernel"
 )
 
 // Activation is an elementwise nonlinearity placed on the transformation
@@ -66,9 +67,9 @@ func (a Activation) Eval(x float64) float64 {
 		}
 		return 0
 	case Tanh:
-		return math.Tanh(x)
+		return kernel.Tanh(x)
 	case Sigmoid:
-		return 1 / (1 + math.Exp(-x))
+		return 1 / (1 + kernel.Exp(-x))
 	}
 	panic("nets: invalid activation " + a.String())
 }
@@ -84,10 +85,10 @@ func (a Activation) Deriv(x float64) float64 {
 		}
 		return 0
 	case Tanh:
-		t := math.Tanh(x)
-		return 1 - t*t
+		t := kernel.Tanh(x)
+		return 1 - float64(t*t)
 	case Sigmoid:
-		s := 1 / (1 + math.Exp(-x))
+		s := 1 / (1 + kernel.Exp(-x))
 		return s * (1 - s)
 	}
 	panic("nets: invalid activation " + a.String())
@@ -99,11 +100,11 @@ func (a Activation) Deriv2(x float64) float64 {
 	case Identity, ReLU:
 		return 0
 	case Tanh:
-		t := math.Tanh(x)
-		return -2 * t * (1 - t*t)
+		t := kernel.Tanh(x)
+		return -2 * t * (1 - float64(t*t))
 	case Sigmoid:
-		s := 1 / (1 + math.Exp(-x))
-		return s * (1 - s) * (1 - 2*s)
+		s := 1 / (1 + kernel.Exp(-x))
+		return s * (1 - s) * (1 - float64(2*s))
 	}
 	panic("nets: invalid activation " + a.String())
 }
@@ -142,20 +143,20 @@ func (a Activation) apply(out, d1, d2, x []float64) {
 		}
 	case Tanh:
 		for i, v := range x {
-			t := math.Tanh(v)
+			t := kernel.Tanh(v)
 			if out != nil {
 				out[i] = t
 			}
 			if d1 != nil {
-				d1[i] = 1 - t*t
+				d1[i] = 1 - float64(t*t)
 			}
 			if d2 != nil {
-				d2[i] = -2 * t * (1 - t*t)
+				d2[i] = -2 * t * (1 - float64(t*t))
 			}
 		}
 	case Sigmoid:
 		for i, v := range x {
-			s := 1 / (1 + math.Exp(-v))
+			s := 1 / (1 + kernel.Exp(-v))
 			if out != nil {
 				out[i] = s
 			}
@@ -163,7 +164,7 @@ func (a Activation) apply(out, d1, d2, x []float64) {
 				d1[i] = s * (1 - s)
 			}
 			if d2 != nil {
-				d2[i] = s * (1 - s) * (1 - 2*s)
+				d2[i] = s * (1 - s) * (1 - float64(2*s))
 			}
 		}
 	default:

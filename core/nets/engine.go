@@ -1,10 +1,6 @@
 package nets
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/floats"
-)
+import "github.com/demystify-resnet/repro/core/kernel"
 
 // This file is the shared evaluation engine: forward pass, reverse pass,
 // and forward-over-reverse tangents of the network applied to a block of c
@@ -101,23 +97,10 @@ func (e *engine) newTangentWS() *tangentWS {
 		dlh: make([]float64, d*qc), dlh2: make([]float64, d*qc)}
 }
 
-// gen wraps a row-major r x c block with stride s.
-func gen(data []float64, r, c, s int) blas64.General {
-	return blas64.General{Rows: r, Cols: c, Stride: s, Data: data}
-}
-
-// wT returns layer k of w as a row-major d x d General, which is W_k^T
-// (w stores W_k column-major).
-func (e *engine) wT(w []float64, k int) blas64.General {
-	d := e.d
-	return gen(w[k*d*d:(k+1)*d*d], d, d, d)
-}
-
 // wMul sets dst = W_k src (trans false) or dst = W_k^T src (trans true),
 // or adds to dst if acc, where src and dst are d x cols row-major and W_k is
-// layer k of w. Row by row with axpy in a fixed order: no goroutines, no
-// allocation, identical bits whatever GOMAXPROCS (gonum's Dgemm would start
-// goroutines for these thin products on every call).
+// layer k of w. Row by row with kernel.Axpy in a fixed order: no goroutines,
+// no allocation, identical bits on every machine and GOMAXPROCS.
 func (e *engine) wMul(dst, w []float64, k int, trans bool, src []float64, cols int, acc bool) {
 	d := e.d
 	wk := w[k*d*d : (k+1)*d*d] // W[i][t] = wk[t*d+i]
@@ -134,7 +117,7 @@ func (e *engine) wMul(dst, w []float64, k int, trans bool, src []float64, cols i
 				coef = wk[t*d+i]
 			}
 			if coef != 0 {
-				floats.AddScaled(out, coef, src[t*cols:(t+1)*cols])
+				kernel.Axpy(coef, src[t*cols:(t+1)*cols], out)
 			}
 		}
 	}
@@ -214,7 +197,7 @@ func (e *engine) gradAccum(dst []float64, c int, beta float64) {
 	d := e.d
 	for k := 0; k < e.D; k++ {
 		// G_k^T (row-major) = a_k lam_k^T.
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.a[k], d, c, c), gen(e.lam[k], d, c, c), beta, gen(dst[k*d*d:], d, d, d))
+		kernel.GemmNT(d, d, c, 1, e.a[k], c, e.lam[k], c, beta, dst[k*d*d:], d)
 	}
 }
 
@@ -369,7 +352,7 @@ func addMul3Broadcast(dst, s, u, t []float64, c, q int) {
 			drow := dst[off : off+c]
 			trow := t[off : off+c]
 			for j, sv := range srow {
-				drow[j] += sv * urow[j] * trow[j]
+				drow[j] += float64(sv * urow[j] * trow[j])
 			}
 		}
 	}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
+	"github.com/demystify-resnet/repro/core/kernel"
+	"github.com/demystify-resnet/repro/core/spectrum"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -113,14 +113,13 @@ func (l *Linear) Hessian(dst *mat.SymDense, w []float64) {
 		l.a, l.b, l.q = make([]float64, d2), make([]float64, d2), make([]float64, d2)
 		l.mid, l.t, l.tmp = make([]float64, d2), make([]float64, d2), make([]float64, d2)
 	}
-	g := func(x []float64) blas64.General { return gen(x, d, d, d) }
 	// R_k = a_k (the net applied to I), lam_k = L_k^T G; then seed I to get L_k^T.
 	e.forward(w, 0, d)
 	e.backward(w, 0, d)
 	for k := 0; k < D; k++ {
 		copy(l.rk[k], e.a[k])
 		copy(l.lam[k], e.lam[k])
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, g(l.rk[k]), g(l.sxx), 0, g(l.rs[k]))
+		kernel.GemmNN(d, d, d, 1, l.rk[k], d, l.sxx, d, 0, l.rs[k], d)
 	}
 	seed := e.lamh[e.R][:d2]
 	clear(seed)
@@ -140,7 +139,7 @@ func (l *Linear) Hessian(dst *mat.SymDense, w []float64) {
 		for kp := k; kp < D; kp++ {
 			if kp > k+1 {
 				// mid <- W_{kp-1} mid (+ T when leaving a later unit through its identity).
-				blas64.Gemm(blas.Trans, blas.NoTrans, 1, e.wT(w, kp-1), g(l.mid), 0, g(l.tmp))
+				kernel.GemmTN(d, d, d, 1, w[(kp-1)*d2:kp*d2], d, l.mid, d, 0, l.tmp, d)
 				l.mid, l.tmp = l.tmp, l.mid
 				if kp%n == 0 && !l.arch.Plain && unitOf(kp-1) != unitOf(k) {
 					for i := range l.mid {
@@ -152,11 +151,11 @@ func (l *Linear) Hessian(dst *mat.SymDense, w []float64) {
 				copy(l.t, l.mid)
 			}
 			// A = L_k^T L_kp = lt_k lt_kp^T ; B = R_k Sxx R_kp^T.
-			blas64.Gemm(blas.NoTrans, blas.Trans, 1, g(l.lt[k]), g(l.lt[kp]), 0, g(l.a))
-			blas64.Gemm(blas.NoTrans, blas.Trans, 1, g(l.rs[k]), g(l.rk[kp]), 0, g(l.b))
+			kernel.GemmNT(d, d, d, 1, l.lt[k], d, l.lt[kp], d, 0, l.a, d)
+			kernel.GemmNT(d, d, d, 1, l.rs[k], d, l.rk[kp], d, 0, l.b, d)
 			if kp > k {
 				// Q = R_k G^T L_kp = R_k lam_kp^T.
-				blas64.Gemm(blas.NoTrans, blas.Trans, 1, g(l.rk[k]), g(l.lam[kp]), 0, g(l.q))
+				kernel.GemmNT(d, d, d, 1, l.rk[k], d, l.lam[kp], d, 0, l.q, d)
 			}
 			for j := 0; j < d; j++ {
 				for i := 0; i < d; i++ {
@@ -175,7 +174,7 @@ func (l *Linear) Hessian(dst *mat.SymDense, w []float64) {
 						mv := l.mid[jp*d+i]
 						qrow := l.q[j*d : j*d+d]
 						for ip := range seg {
-							seg[ip] = arow[ip]*bv + mv*qrow[ip]
+							seg[ip] = float64(arow[ip]*bv) + float64(mv*qrow[ip])
 						}
 					}
 				}
@@ -200,26 +199,33 @@ func EndToEnd(dst *mat.Dense, arch Arch, w []float64) {
 	} else {
 		checkSquare(dst, d, "EndToEnd destination")
 	}
-	tot := mat.NewDense(d, d, nil)
+	// Row-major d x d products with core/kernel (w holds W_k^T row-major).
+	d2 := d * d
+	tot, unit, tmp := make([]float64, d2), make([]float64, d2), make([]float64, d2)
 	for i := 0; i < d; i++ {
-		tot.Set(i, i, 1)
+		tot[i*d+i] = 1
 	}
-	var unit, tmp mat.Dense
 	for r := 0; r < arch.Units; r++ {
-		unit.CloneFrom(Layer(w, arch, r*arch.Shortcut))
+		k0 := r * arch.Shortcut
+		for j := 0; j < d; j++ { // unit = W_k0
+			for i := 0; i < d; i++ {
+				unit[i*d+j] = w[k0*d2+j*d+i]
+			}
+		}
 		for l := 1; l < arch.Shortcut; l++ {
-			tmp.Mul(Layer(w, arch, r*arch.Shortcut+l), &unit)
-			unit.CloneFrom(&tmp)
+			k := k0 + l
+			kernel.GemmTN(d, d, d, 1, w[k*d2:(k+1)*d2], d, unit, d, 0, tmp, d)
+			unit, tmp = tmp, unit
 		}
 		if !arch.Plain {
 			for i := 0; i < d; i++ {
-				unit.Set(i, i, unit.At(i, i)+1)
+				unit[i*d+i]++
 			}
 		}
-		tmp.Mul(&unit, tot)
-		tot.CloneFrom(&tmp)
+		kernel.GemmNN(d, d, d, 1, unit, d, tot, d, 0, tmp, d)
+		tot, tmp = tmp, tot
 	}
-	dst.Copy(tot)
+	dst.Copy(mat.NewDense(d, d, tot))
 }
 
 // Optimum returns the global minimiser W* = Syx Sxx^+ of the linear
@@ -233,39 +239,43 @@ func Optimum(sxx, syx, syy *mat.Dense) (wstar *mat.Dense, lmin float64) {
 	checkSquare(sxx, d, "Sxx")
 	checkSquare(syx, d, "Syx")
 	checkSquare(syy, d, "Syy")
-	sym := mat.NewSymDense(d, nil)
+	sym := make([]float64, d*d)
 	for i := 0; i < d; i++ {
 		for j := i; j < d; j++ {
-			sym.SetSym(i, j, 0.5*(sxx.At(i, j)+sxx.At(j, i)))
+			sym[i*d+j] = 0.5 * (sxx.At(i, j) + sxx.At(j, i))
 		}
 	}
-	var eig mat.EigenSym
-	if !eig.Factorize(sym, true) {
-		panic("nets: Optimum: eigendecomposition of Sxx failed")
+	vals := make([]float64, d)
+	vecs := make([]float64, d*d) // row t: eigenvector t
+	if err := spectrum.SymEigen(vals, vecs, sym, d); err != nil {
+		panic("nets: Optimum: eigendecomposition of Sxx failed: " + err.Error())
 	}
-	vals := eig.Values(nil)
-	var vecs mat.Dense
-	eig.VectorsTo(&vecs)
 	maxAbs := 0.0
 	for _, v := range vals {
 		maxAbs = math.Max(maxAbs, math.Abs(v))
 	}
 	tol := float64(d) * 0x1p-52 * maxAbs
-	pinv := mat.NewDense(d, d, nil)
+	pinv := make([]float64, d*d)
 	for t, v := range vals {
 		if math.Abs(v) <= tol {
 			continue
 		}
+		vt := vecs[t*d : t*d+d]
 		for i := 0; i < d; i++ {
 			for j := 0; j < d; j++ {
-				pinv.Set(i, j, pinv.At(i, j)+vecs.At(i, t)*vecs.At(j, t)/v)
+				pinv[i*d+j] += float64(vt[i]*vt[j]) / v
 			}
 		}
 	}
-	wstar = mat.NewDense(d, d, nil)
-	wstar.Mul(syx, pinv)
-	var q mat.Dense
-	q.Mul(wstar, syx.T())
-	lmin = 0.5 * (mat.Trace(syy) - mat.Trace(&q))
-	return wstar, lmin
+	sy := denseRowMajor(syx)
+	ws := make([]float64, d*d)
+	kernel.GemmNN(d, d, d, 1, sy, d, pinv, d, 0, ws, d)
+	q := make([]float64, d*d)
+	kernel.GemmNT(d, d, d, 1, ws, d, sy, d, 0, q, d)
+	var trq float64
+	for i := 0; i < d; i++ {
+		trq += q[i*d+i]
+	}
+	lmin = 0.5 * (mat.Trace(syy) - trq)
+	return mat.NewDense(d, d, ws), lmin
 }

@@ -3,8 +3,7 @@ package nets
 import (
 	"fmt"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
+	"github.com/demystify-resnet/repro/core/kernel"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -44,7 +43,7 @@ func (s *sampledLoss) value(f []float64, c, col0 int) float64 {
 		fr := f[i*c : (i+1)*c]
 		for j, v := range fr {
 			r := v - yr[j]
-			sum += r * r
+			sum += float64(r * r)
 		}
 	}
 	return 0.5 * s.inv * sum
@@ -78,18 +77,15 @@ type statsLoss struct {
 
 func (s *statsLoss) value(f []float64, c, col0 int) float64 {
 	d := s.d
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(f, d, d, d), gen(s.sxx, d, d, d), 0, gen(s.fs, d, d, d))
-	var quad, lin float64
-	for i, v := range f[:d*d] {
-		quad += v * s.fs[i]
-		lin += v * s.syx[i]
-	}
-	return 0.5*quad - lin + s.halfTrYY
+	kernel.GemmNN(d, d, d, 1, f, d, s.sxx, d, 0, s.fs, d)
+	quad := kernel.Dot(f[:d*d], s.fs)
+	lin := kernel.Dot(f[:d*d], s.syx)
+	return float64(0.5*quad) - lin + s.halfTrYY
 }
 
 func (s *statsLoss) adjoint(dst, f []float64, c, col0 int) {
 	d := s.d
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(f, d, d, d), gen(s.sxx, d, d, d), 0, gen(dst, d, d, d))
+	kernel.GemmNN(d, d, d, 1, f, d, s.sxx, d, 0, dst, d)
 	for i := range dst[:d*d] {
 		dst[i] -= s.syx[i]
 	}
@@ -98,7 +94,7 @@ func (s *statsLoss) adjoint(dst, f []float64, c, col0 int) {
 func (s *statsLoss) tangent(dst, df []float64, c, q int) {
 	d := s.d
 	for b := 0; b < q; b++ {
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(df[b*d:], d, d, q*d), gen(s.sxx, d, d, d), 0, gen(dst[b*d:], d, d, q*d))
+		kernel.GemmNN(d, d, d, 1, df[b*d:], q*d, s.sxx, d, 0, dst[b*d:], q*d)
 	}
 }
 

@@ -5,8 +5,7 @@ import (
 	"runtime"
 	"sync"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
+	"github.com/demystify-resnet/repro/core/kernel"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -88,9 +87,9 @@ func hessVec(e *engine, dst, w, v []float64) {
 		e.backward(w, col, c)
 		e.tangentForward(e.tw, w, v, -1, c, 1)
 		e.tangentBackward(e.tw, w, v, -1, c, 1, func(k int, dlam []float64) {
-			out := gen(dst[k*d*d:], d, d, d) // (Hv)_k^T row-major
-			blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.a[k], d, c, c), gen(dlam, d, c, c), 1, out)
-			blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.tw.da[k], d, c, c), gen(e.lam[k], d, c, c), 1, out)
+			out := dst[k*d*d:] // (Hv)_k^T row-major
+			kernel.GemmNT(d, d, c, 1, e.a[k], c, dlam, c, 1, out, d)
+			kernel.GemmNT(d, d, c, 1, e.tw.da[k], c, e.lam[k], c, 1, out, d)
 		})
 	}
 }
@@ -180,12 +179,12 @@ func (s *Sampled) hessianRow(wk *hessWorker, hd []float64, hs int, w []float64, 
 					lrow := lk[ip*c : ip*c+c]
 					frow := da[jp*qc+i*c : jp*qc+i*c+c]
 					for mu := range row {
-						row[mu] = g[mu]*arow[mu] + lrow[mu]*frow[mu]
+						row[mu] = float64(g[mu]*arow[mu]) + float64(lrow[mu]*frow[mu])
 					}
 				}
 			}
 		}
-		blas64.Gemm(blas.NoTrans, blas.Trans, 1, gen(e.a[st], d, c, c), gen(xt, d3, c, c), 0, gen(wk.rbuf, d, d3, d3))
+		kernel.GemmNT(d, d3, c, 1, e.a[st], c, xt, c, 0, wk.rbuf, d3)
 		for j := 0; j < d; j++ {
 			for i := 0; i < d; i++ {
 				p := st*d2 + j*d + i

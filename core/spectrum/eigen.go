@@ -5,8 +5,8 @@
 // docs/conventions.md).
 //
 // Eigenvalues uses a pure-Go blocked Householder tridiagonalisation (LAPACK's dsytrd
-// algorithm with threaded kernels, tridiag.go) and gonum's Dsterf, bit-reproducible
-// across runs and GOMAXPROCS, unless the package is built with the `lapacke` build tag, which switches
+// algorithm with threaded kernels, tridiag.go) and implicit QL, bit-reproducible
+// across runs, GOMAXPROCS and architectures, unless the package is built with the `lapacke` build tag, which switches
 // to LAPACKE dsyevd through cgo (see Backend).
 package spectrum
 
@@ -22,9 +22,9 @@ import (
 // order. h is not modified. It panics if len(dst) != n, the order of h. It returns an
 // error if h has a NaN or infinite entry or if the eigensolver does not converge.
 //
-// The backend is pure Go by default (blocked tridiagonalisation + gonum's Dsterf
-// tridiagonal QR; bit-reproducible across runs and GOMAXPROCS; it agrees with gonum's
-// Dsyev to rounding, tested) and LAPACKE dsyevd under the `lapacke` build tag; all
+// The backend is pure Go by default (blocked tridiagonalisation + implicit QL,
+// order-fixed by core/kernel: bit-reproducible across runs, GOMAXPROCS and
+// architectures; it agrees with gonum's Dsyev to rounding, tested) and LAPACKE dsyevd under the `lapacke` build tag; all
 // agree to rounding (~1e-14 · max|λ| for n of a few thousand).
 func Eigenvalues(dst []float64, h *mat.SymDense) error {
 	n := h.SymmetricDim()

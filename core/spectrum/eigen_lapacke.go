@@ -18,7 +18,7 @@ import (
 	"unsafe"
 )
 
-// Backend names the eigensolver compiled in: "go-dsytrd-blocked" (pure Go, the
+// Backend names the eigensolver compiled in: "go-dsytrd-ql" (pure Go, the
 // default) or "lapacke-dsyevd" (build tag `lapacke`).
 func Backend() string { return "lapacke-dsyevd" }
 

@@ -87,7 +87,7 @@ func Quantile(sorted []float64, p float64) float64 {
 	if !(p >= 0 && p <= 1) {
 		panic(fmt.Sprintf("spectrum: Quantile: p = %g outside [0, 1]", p))
 	}
-	h := float64(n-1) * p
+	h := float64(float64(n-1) * p)
 	lo := math.Floor(h)
 	i := int(lo)
 	if i >= n-1 {
@@ -97,9 +97,9 @@ func Quantile(sorted []float64, p float64) float64 {
 	a, b := sorted[i], sorted[i+1]
 	d := b - a
 	if g >= 0.5 {
-		return b - d*(1-g)
+		return b - float64(d*(1-g))
 	}
-	return a + d*g
+	return a + float64(d*g)
 }
 
 // Density returns a histogram of ev over [lo, hi] with bins equal-width bins, with
@@ -118,7 +118,7 @@ func Density(ev []float64, bins int, lo, hi float64) (edges, counts []float64) {
 	edges = make([]float64, bins+1)
 	step := (hi - lo) / float64(bins)
 	for i := range edges {
-		edges[i] = lo + float64(i)*step
+		edges[i] = lo + float64(float64(i)*step)
 	}
 	edges[bins] = hi
 	counts = make([]float64, bins)

@@ -13,7 +13,9 @@ import (
 	"math"
 	"slices"
 
+	"github.com/demystify-resnet/repro/core/kernel"
 	"github.com/demystify-resnet/repro/core/nets"
+	"github.com/demystify-resnet/repro/core/spectrum"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -52,13 +54,16 @@ func Sampled(x, y *mat.Dense, arch nets.Arch) (Zero, error) {
 	d, m := x.Dims()
 	sp := mat.NewDense(d, m, nil)
 	sp.Apply(func(_, _ int, v float64) float64 { return arch.Pre.Eval(v) }, x)
-	var diff, mm, sxx mat.Dense
+	var diff mat.Dense
 	diff.Sub(x, y)
-	mm.Mul(&diff, sp.T())
-	mm.Scale(1/float64(m), &mm)
-	sxx.Mul(x, x.T())
-	sxx.Scale(1/float64(m), &sxx)
-	return Zero{M: &mm, C: arch.Mid.Deriv(0) * arch.Post.Deriv(0), Sxx: &sxx}, nil
+	xr := mat.DenseCopyOf(x).RawMatrix()
+	dr, sr := diff.RawMatrix(), sp.RawMatrix()
+	mm, sxx := make([]float64, d*d), make([]float64, d*d)
+	kernel.GemmNT(d, d, m, 1, dr.Data, dr.Stride, sr.Data, sr.Stride, 0, mm, d)
+	kernel.GemmNT(d, d, m, 1, xr.Data, xr.Stride, xr.Data, xr.Stride, 0, sxx, d)
+	kernel.Scal(1/float64(m), mm)
+	kernel.Scal(1/float64(m), sxx)
+	return Zero{M: mat.NewDense(d, d, mm), C: arch.Mid.Deriv(0) * arch.Post.Deriv(0), Sxx: mat.NewDense(d, d, sxx)}, nil
 }
 
 func checkArch(arch nets.Arch, z Zero) int {
@@ -170,11 +175,7 @@ func Spectrum2(m *mat.Dense, c float64, units int) []float64 {
 	if d != cols || units < 1 {
 		panic(fmt.Sprintf("theory: Spectrum2 with %dx%d M and %d units", d, cols, units))
 	}
-	var svd mat.SVD
-	if !svd.Factorize(m, mat.SVDNone) {
-		panic("theory: SVD of M failed")
-	}
-	sv := svd.Values(nil)
+	sv := singularValues(m)
 	out := make([]float64, 0, 2*units*d*d)
 	for _, s := range sv {
 		for t := 0; t < d*units; t++ {
@@ -194,11 +195,7 @@ func Cond0(arch nets.Arch, z Zero) float64 {
 	checkArch(arch, z)
 	switch {
 	case arch.Shortcut == 2:
-		var svd mat.SVD
-		if !svd.Factorize(z.M, mat.SVDNone) {
-			panic("theory: SVD of M failed")
-		}
-		sv := svd.Values(nil)
+		sv := singularValues(z.M)
 		if sv[len(sv)-1] == 0 {
 			return math.Inf(1)
 		}
@@ -206,15 +203,39 @@ func Cond0(arch nets.Arch, z Zero) float64 {
 	case arch.Shortcut == 1:
 		var h mat.SymDense
 		Hessian0(&h, arch, z)
-		var eig mat.EigenSym
-		if !eig.Factorize(&h, false) {
-			panic("theory: eigendecomposition of the n = 1 Hessian failed")
+		ev := make([]float64, h.SymmetricDim())
+		if err := spectrum.Eigenvalues(ev, &h); err != nil {
+			panic("theory: eigendecomposition of the n = 1 Hessian failed: " + err.Error())
 		}
 		lo, hi := math.Inf(1), 0.0
-		for _, v := range eig.Values(nil) {
+		for _, v := range ev {
 			lo, hi = math.Min(lo, math.Abs(v)), math.Max(hi, math.Abs(v))
 		}
 		return hi / lo
 	}
 	return math.NaN()
+}
+
+// singularValues returns the singular values of the square matrix m in
+// decreasing order: the d largest eigenvalues of the symmetric 2d x 2d
+// matrix [[0, M], [M^T, 0]] (whose spectrum is {+sigma_k, -sigma_k}), so that
+// the order-fixed eigensolver of core/spectrum gives them without squaring
+// the condition number. It panics if m has a non-finite entry.
+func singularValues(m *mat.Dense) []float64 {
+	d, _ := m.Dims()
+	aug := mat.NewSymDense(2*d, nil)
+	for i := 0; i < d; i++ {
+		for j := 0; j < d; j++ {
+			aug.SetSym(i, d+j, m.At(i, j))
+		}
+	}
+	ev := make([]float64, 2*d)
+	if err := spectrum.Eigenvalues(ev, aug); err != nil {
+		panic("theory: singular values of M: " + err.Error())
+	}
+	sv := make([]float64, d)
+	for i := range sv {
+		sv[i] = math.Abs(ev[2*d-1-i])
+	}
+	return sv
 }

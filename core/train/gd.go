@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/demystify-resnet/repro/core/kernel"
 	"github.com/demystify-resnet/repro/core/nets"
 )
 
@@ -104,9 +105,10 @@ func GD(obj nets.Objective, arch nets.Arch, w0 []float64, opt Options) Result {
 			opt.Progress(e)
 		}
 		if e < opt.Epochs {
-			// w <- w - LR g (plain loop: identical bits on every platform).
+			// w <- w - LR g (product rounded before the subtraction, never
+			// fused: identical bits on every platform).
 			for i, gi := range g {
-				w[i] -= opt.LR * gi
+				w[i] -= float64(opt.LR * gi)
 			}
 		}
 	}
@@ -114,12 +116,8 @@ func GD(obj nets.Objective, arch nets.Arch, w0 []float64, opt Options) Result {
 	return res
 }
 
-// norm is the Euclidean norm, accumulated in index order (deterministic;
-// no scaling, as values here are far from overflow unless diverging).
+// norm is the Euclidean norm sqrt(kernel.Dot(x, x)) (order-fixed; no
+// scaling, as values here are far from overflow unless diverging).
 func norm(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v * v
-	}
-	return math.Sqrt(s)
+	return math.Sqrt(kernel.Dot(x, x))
 }

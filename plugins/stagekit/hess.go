@@ -2,6 +2,7 @@ package stagekit
 
 import (
 	"fmt"
+	"github.com/demystify-resnet/repro/core/kernel"
 	"math"
 	"slices"
 
@@ -119,11 +120,12 @@ func MatrixRows(net Net, point string, replicate int, h *mat.SymDense) []schema.
 	return rows
 }
 
-// Norm is the Euclidean norm of x, summed in index order.
+// Norm is the Euclidean norm of x, summed in index order (each square
+// rounded before the addition, never fused: the same bits on every platform).
 func Norm(x []float64) float64 {
 	var s float64
 	for _, v := range x {
-		s += v * v
+		s += float64(v * v)
 	}
 	return math.Sqrt(s)
 }
@@ -140,10 +142,11 @@ func LogEpochs(epochs, points int) []int {
 	if points < 2 {
 		points = 2
 	}
-	top := math.Log1p(float64(epochs))
+	// kernel's Log and Exp: the same epochs on every architecture.
+	top := kernel.Log(float64(epochs) + 1)
 	out := make([]int, 0, points)
 	for k := 0; k < points; k++ {
-		e := int(math.Round(math.Exp(top*float64(k)/float64(points-1)))) - 1
+		e := int(math.Round(kernel.Exp(top*float64(k)/float64(points-1)))) - 1
 		e = max(0, min(e, epochs))
 		out = append(out, e)
 	}
