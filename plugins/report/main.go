@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,7 @@ type reportStage struct{}
 func (reportStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "report",
-		Version: "1",
+		Version: "2",
 		Doc:     "Evaluates every claim of the paper (PASS/FAIL with numbers and criterion) and writes claims.parquet, claims.json, report.html, report.md. See docs/claims.md.",
 		Params: []sdk.ParamSpec{
 			{Name: "title", Type: sdk.TypeString, Default: "Demystifying ResNet: reproduction report", Doc: "report title"},
@@ -48,7 +49,9 @@ func (reportStage) Spec() sdk.StageSpec {
 			{Name: "best", Many: true, Optional: true, Doc: "schema.Best tables (select): fig3, fig9, fig10"},
 			{Name: "spectra", Many: true, Optional: true, Doc: "schema.Spectrum tables: init-point spectra (fig5) and trajectories (fig6-8)"},
 			{Name: "theory", Many: true, Optional: true, Doc: "schema.Theory tables (hessian.theory)"},
-			{Name: "curves", Many: true, Optional: true, Doc: "schema.Curve tables: final norms (fig3), gradient-norm peak (fig8), L_min"},
+			{Name: "curves", Many: true, Optional: true, Doc: "schema.Curve tables: every training run (per-seed final losses and norms, escape epochs, largest stable rates, gradient-norm peaks, L_min)"},
+			{Name: "stats", Many: true, Optional: true, Doc: "schema.Stats tables (datagen): L_min when no curve or best row carries one"},
+			{Name: "eigenvalues", Many: true, Optional: true, Doc: "schema.Eigenvalue tables of trajectory checkpoints (save_eigenvalues): cond_top near a minimiser (fig7.end_near)"},
 			{Name: "figures", Many: true, Optional: true, Doc: "PNG files (plot) inlined into report.html"},
 		},
 		Outputs: []sdk.PortSpec{
@@ -69,24 +72,66 @@ func readAll[T any](req *sdk.Request, name string) ([]T, error) {
 	return rows, nil
 }
 
-// claimJSON is the JSON form of schema.Claim (same names as the Parquet
-// columns). Every field is a string or bool, so no number can be +Inf or
-// NaN in the JSON: measured values are already text ("+Inf", "NaN").
-type claimJSON struct {
-	ID        string `json:"id"`
-	Source    string `json:"source"`
-	Claim     string `json:"claim"`
-	Measured  string `json:"measured"`
-	Criterion string `json:"criterion"`
-	Status    string `json:"status"`
-	Smoke     bool   `json:"smoke"`
+// jnum is a float64 that encodes +Inf, -Inf and NaN as the strings "+Inf",
+// "-Inf" and "NaN" (JSON has no such numbers; the lock file reads these
+// strings as numbers).
+type jnum float64
+
+// MarshalJSON implements json.Marshaler.
+func (f jnum) MarshalJSON() ([]byte, error) {
+	x := float64(f)
+	switch {
+	case math.IsNaN(x):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(x, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(x, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return json.Marshal(x)
 }
 
-// ClaimsJSON encodes claims as an indented JSON array.
+// claimJSON is the JSON form of schema.Claim: the same names as the Parquet
+// columns, finite numbers as JSON numbers (see jnum).
+type claimJSON struct {
+	ID           string   `json:"id"`
+	Status       string   `json:"status"`
+	Statement    string   `json:"statement"`
+	Figure       string   `json:"figure"`
+	Kind         string   `json:"kind"`
+	Claim        string   `json:"claim"`
+	Criterion    string   `json:"criterion"`
+	OldCriterion string   `json:"old_criterion"`
+	Value        jnum     `json:"value"`
+	Threshold    jnum     `json:"threshold"`
+	Comparison   string   `json:"comparison"`
+	Spread       jnum     `json:"spread"`
+	Seeds        int64    `json:"seeds"`
+	Depths       []int64  `json:"depths"`
+	PointX       []jnum   `json:"point_x"`
+	PointY       []jnum   `json:"point_y"`
+	PointSeries  []string `json:"point_series"`
+	PointWhat    string   `json:"point_what"`
+	Measured     string   `json:"measured"`
+	Smoke        bool     `json:"smoke"`
+}
+
+func jnums(xs []float64) []jnum {
+	out := make([]jnum, len(xs))
+	for i, x := range xs {
+		out[i] = jnum(x)
+	}
+	return out
+}
+
+// claimsJSON encodes claims as an indented JSON array.
 func claimsJSON(cs []schema.Claim) ([]byte, error) {
 	out := make([]claimJSON, len(cs))
 	for i, c := range cs {
-		out[i] = claimJSON(c)
+		out[i] = claimJSON{ID: c.ID, Status: c.Status, Statement: c.Statement, Figure: c.Figure, Kind: c.Kind, Claim: c.Claim,
+			Criterion: c.Criterion, OldCriterion: c.OldCriterion, Value: jnum(c.Value), Threshold: jnum(c.Threshold),
+			Comparison: c.Comparison, Spread: jnum(c.Spread), Seeds: c.Seeds, Depths: nonNil(c.Depths), PointX: jnums(c.PointX),
+			PointY: jnums(c.PointY), PointSeries: nonNil(c.PointSeries), PointWhat: c.PointWhat, Measured: c.Measured, Smoke: c.Smoke}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -96,6 +141,13 @@ func claimsJSON(cs []schema.Claim) ([]byte, error) {
 		return nil, fmt.Errorf("report: encode claims json: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+func nonNil[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
 }
 
 // Run implements sdk.Stage.
@@ -115,6 +167,12 @@ func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, erro
 		return sdk.Errorf("bad input", "%v", err), nil
 	}
 	if in.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if in.Stats, err = readAll[schema.Stats](req, "stats"); err != nil {
+		return sdk.Errorf("bad input", "%v", err), nil
+	}
+	if in.Eigenvalues, err = readAll[schema.Eigenvalue](req, "eigenvalues"); err != nil {
 		return sdk.Errorf("bad input", "%v", err), nil
 	}
 	var figs []render.Figure

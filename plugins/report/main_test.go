@@ -46,7 +46,7 @@ func captionedPNG(t *testing.T, title string) []byte {
 }
 
 type fixture struct {
-	checks, best, fig, stats string
+	checks, best, curves, fig, stats string
 }
 
 func writeFixture(t *testing.T) fixture {
@@ -54,7 +54,7 @@ func writeFixture(t *testing.T) fixture {
 	dir := t.TempDir()
 	f := fixture{
 		checks: filepath.Join(dir, "checks.parquet"), best: filepath.Join(dir, "best.parquet"),
-		fig: filepath.Join(dir, "abc123"), stats: filepath.Join(dir, "stats.parquet"),
+		fig: filepath.Join(dir, "abc123"), stats: filepath.Join(dir, "stats.parquet"), curves: filepath.Join(dir, "curves.parquet"),
 	}
 	must := func(err error) {
 		t.Helper()
@@ -66,13 +66,29 @@ func writeFixture(t *testing.T) fixture {
 		{ID: "T2.spectrum", Theorem: "T2", Data: "mnist", Claim: "H(0) eigenvalues are +-sigma(M)", Measured: 3e-15, Tolerance: 1e-10, Pass: true},
 		{ID: "T3.zero", Theorem: "T3", Data: "synthetic", Claim: "H(0) = 0 for n = 3", Measured: 0.2, Tolerance: 1e-12, Pass: false},
 	}))
+	// Two seeds of shortcut2 (at L_min) and xavier (rising with depth) at
+	// three depths; lr 0.1 is the best of 0.01, 0.1, 1 (interior).
 	var best []schema.Best
+	var curves []schema.Curve
 	for _, d := range []int64{2, 4, 8} {
-		best = append(best,
-			schema.Best{Net: schema.NetShortcut2, Depth: d, Activation: "linear", LR: 0.1, MeanFinalLoss: 0.3, LMin: 0.3},
-			schema.Best{Net: schema.NetXavier, Depth: d, Activation: "linear", LR: 0.1, MeanFinalLoss: 0.3 + 0.01*float64(d), LMin: 0.3})
+		final := map[string]float64{schema.NetShortcut2: 0.3, schema.NetXavier: 0.3 + 0.01*float64(d)}
+		for _, net := range []string{schema.NetShortcut2, schema.NetXavier} {
+			best = append(best, schema.Best{Net: net, Depth: d, Activation: "linear", LR: 0.1, MeanFinalLoss: final[net], LMin: 0.3, Seeds: 2})
+			for _, lr := range []float64{0.01, 0.1, 1} {
+				for rep := range int64(2) {
+					end := final[net]
+					if lr != 0.1 {
+						end += 0.05
+					}
+					curves = append(curves,
+						schema.Curve{Net: net, Depth: d, Activation: "linear", LR: lr, Replicate: rep, Epoch: 0, Loss: 0.9, LMin: 0.3},
+						schema.Curve{Net: net, Depth: d, Activation: "linear", LR: lr, Replicate: rep, Epoch: 1, Loss: end + 1e-6*float64(rep), LMin: 0.3})
+				}
+			}
+		}
 	}
 	must(table.Write(f.best, best))
+	must(table.Write(f.curves, curves))
 	must(os.WriteFile(f.fig, captionedPNG(t, "fig9: Final training loss vs depth"), 0o644))
 	must(table.Write(f.stats, []schema.Stats{{Dataset: "x", D: 2}}))
 	return f
@@ -100,7 +116,7 @@ func runInProcess(t *testing.T, params map[string]any, inputs map[string][]strin
 // it by name, and two runs give identical bytes.
 func TestReport(t *testing.T) {
 	f := writeFixture(t)
-	in := map[string][]string{"checks": {f.checks}, "best": {f.best}, "figures": {f.fig}}
+	in := map[string][]string{"checks": {f.checks}, "best": {f.best}, "curves": {f.curves}, "figures": {f.fig}}
 	resp, out := runInProcess(t, map[string]any{}, in)
 	if sdk.HasErrors(resp.Diagnostics) {
 		t.Fatal(sdk.DiagnosticsError("report", resp.Diagnostics))
@@ -110,6 +126,7 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"check.T2.spectrum.mnist": "PASS", "check.T3.zero.synthetic": "FAIL", "fig9.shortcut2_at_lmin": "PASS",
+		"fig3.frob_falls":     "FAIL",
 		"fig9.degrade.xavier": "PASS", "fig9.degrade.orthogonal": "SKIP", "fig5.shortcut2_flat": "SKIP"}
 	got := map[string]string{}
 	for _, r := range rows {
@@ -127,6 +144,17 @@ func TestReport(t *testing.T) {
 	}
 	if len(js) != len(rows) || js[0]["id"] != rows[0].ID || js[0]["status"] != rows[0].Status {
 		t.Errorf("json and parquet differ: %d vs %d rows", len(js), len(rows))
+	}
+	// Numbers are JSON numbers ("NaN", "+Inf" where not finite), points are arrays.
+	for i, c := range js {
+		if c["id"] == "fig9.degrade.xavier" {
+			if v, ok := c["value"].(float64); !ok || v != rows[i].Value || c["comparison"] != ">" || len(c["point_y"].([]any)) != 6 {
+				t.Errorf("fig9.degrade.xavier json: %v", c)
+			}
+		}
+		if c["status"] == "SKIP" && c["value"] != "NaN" {
+			t.Errorf("%s: SKIP with value %v (want \"NaN\")", c["id"], c["value"])
+		}
 	}
 	html, _ := os.ReadFile(filepath.Join(out, "report.html"))
 	for _, s := range []string{"data:image/png;base64,", "Final training loss vs depth", `class="st FAIL"`, "check.T3.zero.synthetic"} {

@@ -223,14 +223,28 @@ type Check struct {
 	Pass      bool    `parquet:"pass"`      // the check passed
 }
 
-// Claim is one claim of the paper as evaluated by the report: PASS or FAIL
-// with the measured numbers and the criterion (SPEC 3 and 5).
+// Claim is one claim of the paper as evaluated by the report: PASS, FAIL or
+// SKIP, with the statement of the paper it formalises, the figure that shows
+// it, its criterion and the numbers that decided it (docs/claims.md).
 type Claim struct {
-	ID        string `parquet:"id"`        // stable identifier
-	Source    string `parquet:"source"`    // e.g. "SPEC 3 T2", "fig5"
-	Claim     string `parquet:"claim"`     // the claim in words
-	Measured  string `parquet:"measured"`  // the measured number
-	Criterion string `parquet:"criterion"` // the documented criterion
-	Status    string `parquet:"status"`    // PASS, FAIL, or SKIP (not enough data in this manifest)
-	Smoke     bool   `parquet:"smoke"`     // expected to hold at smoke size (checked by CI)
+	ID           string    `parquet:"id"`                // stable identifier
+	Status       string    `parquet:"status"`            // PASS, FAIL, or SKIP (the inputs lack the rows it needs)
+	Statement    string    `parquet:"statement"`         // the statement of PAPER.md it formalises, e.g. "S4.3" (several joined by "+"), or "SPEC 3 T2"
+	Figure       string    `parquet:"figure"`            // the figure that shows it, e.g. "fig7" ("" when none)
+	Kind         string    `parquet:"kind"`              // theorem, stated, inferred, unstated or deciding (docs/claims.md)
+	Claim        string    `parquet:"claim"`             // the claim in words
+	Criterion    string    `parquet:"criterion"`         // the documented criterion with its threshold
+	OldCriterion string    `parquet:"old_criterion"`     // the previous report's criterion of a re-formalised claim ("" otherwise)
+	Value        float64   `parquet:"value"`             // the decisive measured number (NaN for SKIP)
+	Threshold    float64   `parquet:"threshold"`         // the threshold Value is compared with
+	Comparison   string    `parquet:"comparison"`        // how Value must compare with Threshold to PASS: <, <=, >, >=
+	Spread       float64   `parquet:"spread"`            // the seed-to-seed spread the decision was judged against (NaN if none)
+	Seeds        int64     `parquet:"seeds"`             // the smallest number of seeds behind any point used
+	Depths       []int64   `parquet:"depths,list"`       // the depths used
+	PointX       []float64 `parquet:"point_x,list"`      // the points used: abscissae (see PointWhat)
+	PointY       []float64 `parquet:"point_y,list"`      // the points used: values
+	PointSeries  []string  `parquet:"point_series,list"` // the series (net, net/seed) each point belongs to
+	PointWhat    string    `parquet:"point_what"`        // what PointX and PointY are, e.g. "depth -> relative excess loss"
+	Measured     string    `parquet:"measured"`          // the numbers as text ("not evaluated: ..." for SKIP)
+	Smoke        bool      `parquet:"smoke"`             // must PASS at smoke size (theorem claims; checked by CI)
 }

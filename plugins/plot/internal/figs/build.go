@@ -47,6 +47,14 @@ func Build(d Data, o Options) (*Figure, error) {
 		f, err = buildFig11(d, o)
 	case "theory":
 		f, err = buildTheory(d, o)
+	case "lrs":
+		f, err = buildLRs(d, o)
+	case "shortcut1":
+		f, err = buildShortcut1(d, o)
+	case "zero":
+		f, err = buildZero(d, o)
+	case "perturb":
+		f, err = buildPerturb(d, o)
 	default:
 		return nil, fmt.Errorf("figs: unknown figure %q (known: %v)", o.Figure, Figures)
 	}
@@ -71,6 +79,20 @@ func Build(d Data, o Options) (*Figure, error) {
 	}
 	if o.Height > 0 {
 		f.Height = vg.Length(o.Height) * vg.Inch
+	}
+	// Budget the labels of every log axis by the length its panel gets
+	// (the legend column takes about a quarter of the width).
+	if rows := len(f.panels); rows > 0 {
+		w := f.Width * 3 / 4 / vg.Length(len(f.panels[0]))
+		h := (f.Height - 1.5*vg.Inch) / vg.Length(rows)
+		for _, row := range f.panels {
+			for _, p := range row {
+				if p != nil {
+					budgetLogTicks(&p.X, w)
+					budgetLogTicks(&p.Y, h)
+				}
+			}
+		}
 	}
 	return f, nil
 }
@@ -331,6 +353,17 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 			rs.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2), Shape: draw.RingGlyph{}}
 			p.Add(rs)
 		}
+		if net == schema.NetShortcut2 {
+			var ys []float64
+			for _, m := range means {
+				ys = append(ys, m.Y)
+			}
+			g, _ := geoMean(ys)
+			markValue(&p.Y, g)
+			lo, hi := slices.Min(ys), slices.Max(ys)
+			f.notef("2-shortcut: cond10 from %s to %s over depths (max/min %s); the labelled tick %s is their geometric mean.",
+				strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64), strconv.FormatFloat(hi/lo, 'g', 4, 64), strconv.FormatFloat(g, 'g', 4, 64))
+		}
 		n++
 	}
 	if n == 0 {
@@ -352,13 +385,15 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 
 // ---------- fig6 / fig7 / fig8: along training ----------
 
-// trajectories returns, per net, the epoch-ordered spectrum rows of one
-// replicate at one depth.
-func trajectories(d Data, o Options, nets []string, act string, f *Figure) (map[string][]schema.Spectrum, int64, error) {
+// trajectories returns, per net, the epoch-ordered spectrum rows of every
+// seed (replicate) at one depth and one learning rate: the best rate of
+// the best input when traced, else the rate of the net's first row. With
+// o.Replicate >= 0 only that replicate. Seeds are in replicate order.
+func trajectories(d Data, o Options, nets []string, act string, f *Figure) (map[string][][]schema.Spectrum, int64, error) {
 	point := cmp.Or(o.Point, "epoch")
 	var rows []schema.Spectrum
 	for _, s := range d.Spectra {
-		if s.Activation == act && s.Point == point && slices.Contains(nets, s.Net) {
+		if s.Activation == act && s.Point == point && slices.Contains(nets, s.Net) && defaultScale(s.Init, s.InitScale) {
 			rows = append(rows, s)
 		}
 	}
@@ -367,31 +402,97 @@ func trajectories(d Data, o Options, nets []string, act string, f *Figure) (map[
 	if err != nil {
 		return nil, 0, err
 	}
-	out := map[string][]schema.Spectrum{}
+	out := map[string][][]schema.Spectrum{}
 	for _, net := range nets {
-		var rs []schema.Spectrum
-		rep := int64(o.Replicate)
-		if o.Replicate < 0 {
-			rep = math.MaxInt64
-			for _, s := range rows {
-				if s.Net == net && s.Depth == depth {
-					rep = min(rep, s.Replicate)
+		lr, found := 0.0, false
+		for _, b := range d.Best {
+			if b.Net == net && b.Depth == depth && b.Activation == act && defaultScale(b.Init, b.InitScale) {
+				for _, s := range rows {
+					if s.Net == net && s.Depth == depth && s.LR == b.LR {
+						lr, found = b.LR, true
+					}
 				}
 			}
 		}
 		for _, s := range rows {
-			if s.Net == net && s.Depth == depth && s.Replicate == rep {
-				rs = append(rs, s)
+			if !found && s.Net == net && s.Depth == depth {
+				lr, found = s.LR, true
 			}
 		}
-		if len(rs) == 0 {
+		byRep := map[int64][]schema.Spectrum{}
+		for _, s := range rows {
+			if s.Net == net && s.Depth == depth && s.LR == lr && (o.Replicate < 0 || s.Replicate == int64(o.Replicate)) {
+				byRep[s.Replicate] = append(byRep[s.Replicate], s)
+			}
+		}
+		if len(byRep) == 0 {
 			f.notef("No spectra for %s at depth %d.", netLabel(net), depth)
 			continue
 		}
-		slices.SortStableFunc(rs, func(a, b schema.Spectrum) int { return cmp.Compare(a.Epoch, b.Epoch) })
-		out[net] = rs
+		for _, r := range sortedKeys(byRep) {
+			rs := byRep[r]
+			slices.SortStableFunc(rs, func(a, b schema.Spectrum) int { return cmp.Compare(a.Epoch, b.Epoch) })
+			out[net] = append(out[net], rs)
+		}
 	}
 	return out, depth, nil
+}
+
+// defaultScale reports whether s is the default scale of initialisation
+// init (0.01 for small, 1 otherwise; 0 = a table without the column): the
+// perturbation study's other scales are drawn only by the perturb figure.
+func defaultScale(init string, s float64) bool {
+	if s == 0 {
+		return true
+	}
+	if init == "small" {
+		return s == 0.01
+	}
+	return s == 1
+}
+
+// seedNote says how seeds are drawn along training.
+func seedNote(f *Figure, traj map[string][][]schema.Spectrum) {
+	n := 0
+	for _, ts := range traj {
+		n = max(n, len(ts))
+	}
+	if n > 1 {
+		f.notef("Thick line with markers: the first seed; thin lines: the other seeds (%d in all), the seed-to-seed spread.", n)
+	} else {
+		f.notef("One seed.")
+	}
+}
+
+// addSeeds draws one trajectory per seed: the first thick with markers,
+// the others thin. It returns the first seed's line and markers for the
+// legend (nil if nothing was drawn).
+func addSeeds(p *plot.Plot, seeds []plotter.XYs, st netStyle) (*plotter.Line, *plotter.Scatter, error) {
+	var l0 *plotter.Line
+	var s0 *plotter.Scatter
+	for i, xys := range seeds {
+		if len(xys) == 0 {
+			continue
+		}
+		if i == 0 {
+			l, s, err := lineFor(xys, st, true)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.GlyphStyle.Radius = vg.Points(2.5)
+			p.Add(l, s)
+			l0, s0 = l, s
+			continue
+		}
+		thin := st
+		thin.width = 0.9
+		l, _, err := lineFor(xys, thin, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Add(l)
+	}
+	return l0, s0, nil
 }
 
 func buildFig67(d Data, o Options) (*Figure, error) {
@@ -433,28 +534,30 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 		setLog(&p.Y)
 		n := 0
 		for _, net := range nets {
-			rs, ok := traj[net]
+			ts, ok := traj[net]
 			if !ok {
 				continue
 			}
-			var xys plotter.XYs
-			for _, s := range rs {
-				x, y := s.Loss-lm, st.get(s)
-				if !(x > 0) || !(y > 0) || !isFinite(x) || !isFinite(y) {
-					dropped[net]++
-					continue
+			var seeds []plotter.XYs
+			for _, rs := range ts {
+				var xys plotter.XYs
+				for _, s := range rs {
+					x, y := s.Loss-lm, st.get(s)
+					if !(x > 0) || !(y > 0) || !isFinite(x) || !isFinite(y) {
+						dropped[net]++
+						continue
+					}
+					xys = append(xys, plotter.XY{X: x, Y: y})
 				}
-				xys = append(xys, plotter.XY{X: x, Y: y})
+				seeds = append(seeds, xys)
 			}
-			if len(xys) == 0 {
-				continue
-			}
-			l, sc, err := lineFor(xys, styleOf(net), true)
+			l, sc, err := addSeeds(p, seeds, styleOf(net))
 			if err != nil {
 				return nil, err
 			}
-			sc.GlyphStyle.Radius = vg.Points(2.5)
-			p.Add(l, sc)
+			if l == nil {
+				continue
+			}
 			if si == 0 {
 				leg.Add(netLabel(net), l, sc)
 			}
@@ -471,6 +574,7 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 		}
 	}
 	f.notef("One point per Hessian checkpoint; training moves from right (high loss) to left.")
+	seedNote(f, traj)
 	if haveL {
 		f.notef("L_min = %s (global optimum of the linear problem).", strconv.FormatFloat(lm, 'g', 6, 64))
 	}
@@ -497,44 +601,57 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 	fromCurves := false
 	var xmin, xmax = math.Inf(1), math.Inf(-1)
 	for _, net := range nets {
-		rs, ok := traj[net]
+		ts, ok := traj[net]
 		if !ok {
 			continue
 		}
-		var idx, gn plotter.XYs
-		for _, s := range rs {
-			x := float64(s.Epoch) + 1
-			if isFinite(s.Index) {
-				idx = append(idx, plotter.XY{X: x, Y: s.Index})
+		var idxs, gns []plotter.XYs
+		for _, rs := range ts {
+			var idx, gn plotter.XYs
+			for _, s := range rs {
+				x := float64(s.Epoch) + 1
+				if isFinite(s.Index) {
+					idx = append(idx, plotter.XY{X: x, Y: s.Index})
+				}
+				if s.GradNorm > 0 && isFinite(s.GradNorm) {
+					gn = append(gn, plotter.XY{X: x, Y: s.GradNorm})
+				}
+				xmin, xmax = min(xmin, x), max(xmax, x)
 			}
-			if s.GradNorm > 0 && isFinite(s.GradNorm) {
-				gn = append(gn, plotter.XY{X: x, Y: s.GradNorm})
+			// Prefer the per-epoch gradient norm of the matching training curve.
+			var cgn plotter.XYs
+			for _, c := range d.Curves {
+				if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == rs[0].LR && c.Replicate == rs[0].Replicate &&
+					c.InitScale == rs[0].InitScale && c.GradNorm > 0 && isFinite(c.GradNorm) {
+					cgn = append(cgn, plotter.XY{X: float64(c.Epoch) + 1, Y: c.GradNorm})
+				}
 			}
-			xmin, xmax = min(xmin, x), max(xmax, x)
-		}
-		// Prefer the per-epoch gradient norm of the matching training curve.
-		var cgn plotter.XYs
-		for _, c := range d.Curves {
-			if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == rs[0].LR && c.Replicate == rs[0].Replicate &&
-				c.GradNorm > 0 && isFinite(c.GradNorm) {
-				cgn = append(cgn, plotter.XY{X: float64(c.Epoch) + 1, Y: c.GradNorm})
+			if len(cgn) > 0 {
+				slices.SortStableFunc(cgn, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+				gn = cgn
+				fromCurves = true
 			}
-		}
-		if len(cgn) > 0 {
-			slices.SortStableFunc(cgn, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
-			gn = cgn
-			fromCurves = true
+			idxs, gns = append(idxs, idx), append(gns, gn)
 		}
 		st := styleOf(net)
-		l, s, err := lineFor(idx, st, true)
+		l, s, err := addSeeds(top, idxs, st)
 		if err != nil {
 			return nil, err
 		}
-		s.GlyphStyle.Radius = vg.Points(2.5)
-		top.Add(l, s)
-		leg.Add(netLabel(net), l, s)
-		if len(gn) > 0 {
-			gl, _, err := lineFor(gn, st, false)
+		if l != nil {
+			leg.Add(netLabel(net), l, s)
+		}
+		noMarks := make([]plotter.XYs, len(gns))
+		copy(noMarks, gns)
+		for i, gn := range noMarks {
+			if len(gn) == 0 {
+				continue
+			}
+			w := st
+			if i > 0 {
+				w.width = 0.9
+			}
+			gl, _, err := lineFor(gn, w, false)
 			if err != nil {
 				return nil, err
 			}
@@ -545,7 +662,7 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 		top.X.Min, top.X.Max = xmin, xmax
 		bot.X.Min, bot.X.Max = xmin, xmax
 	}
-	top.Y.Min = 0
+	seedNote(f, traj)
 	if fromCurves {
 		f.notef("Index: at the Hessian checkpoints. Gradient norm: every epoch, from the training curve.")
 	} else {
@@ -559,93 +676,246 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 
 // ---------- fig9 / fig10: final loss vs depth ----------
 
+// claimRelTol is the relative excess loss (loss - reference)/reference
+// below which a net is "at the reference" in the claims (LMinRelTol of
+// plugins/report/internal/claims, docs/claims.md), drawn on fig9/fig10.
+const claimRelTol = 1e-3
+
+// mainBest returns the best rows of net/act at the default initialisation
+// scale, one per depth (the largest m when several sample counts were
+// run), ordered by depth.
+func mainBest(d Data, net, act string) []schema.Best {
+	by := map[int64]schema.Best{}
+	for _, b := range d.Best {
+		if b.Net == net && b.Activation == act && defaultScale(b.Init, b.InitScale) {
+			if old, ok := by[b.Depth]; !ok || b.M > old.M {
+				by[b.Depth] = b
+			}
+		}
+	}
+	var out []schema.Best
+	for _, k := range sortedKeys(by) {
+		out = append(out, by[k])
+	}
+	return out
+}
+
+// seedFinals returns the per-seed final losses of a best row (its
+// final_losses column; without it the mean alone).
+func seedFinals(b schema.Best) []float64 {
+	if len(b.FinalLosses) > 0 {
+		return b.FinalLosses
+	}
+	return []float64{b.MeanFinalLoss}
+}
+
 func buildFig910(d Data, o Options) (*Figure, error) {
 	var act string
 	var nets []string
-	if o.Figure == "fig9" {
+	relu := o.Figure == "fig10"
+	if !relu {
 		act = activationOr(o, "linear")
 		nets = netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut1, schema.NetShortcut2, schema.NetShortcut3)
 	} else {
 		act = activationOr(o, "relu")
 		nets = netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
 	}
-	f := &Figure{Title: fmt.Sprintf("Final training loss at the best learning rate vs depth (%s)", act)}
-	p := newPlot("depth (number of weight layers)", "final loss (mean over seeds)")
+	f := &Figure{Title: fmt.Sprintf("Final training loss at the best learning rate vs depth (%s)", act), Width: 11 * vg.Inch, Height: 5.5 * vg.Inch}
+	// The reference: L_min of the linear problem (fig9), or for ReLU nets
+	// L_ref(D), the lowest final loss any net reaches at depth D (fig10).
+	lm, haveL := d.lmin()
+	lref := map[int64]float64{}
+	rows := map[string][]schema.Best{}
+	for _, net := range nets {
+		rows[net] = mainBest(d, net, act)
+		for _, b := range rows[net] {
+			for _, v := range seedFinals(b) {
+				if isFinite(v) {
+					if old, ok := lref[b.Depth]; !ok || v < old {
+						lref[b.Depth] = v
+					}
+				}
+			}
+		}
+	}
+	ref := func(depth int64) (float64, bool) {
+		if relu {
+			v, ok := lref[depth]
+			return v, ok
+		}
+		return lm, haveL
+	}
+	refName := "L_min"
+	if relu {
+		refName = "L_ref(D)"
+	}
+	left := newPlot("depth (number of weight layers)", "final loss")
+	right := newPlot("depth (number of weight layers)", fmt.Sprintf("(loss − %s) / %s   (log scale)", refName, refName))
+	setLog(&right.Y)
 	leg := newLegend()
 	var allDepths []float64
 	n := 0
+	omitted := map[string]int{}
 	for _, net := range nets {
-		var rows []schema.Best
-		for _, b := range d.Best {
-			if b.Net == net && b.Activation == act {
-				rows = append(rows, b)
-			}
-		}
-		slices.SortFunc(rows, func(a, b schema.Best) int { return cmp.Compare(a.Depth, b.Depth) })
-		var xys plotter.XYs
-		var errs plotter.YErrors
+		var means, seeds, rel, relSeeds plotter.XYs
 		bad := 0
-		for _, b := range rows {
+		for _, b := range rows[net] {
 			if !isFinite(b.MeanFinalLoss) {
 				bad++
 				continue
 			}
-			xys = append(xys, plotter.XY{X: float64(b.Depth), Y: b.MeanFinalLoss})
-			sd := b.StdFinalLoss
-			if !isFinite(sd) {
-				sd = 0
+			x := float64(b.Depth)
+			means = append(means, plotter.XY{X: x, Y: b.MeanFinalLoss})
+			allDepths = append(allDepths, x)
+			r, ok := ref(b.Depth)
+			var rs []float64
+			for _, v := range seedFinals(b) {
+				if isFinite(v) {
+					seeds = append(seeds, plotter.XY{X: x, Y: v})
+				}
+				if ok {
+					e := (v - r) / r
+					if e > 0 && isFinite(e) {
+						relSeeds = append(relSeeds, plotter.XY{X: x, Y: e})
+						rs = append(rs, e)
+					} else {
+						omitted[net]++
+					}
+				}
 			}
-			errs = append(errs, struct{ Low, High float64 }{sd, sd})
-			allDepths = append(allDepths, float64(b.Depth))
+			if len(rs) > 0 {
+				m, _, _ := mean(rs)
+				rel = append(rel, plotter.XY{X: x, Y: m})
+			}
 		}
 		if bad > 0 {
 			f.notef("%s: %d depth(s) where every learning rate diverged omitted.", netLabel(net), bad)
 		}
-		if len(xys) == 0 {
-			if len(rows) == 0 {
+		if len(means) == 0 {
+			if len(rows[net]) == 0 {
 				f.notef("No results for %s.", netLabel(net))
 			}
 			continue
 		}
 		st := styleOf(net)
-		l, s, err := lineFor(xys, st, true)
+		l, s, err := lineFor(means, st, true)
 		if err != nil {
 			return nil, err
 		}
-		eb, err := plotter.NewYErrorBars(struct {
-			plotter.XYs
-			plotter.YErrors
-		}{xys, errs})
-		if err != nil {
-			return nil, fmt.Errorf("error bars: %w", err)
-		}
-		eb.Color = st.color
-		p.Add(l, s, eb)
+		left.Add(l, s)
 		leg.Add(netLabel(net), l, s)
+		if len(seeds) > len(means) {
+			if err := addRings(left, seeds, st); err != nil {
+				return nil, err
+			}
+		}
+		if len(rel) > 0 {
+			rl, rsc, err := lineFor(rel, st, true)
+			if err != nil {
+				return nil, err
+			}
+			right.Add(rl, rsc)
+			if len(relSeeds) > len(rel) {
+				if err := addRings(right, relSeeds, st); err != nil {
+					return nil, err
+				}
+			}
+		}
 		n++
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("no best rows with activation %q for nets %v", act, nets)
 	}
-	if lm, ok := d.lmin(); ok {
+	refColor := color.RGBA{R: 230, G: 140, B: 0, A: 255}
+	switch {
+	case relu && len(lref) > 0:
+		var xys plotter.XYs
+		for _, dd := range sortedKeys(lref) {
+			xys = append(xys, plotter.XY{X: float64(dd), Y: lref[dd]})
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, fmt.Errorf("figs: line: %w", err)
+		}
+		l.Color, l.Width, l.Dashes = refColor, vg.Points(1.8), []vg.Length{vg.Points(8), vg.Points(4)}
+		left.Add(l)
+		leg.Add("L_ref(D): lowest final", l)
+		leg.Add("  loss of any net at D", blank{})
+		f.notef("Reference for ReLU nets: L_ref(D), the lowest final loss any net reaches at depth D (over nets and seeds); the linear L_min is not their optimum.")
+		if haveL {
+			ml := plotter.NewFunction(func(float64) float64 { return lm })
+			ml.Color, ml.Width, ml.Dashes = color.Gray{Y: 130}, vg.Points(1.2), []vg.Length{vg.Points(2), vg.Points(3)}
+			left.Add(ml)
+			leg.Add("linear L_min = "+strconv.FormatFloat(lm, 'g', 5, 64), ml)
+			f.notef("Grey dotted: L_min of the linear problem on the samples these runs used%s.", samplesNote(d, act))
+		}
+	case !relu && haveL:
 		ref := plotter.NewFunction(func(float64) float64 { return lm })
-		ref.Color = color.RGBA{R: 230, G: 140, B: 0, A: 255}
-		ref.Width = vg.Points(1.8)
-		ref.Dashes = []vg.Length{vg.Points(8), vg.Points(4)}
-		p.Add(ref)
+		ref.Color, ref.Width, ref.Dashes = refColor, vg.Points(1.8), []vg.Length{vg.Points(8), vg.Points(4)}
+		left.Add(ref)
 		leg.Add("L_min = "+strconv.FormatFloat(lm, 'g', 5, 64), ref)
-		p.Y.Min = min(p.Y.Min, lm)
-		p.Y.Max = max(p.Y.Max, lm)
-		p.Y.Min -= 0.04 * (p.Y.Max - p.Y.Min)
-	} else {
-		f.notef("No L_min given (stats input): reference line omitted.")
+		left.Y.Min = min(left.Y.Min, lm)
+		left.Y.Max = max(left.Y.Max, lm)
+		left.Y.Min -= 0.04 * (left.Y.Max - left.Y.Min)
+	default:
+		f.notef("No reference loss given: the right panel is empty.")
 	}
+	thr := plotter.NewFunction(func(float64) float64 { return claimRelTol })
+	thr.Color, thr.Width, thr.Dashes = color.Gray{Y: 90}, vg.Points(1), []vg.Length{vg.Points(4), vg.Points(3)}
+	right.Add(thr)
+	right.Y.Min = min(right.Y.Min, claimRelTol/3)
+	right.Y.Max = max(right.Y.Max, claimRelTol*3)
+	leg.Add("claim threshold 1e-3", thr)
+	leg.Add("  (below: at the reference)", blank{})
 	slices.Sort(allDepths)
-	p.X.Tick.Marker = intTicks(slices.Compact(allDepths))
-	f.notef("Error bars: standard deviation over seeds at the best learning rate.")
-	f.panels = [][]*plot.Plot{{p}}
+	left.X.Tick.Marker = intTicks(slices.Compact(allDepths))
+	right.X.Tick.Marker = intTicks(slices.Compact(allDepths))
+	for _, net := range nets {
+		if omitted[net] > 0 {
+			why := "at L_min to rounding"
+			if relu {
+				why = "at L_ref(D): it is the lowest there"
+			}
+			f.notef("Right panel: %s, %d seed value(s) with excess <= 0 (%s) omitted (log axis).", netLabel(net), omitted[net], why)
+		}
+	}
+	f.notef("Lines: mean over seeds at the best learning rate; rings: each seed. Right: the excess over the reference, log scale.")
+	f.panels = [][]*plot.Plot{{left, right}}
 	f.legend = leg
 	return f, nil
+}
+
+// samplesNote names the number of samples of act's best rows (" (m = N)").
+func samplesNote(d Data, act string) string {
+	var ms []int64
+	for _, b := range d.Best {
+		if b.Activation == act && b.M > 0 {
+			ms = append(ms, b.M)
+		}
+	}
+	slices.Sort(ms)
+	ms = slices.Compact(ms)
+	if len(ms) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (m = %v)", ms)
+}
+
+// blank is a legend thumbnail that draws nothing (a continuation line).
+type blank struct{}
+
+// Thumbnail implements plot.Thumbnailer.
+func (blank) Thumbnail(*draw.Canvas) {}
+
+// addRings draws one ring per point in a net's colour.
+func addRings(p *plot.Plot, xys plotter.XYs, st netStyle) error {
+	rs, err := plotter.NewScatter(xys)
+	if err != nil {
+		return fmt.Errorf("scatter: %w", err)
+	}
+	rs.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2.2), Shape: draw.RingGlyph{}}
+	p.Add(rs)
+	return nil
 }
 
 // ---------- theory ----------
@@ -700,6 +970,10 @@ func buildTheory(d Data, o Options) (*Figure, error) {
 		}
 		if undefined > 0 {
 			f.notef("n = %d: cond undefined at %d depth(s) (Hessian at 0 is exactly zero for n >= 3, Theorem 1): not plotted.", n, undefined)
+		}
+		if n == 2 && len(th) > 0 {
+			markValue(&p.Y, th[0].Y)
+			f.notef("n = 2: Theorem 1 gives cond = %s at every depth (labelled tick).", strconv.FormatFloat(th[0].Y, 'g', 6, 64))
 		}
 	}
 	slices.Sort(allDepths)

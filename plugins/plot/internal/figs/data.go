@@ -47,28 +47,12 @@ type Options struct {
 }
 
 // Figures lists the figure ids Build accepts, in report order.
-var Figures = []string{"fig2", "fig3", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "theory"}
+var Figures = []string{"fig2", "fig3", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "theory", "lrs", "shortcut1", "zero", "perturb"}
 
-// lmin returns the global-optimum loss from the stats rows (preferred) or
-// from the curve rows, and whether one was found.
-func (d Data) lmin() (float64, bool) {
-	for _, s := range d.Stats {
-		if isFinite(s.LMin) {
-			return s.LMin, true
-		}
-	}
-	for _, c := range d.Curves {
-		if isFinite(c.LMin) {
-			return c.LMin, true
-		}
-	}
-	for _, b := range d.Best {
-		if isFinite(b.LMin) {
-			return b.LMin, true
-		}
-	}
-	return 0, false
-}
+// lmin returns L_min for the figure's rows (schema.LMin: the l_min the
+// curve or best rows carry, i.e. that of the samples their runs used, else
+// the stats input's), and whether one was found.
+func (d Data) lmin() (float64, bool) { return schema.LMin(d.Curves, d.Best, d.Stats) }
 
 func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 

@@ -52,8 +52,13 @@ func sampleData() Data {
 					}
 				}
 				m := (finals[0] + finals[1]) / 2
+				stable := 0.1 * math.Pow(2, -float64(depth)/6)
+				if net == schema.NetShortcut2 {
+					stable = 1
+				}
 				d.Best = append(d.Best, schema.Best{Net: net, N: n, Depth: depth, Activation: act, LR: 0.1,
-					MeanFinalLoss: m, StdFinalLoss: math.Abs(finals[0]-finals[1]) / math.Sqrt2, Seeds: 2, LRsTried: 2, LMin: lmin})
+					MeanFinalLoss: m, StdFinalLoss: math.Abs(finals[0]-finals[1]) / math.Sqrt2, Seeds: 2, LRsTried: 2, LMin: lmin,
+					FinalLosses: finals, MaxStableLR: stable, MaxStableAtEdge: net == schema.NetShortcut2})
 				if act != "linear" {
 					continue
 				}
@@ -71,6 +76,19 @@ func sampleData() Data {
 					d.Spectra = append(d.Spectra, schema.Spectrum{Net: net, N: n, Depth: depth, Activation: act, Replicate: rep,
 						Point: "init", Cond10: c10, AbsMax: c10, Q10: 1, Index: 0.5})
 				}
+			}
+		}
+	}
+	// The perturbation study: 2- and 3-shortcut nets at three scales.
+	for _, net := range []string{schema.NetShortcut2, schema.NetShortcut3} {
+		for _, depth := range []int64{6, 12} {
+			for _, sc := range []float64{0.001, 0.01, 0.1} {
+				esc := int64(5 * math.Log(1/sc))
+				if net == schema.NetShortcut3 {
+					esc = int64(0.5 / sc)
+				}
+				d.Best = append(d.Best, schema.Best{Net: net, Depth: depth, Activation: "linear", Init: "small", InitScale: sc, LR: 0.1, LMin: lmin,
+					FinalLosses: []float64{lmin * (1 + 1e-5/sc), lmin * (1 + 2e-5/sc)}, EscapeEpochs: []int64{esc, esc + 1}, MeanFinalLoss: lmin})
 			}
 		}
 	}
@@ -97,7 +115,7 @@ func sampleData() Data {
 			}
 			d.Spectra = append(d.Spectra, schema.Spectrum{Net: net, Depth: 12, Activation: "linear", LR: 0.1, Point: "epoch",
 				Epoch: e, Loss: loss, GradNorm: 0.5*t*math.Exp(-t/8)*k*10 + 1e-6, AbsMax: amax, Q10: q10,
-				Cond10: amax / q10, Index: idx})
+				Cond10: amax / q10, Index: idx, HDist0: 0.3 * (1 - math.Exp(-t/20))})
 		}
 	}
 	// Hessian at zero of a 2-shortcut net, depth 4, d = 5 (Theorem 1 structure).

@@ -118,6 +118,19 @@ func setLog(ax *plot.Axis) {
 	ax.Tick.Marker = logTicks{}
 }
 
+// budgetLogTicks limits the labels of a log axis to what its length holds.
+func budgetLogTicks(ax *plot.Axis, length vg.Length) {
+	switch t := ax.Tick.Marker.(type) {
+	case logTicks:
+		ax.Tick.Marker = logTicks{max: int(length / labelPitch)}
+	case markedTicks:
+		if _, ok := t.base.(logTicks); ok {
+			t.base = logTicks{max: int(length / labelPitch)}
+			ax.Tick.Marker = t
+		}
+	}
+}
+
 // minLogSpan is the smallest ratio max/min a log axis shows. Without it a
 // quantity that is constant up to rounding (cond of a 2-shortcut net at w = 0
 // over depth, say) would be stretched over the whole axis and its 1e-12
@@ -141,11 +154,26 @@ func widenLog(ax *plot.Axis) {
 // logTicks labels powers of ten; when the range spans less than two of
 // them it also labels 2x and 5x (and, failing that, every mantissa), so a
 // log axis always carries at least two numbers. Unlike plot.LogTicks it
-// floors negative exponents correctly.
-type logTicks struct{}
+// floors negative exponents correctly. At most max labels are printed
+// (0 = defaultMaxLabels): decades are thinned to every k-th, so labels never
+// run into each other on a narrow panel.
+type logTicks struct{ max int }
+
+// defaultMaxLabels is the label budget of a log axis whose length is not
+// known.
+const defaultMaxLabels = 8
+
+// labelPitch is the length along an axis one tick label needs (a label such
+// as "1e-16" at tickSize plus a gap), used to budget labels per axis.
+const labelPitch = 0.5 * vg.Inch
 
 // Ticks implements plot.Ticker.
-func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+func (lt logTicks) Ticks(lo, hi float64) []plot.Tick {
+	maxLabels := lt.max
+	if maxLabels <= 0 {
+		maxLabels = defaultMaxLabels
+	}
+	maxLabels = max(maxLabels, 2)
 	if !(lo > 0) || !(hi > 0) || hi < lo {
 		return nil
 	}
@@ -172,22 +200,30 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 			}
 		}
 	}
-	maxRank := 0
-	for ; maxRank < 2; maxRank++ {
+	count := func(rank int) int {
 		n := 0
 		for _, c := range cs {
-			if c.rank <= maxRank {
+			if c.rank <= rank {
 				n++
 			}
 		}
-		if n >= 2 {
+		return n
+	}
+	maxRank := 0
+	for ; maxRank < 2; maxRank++ {
+		if count(maxRank) >= 2 {
 			break
 		}
+	}
+	// Mantissa labels that would crowd the axis fall back to one rank less
+	// (never below two labels).
+	for maxRank > 0 && count(maxRank) > maxLabels && count(maxRank-1) >= 2 {
+		maxRank--
 	}
 	// Too many power-of-ten labels crowd the axis: label every k-th decade.
 	step := 1
 	if maxRank == 0 {
-		for (e1-e0)/step > 8 {
+		for count(0)/step+1 > maxLabels && step < e1-e0+1 {
 			step++
 		}
 	}
@@ -203,6 +239,38 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 		ticks = append(ticks, t)
 	}
 	return ticks
+}
+
+// markedTicks adds to a ticker one labelled tick at a value the reader must
+// be able to read off (a flat line between labelled ticks): the ticker's
+// labels within a factor 1.3 of it (log axes) are dropped so they cannot
+// overlap.
+type markedTicks struct {
+	base  plot.Ticker
+	value float64
+	label string
+}
+
+// Ticks implements plot.Ticker.
+func (m markedTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := m.base.Ticks(lo, hi)
+	if !(m.value >= lo && m.value <= hi) {
+		return ts
+	}
+	for i := range ts {
+		if r := ts[i].Value / m.value; r > 1/1.3 && r < 1.3 {
+			ts[i].Label = ""
+		}
+	}
+	return append(ts, plot.Tick{Value: m.value, Label: m.label})
+}
+
+// markValue labels value on a log y axis (see markedTicks), 4 digits.
+func markValue(ax *plot.Axis, value float64) {
+	if !(value > 0) || !isFinite(value) {
+		return
+	}
+	ax.Tick.Marker = markedTicks{base: ax.Tick.Marker, value: value, label: strconv.FormatFloat(value, 'g', 4, 64)}
 }
 
 // fmtTick formats a tick value compactly: plain decimals between 1e-3 and

@@ -30,3 +30,32 @@ func TestWidenLog(t *testing.T) {
 		t.Errorf("linear axis changed to [%g, %g]", lin.Min, lin.Max)
 	}
 }
+
+// TestLogTicksBudget: a wide range on a narrow axis labels at most the
+// budget (every k-th decade), and the labels stay powers of ten.
+func TestLogTicksBudget(t *testing.T) {
+	for _, budget := range []int{3, 5, 8} {
+		n := 0
+		for _, tk := range (logTicks{max: budget}).Ticks(1e-16, 1) {
+			if tk.Label != "" {
+				n++
+				if e := math.Log10(tk.Value); math.Abs(e-math.Round(e)) > 1e-9 {
+					t.Errorf("budget %d: label %q is not a power of ten", budget, tk.Label)
+				}
+			}
+		}
+		if n > budget || n < 2 {
+			t.Errorf("budget %d: %d labels", budget, n)
+		}
+	}
+	// A range inside one decade keeps two labels whatever the budget.
+	n := 0
+	for _, tk := range (logTicks{max: 2}).Ticks(1.2e-5, 9e-5) {
+		if tk.Label != "" {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Errorf("narrow range: %d labels", n)
+	}
+}

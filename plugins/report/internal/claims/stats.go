@@ -130,3 +130,134 @@ func num(x float64) string {
 	}
 	return strconv.FormatFloat(x, 'g', 4, 64)
 }
+
+// rangeOf returns the smallest and largest of xs (+Inf ranks largest; a NaN
+// makes both NaN).
+func rangeOf(xs []float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, x := range xs {
+		if math.IsNaN(x) {
+			return math.NaN(), math.NaN()
+		}
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	return lo, hi
+}
+
+// meanOf is the arithmetic mean (+Inf propagates).
+func meanOf(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// geoMean is the geometric mean of positive values (+Inf and NaN propagate).
+func geoMean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += math.Log(x)
+	}
+	return math.Exp(s / float64(len(xs)))
+}
+
+// trendResult is the evaluation of a trend over depths.
+type trendResult struct {
+	rho       float64 // Spearman(depth, per-depth centre)
+	separated bool    // end points beyond the spread in the trend's direction
+	spread    float64 // the larger of the end points' ranges (max - min)
+	centres   []float64
+}
+
+// trend evaluates a trend of per-seed values vals[i] at depths ds[i]
+// (ascending): centre = mean over seeds (geometric with logScale), sign +1
+// for growth, -1 for a fall. The ends are separated when every seed at the
+// largest depth lies beyond every seed at the smallest depth.
+func trend(ds []int64, vals [][]float64, sign int, logScale bool) trendResult {
+	var r trendResult
+	for _, v := range vals {
+		if logScale {
+			r.centres = append(r.centres, geoMean(v))
+		} else {
+			r.centres = append(r.centres, meanOf(v))
+		}
+	}
+	r.rho = Spearman(toF(ds), r.centres)
+	a0, a1 := rangeOf(vals[0])
+	b0, b1 := rangeOf(vals[len(vals)-1])
+	if sign > 0 {
+		r.separated = b0 > a1
+	} else {
+		r.separated = b1 < a0
+	}
+	r.spread = math.Max(a1-a0, b1-b0)
+	if logScale {
+		r.spread = math.Max(a1/a0, b1/b0)
+	}
+	return r
+}
+
+func toF(ds []int64) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d)
+	}
+	return out
+}
+
+// xy is a function sampled at ascending, distinct abscissae.
+type xy struct{ xs, ys []float64 }
+
+// sampled builds an xy from unordered points, dropping non-finite ones and
+// keeping the first of equal abscissae.
+func sampled(xs, ys []float64) xy {
+	type pt struct{ x, y float64 }
+	var ps []pt
+	for i := range xs {
+		if isFinite(xs[i]) && isFinite(ys[i]) {
+			ps = append(ps, pt{xs[i], ys[i]})
+		}
+	}
+	slices.SortStableFunc(ps, func(p, q pt) int { return cmp.Compare(p.x, q.x) })
+	var out xy
+	for _, p := range ps {
+		if len(out.xs) > 0 && p.x == out.xs[len(out.xs)-1] {
+			continue
+		}
+		out.xs, out.ys = append(out.xs, p.x), append(out.ys, p.y)
+	}
+	return out
+}
+
+func (f xy) at(x float64) float64 { return interp(f.xs, f.ys, x) }
+
+// common returns the abscissa range every function covers.
+func common(fs ...xy) (lo, hi float64, ok bool) {
+	lo, hi = math.Inf(-1), math.Inf(1)
+	for _, f := range fs {
+		if len(f.xs) < 2 {
+			return 0, 0, false
+		}
+		lo, hi = math.Max(lo, f.xs[0]), math.Min(hi, f.xs[len(f.xs)-1])
+	}
+	return lo, hi, lo < hi
+}
+
+// levels returns Levels points uniform on [lo, hi].
+func levels(lo, hi float64) []float64 {
+	out := make([]float64, Levels)
+	for k := range out {
+		out[k] = lo + (hi-lo)*float64(k)/float64(Levels-1)
+	}
+	return out
+}
+
+func minMax(fs []xy, x float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, f := range fs {
+		v := f.at(x)
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	return lo, hi
+}

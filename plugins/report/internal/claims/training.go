@@ -1,7 +1,6 @@
 package claims
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -10,208 +9,311 @@ import (
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
-// trajectory returns the epoch-ordered spectra of linear net at depth
-// (Point "epoch"), smallest replicate present.
-func trajectory(in Inputs, net string, depth int64) []schema.Spectrum {
-	rep := int64(math.MaxInt64)
-	for _, s := range in.Spectra {
-		if s.Net == net && s.Depth == depth && s.Point == "epoch" && s.Activation == "linear" {
-			rep = min(rep, s.Replicate)
-		}
-	}
-	var out []schema.Spectrum
-	for _, s := range in.Spectra {
-		if s.Net == net && s.Depth == depth && s.Point == "epoch" && s.Activation == "linear" && s.Replicate == rep {
-			out = append(out, s)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b schema.Spectrum) int { return cmp.Compare(a.Epoch, b.Epoch) })
-	return out
+// stat reads one statistic of a spectrum; ok=false when the rows do not
+// carry it.
+type stat struct {
+	name string
+	log  bool // compared as ratios (interpolated in log); else as differences
+	get  func(schema.Spectrum) (float64, bool)
 }
 
-// trajDepths returns the depths with epoch spectra for both nets.
-func trajDepths(in Inputs, a, b string) []int64 {
-	has := map[string]map[int64]bool{a: {}, b: {}}
-	for _, s := range in.Spectra {
-		if s.Point == "epoch" && s.Activation == "linear" && has[s.Net] != nil {
-			has[s.Net][s.Depth] = true
-		}
-	}
-	var out []int64
-	for d := range has[a] {
-		if has[b][d] {
-			out = append(out, d)
-		}
-	}
-	slices.Sort(out)
-	return out
+var (
+	statAbsMax = stat{"|lambda|max", true, func(s schema.Spectrum) (float64, bool) { return s.AbsMax, true }}
+	statCond10 = stat{"cond10", true, func(s schema.Spectrum) (float64, bool) { return s.Cond10, true }}
+	statIndex  = stat{"index", false, func(s schema.Spectrum) (float64, bool) { return s.Index, true }}
+)
+
+// statCondTop is cond_top = |lambda|max / |lambda|_(d^2), from the
+// eigenvalues input.
+func (x *index) statCondTop() stat {
+	return stat{"cond_top", true, x.condTop}
 }
 
-// lmin returns L_min from the curve or best rows.
-func lmin(in Inputs) (float64, bool) {
-	for _, c := range in.Curves {
-		if isFinite(c.LMin) {
-			return c.LMin, true
+// along returns stat along trajectory t as a function of ln(loss - L_min)
+// (values in log when st.log).
+func along(t []schema.Spectrum, st stat, lm float64) (xy, bool) {
+	var xs, ys []float64
+	for _, s := range t {
+		v, ok := st.get(s)
+		if !ok {
+			return xy{}, false
 		}
-	}
-	for _, b := range in.Best {
-		if isFinite(b.LMin) {
-			return b.LMin, true
-		}
-	}
-	return 0, false
-}
-
-// matched compares stat along two trajectories at Levels matched loss
-// values spread over the loss range both cover (uniform in log(loss -
-// L_min) when L_min is known, else uniform in loss); the statistic is
-// interpolated linearly in log(stat). It returns the largest ratio
-// a/b over the levels and the range, or ok=false when the ranges do not
-// overlap.
-func matched(a, b []schema.Spectrum, stat func(schema.Spectrum) float64, lm float64, haveL bool) (worst, lo, hi float64, ok bool) {
-	prep := func(rows []schema.Spectrum) (xs, ys []float64) {
-		type pt struct{ x, y float64 }
-		var ps []pt
-		for _, s := range rows {
-			x, y := s.Loss, stat(s)
-			if haveL {
-				x -= lm
-			}
-			if !(y > 0) || !isFinite(y) || !isFinite(x) || (haveL && !(x > 0)) {
-				continue
-			}
-			if haveL {
-				x = math.Log(x)
-			}
-			ps = append(ps, pt{x, math.Log(y)})
-		}
-		slices.SortStableFunc(ps, func(p, q pt) int { return cmp.Compare(p.x, q.x) })
-		for _, p := range ps {
-			if len(xs) > 0 && p.x == xs[len(xs)-1] {
-				continue // keep the first of equal losses
-			}
-			xs, ys = append(xs, p.x), append(ys, p.y)
-		}
-		return xs, ys
-	}
-	ax, ay := prep(a)
-	bx, by := prep(b)
-	if len(ax) < 2 || len(bx) < 2 {
-		return 0, 0, 0, false
-	}
-	lo, hi = max(ax[0], bx[0]), min(ax[len(ax)-1], bx[len(bx)-1])
-	if !(lo < hi) {
-		return 0, 0, 0, false
-	}
-	worst = math.Inf(-1)
-	for k := range Levels {
-		x := lo + (hi-lo)*float64(k)/float64(Levels-1)
-		r := math.Exp(interp(ax, ay, x) - interp(bx, by, x))
-		worst = max(worst, r)
-	}
-	if haveL {
-		lo, hi = math.Exp(lo)+lm, math.Exp(hi)+lm
-	}
-	return worst, lo, hi, true
-}
-
-func fig67Claims(in Inputs) []schema.Claim {
-	lm, haveL := lmin(in)
-	var out []schema.Claim
-	stats := []struct {
-		id, src, name string
-		get           func(schema.Spectrum) float64
-	}{
-		{"fig6.absmax_smaller", "fig6", "|lambda|_max", func(s schema.Spectrum) float64 { return s.AbsMax }},
-		{"fig7.cond10_smaller", "fig7", "cond10", func(s schema.Spectrum) float64 { return s.Cond10 }},
-	}
-	for _, st := range stats {
-		c := claim(st.id, st.src,
-			fmt.Sprintf("Along training, the 2-shortcut net's Hessian %s is smaller than the Xavier and orthogonal plain nets' at every common loss level.", st.name),
-			fmt.Sprintf("at %d loss levels spread over the loss range both trajectories cover (log-uniform in loss - L_min), interpolated %s(2-shortcut) / %s(other) < 1 at every level, for each plain net and depth with trajectories", Levels, st.name, st.name))
-		var parts []string
-		ok, n := true, 0
-		for _, other := range []string{schema.NetXavier, schema.NetOrthogonal} {
-			for _, d := range trajDepths(in, schema.NetShortcut2, other) {
-				n++
-				w, lo, hi, overlap := matched(trajectory(in, schema.NetShortcut2, d), trajectory(in, other, d), st.get, lm, haveL)
-				if !overlap {
-					ok = false
-					parts = append(parts, fmt.Sprintf("vs %s D%d: loss ranges do not overlap (cannot be compared)", other, d))
-					continue
-				}
-				if !(w < 1) {
-					ok = false
-				}
-				parts = append(parts, fmt.Sprintf("vs %s D%d: max ratio %s on loss [%s, %s]", other, d, num(w), num(lo), num(hi)))
-			}
-		}
-		if n == 0 {
-			out = append(out, skip(c, "no depth with epoch spectra for shortcut2 and a plain net"))
+		ex := s.Loss - lm
+		if !(ex > 0) || (st.log && !(v > 0)) {
 			continue
 		}
-		out = append(out, set(c, ok, "%s", strings.Join(parts, "; ")))
+		if st.log {
+			v = math.Log(v)
+		}
+		xs, ys = append(xs, math.Log(ex)), append(ys, v)
 	}
-	{
-		c := claim("fig7.end_near", "fig7", "The orthogonal plain net and the 2-shortcut net end training with nearly the same Hessian condition number.",
-			fmt.Sprintf("cond10 at the last checkpoint: larger / smaller <= %s at every depth with both trajectories", num(EndFactor)))
-		var parts []string
-		ok := true
-		ds := trajDepths(in, schema.NetShortcut2, schema.NetOrthogonal)
-		for _, d := range ds {
-			a, b := trajectory(in, schema.NetShortcut2, d), trajectory(in, schema.NetOrthogonal, d)
-			ca, cb := a[len(a)-1].Cond10, b[len(b)-1].Cond10
-			r := max(ca, cb) / min(ca, cb)
-			if !(r <= EndFactor) {
-				ok = false
+	return sampled(xs, ys), true
+}
+
+// cmpResult is one (depth, other net) comparison at matched loss levels.
+type cmpResult struct {
+	worst  float64 // largest ratio (log stats) or difference of max over A seeds to min over B seeds
+	lo, hi float64 // excess-loss range compared
+	ok     bool    // the ranges overlap
+}
+
+// matchedCmp compares A's seeds with B's at Levels matched loss levels.
+func matchedCmp(a, b []xy, st stat) cmpResult {
+	lo, hi, ok := common(append(slices.Clone(a), b...)...)
+	if !ok {
+		return cmpResult{}
+	}
+	r := cmpResult{worst: math.Inf(-1), lo: math.Exp(lo), hi: math.Exp(hi), ok: true}
+	for _, x := range levels(lo, hi) {
+		_, amax := minMax(a, x)
+		bmin, _ := minMax(b, x)
+		d := amax - bmin
+		if st.log {
+			d = math.Exp(d)
+		}
+		r.worst = math.Max(r.worst, d)
+	}
+	return r
+}
+
+// seedCurves returns stat along every seed's trajectory of net at depth.
+func (x *index) seedCurves(net string, depth int64, st stat) ([]xy, bool) {
+	var out []xy
+	for _, t := range x.trajectories(net, depth) {
+		f, ok := along(t, st, x.lm)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, f)
+	}
+	return out, true
+}
+
+// smallerAlong evaluates "2-shortcut's stat is smaller than each plain net's
+// at every matched loss level, beyond the spread" at >= MinDepths depths.
+func (x *index) smallerAlong(e *ev, st stat, threshold float64) schema.Claim {
+	if !x.haveL {
+		return e.skip("no L_min among the inputs (curves, best or stats)")
+	}
+	var parts []string
+	ok, worst := true, math.Inf(-1)
+	depths := map[int64]bool{}
+	thin := 0
+	e.what(fmt.Sprintf("lowest excess loss of the compared range -> worst %s comparison (2-shortcut max over seeds vs other min), per depth", st.name))
+	for _, other := range []string{schema.NetXavier, schema.NetOrthogonal} {
+		for _, d := range x.trajDepths(schema.NetShortcut2, other) {
+			a, okA := x.seedCurves(schema.NetShortcut2, d, st)
+			b, okB := x.seedCurves(other, d, st)
+			if !okA || !okB {
+				return e.skip("no %s for the trajectory checkpoints", st.name)
 			}
-			parts = append(parts, fmt.Sprintf("D%d: 2-shortcut %s (epoch %d), orthogonal %s (epoch %d), ratio %s",
-				d, num(ca), a[len(a)-1].Epoch, num(cb), b[len(b)-1].Epoch, num(r)))
-		}
-		if len(ds) == 0 {
-			out = append(out, skip(c, "no depth with epoch spectra for both shortcut2 and orthogonal"))
-		} else {
-			out = append(out, set(c, ok, "%s", strings.Join(parts, "; ")))
+			if len(a) < MinSeeds || len(b) < MinSeeds {
+				thin++
+				continue
+			}
+			depths[d] = true
+			e.depth(d)
+			e.seeds(min(len(a), len(b)))
+			r := matchedCmp(a, b, st)
+			if !r.ok {
+				ok = false
+				parts = append(parts, fmt.Sprintf("vs %s D%d: loss ranges do not overlap (cannot be compared)", other, d))
+				continue
+			}
+			worst = math.Max(worst, r.worst)
+			e.point(fmt.Sprintf("%s/D%d", other, d), r.lo, r.worst)
+			parts = append(parts, fmt.Sprintf("vs %s D%d (%d vs %d seeds): worst %s on loss - L_min [%s, %s]", other, d, len(a), len(b), num(r.worst), num(r.lo), num(r.hi)))
 		}
 	}
+	if len(depths) < MinDepths {
+		return e.skip("%d depth(s) with trajectories of shortcut2 and a plain net on >= %d seeds each (need %d; %d comparison(s) with fewer seeds)", len(depths), MinSeeds, MinDepths, thin)
+	}
+	return e.decide(ok, worst, "%s", strings.Join(parts, "; "))
+}
+
+func fig67Claims(x *index) []schema.Claim {
+	var out []schema.Claim
+	out = append(out, x.smallerAlong(newEv(spec{id: "fig7.cond10_smaller", statement: "S4.2", figure: "fig7", kind: KindStated,
+		text: "Along training, the condition number (cond10) of the 2-shortcut net's Hessian is smaller than the Xavier and orthogonal plain nets' at every loss.",
+		criterion: fmt.Sprintf("at >= %d depths, vs each plain net, >= %d seeds each: at %d matched loss levels (log-uniform in loss - L_min over the range every seed covers), max over 2-shortcut seeds of cond10 / min over the other's seeds < 1 at every level",
+			MinDepths, MinSeeds, Levels),
+		old:       "smallest replicate only: interpolated ratio < 1 at 25 levels, any number of depths",
+		threshold: 1, comparison: "<"}), statCond10, 1))
+	out = append(out, x.smallerAlong(newEv(spec{id: "fig6.absmax_smaller", statement: "none (S4.2 states condition numbers only)", figure: "fig6", kind: KindUnstated,
+		text:      "Along training, the 2-shortcut net's |lambda|max is smaller than the plain nets' at every loss (not a statement of the paper; at their best rates the nets run at different learning rates, and GD keeps |lambda|max below about 2/lr).",
+		criterion: fmt.Sprintf("as fig7.cond10_smaller, for |lambda|max (>= %d depths, >= %d seeds)", MinDepths, MinSeeds),
+		old:       "smallest replicate only: interpolated ratio < 1 at 25 levels",
+		threshold: 1, comparison: "<"}), statAbsMax, 1))
+	out = append(out, x.commonLRClaim())
+	out = append(out, x.endNear(newEv(spec{id: "fig7.end_near", statement: "S4.3", figure: "fig7", kind: KindStated,
+		text: "Near the minimiser, the condition numbers of orthogonal plain nets and 2-shortcut nets end at roughly the same value.",
+		criterion: fmt.Sprintf("cond10 is ill-defined near a minimiser (rank(H) <= d^2 of P: q10 -> 0); cond_top = |lambda|max/|lambda|_(d^2) compared at the lowest loss level both nets reach: larger/smaller of the seed geometric means <= %s at every one of >= %d depths",
+			num(EndFactor), MinDepths),
+		old:       "cond10 at the last checkpoint: larger/smaller <= 2 at every depth",
+		threshold: EndFactor, comparison: "<="}), math.Inf(1)))
+	out = append(out, x.endNear(newEv(spec{id: "fig7.end_near.converged", statement: "S4.3", figure: "fig7", kind: KindDeciding,
+		text:      "Deciding experiment for fig7.end_near: both nets trained until loss - L_min < 1e-6, cond_top compared there.",
+		criterion: fmt.Sprintf("as fig7.end_near, at a matched level with loss - L_min <= %s that both nets' runs reach", num(EquilibriumExcess)),
+		threshold: EndFactor, comparison: "<="}), EquilibriumExcess))
 	return out
+}
+
+// commonLRClaim: the deciding experiment of fig6.absmax_smaller.
+func (x *index) commonLRClaim() schema.Claim {
+	e := newEv(spec{id: "fig6.absmax_common_lr", statement: "none (deciding for fig6.absmax_smaller)", figure: "fig6", kind: KindDeciding,
+		text:      "Deciding experiment for fig6.absmax_smaller: at a common learning rate, is the 2-shortcut net's |lambda|max smaller than the plain nets' at every loss?",
+		criterion: fmt.Sprintf("trajectories of shortcut2 and a plain net at the same (depth, lr), >= %d seeds each: max over 2-shortcut seeds of |lambda|max / min over the other's < 1 at %d matched loss levels, every such pair; lambda_max x lr reported (2 = GD's stability edge)", MinSeeds, Levels),
+		threshold: 1, comparison: "<"})
+	if !x.haveL {
+		return e.skip("no L_min among the inputs")
+	}
+	type dl struct {
+		d  int64
+		lr float64
+	}
+	has := map[string]map[dl]int{}
+	nks := map[string]map[dl]netKey{}
+	for k := range x.traj {
+		if k.act != "linear" {
+			continue
+		}
+		if has[k.net] == nil {
+			has[k.net], nks[k.net] = map[dl]int{}, map[dl]netKey{}
+		}
+		has[k.net][dl{k.depth, k.lr}]++
+		nks[k.net][dl{k.depth, k.lr}] = k.netKey
+	}
+	var parts []string
+	ok, worst, n := true, math.Inf(-1), 0
+	e.what("lowest excess loss compared -> worst |lambda|max ratio, per (net, depth, lr)")
+	for _, other := range []string{schema.NetXavier, schema.NetOrthogonal} {
+		var keys []dl
+		for k, c := range has[schema.NetShortcut2] {
+			if c >= MinSeeds && has[other][k] >= MinSeeds {
+				keys = append(keys, k)
+			}
+		}
+		slices.SortFunc(keys, func(a, b dl) int {
+			if a.d != b.d {
+				return int(a.d - b.d)
+			}
+			return compareF(a.lr, b.lr)
+		})
+		for _, k := range keys {
+			var a, b []xy
+			edge := [2]float64{}
+			for i, net := range []string{schema.NetShortcut2, other} {
+				for _, t := range x.trajAt(nks[net][k], k.lr) {
+					f, _ := along(t, statAbsMax, x.lm)
+					if i == 0 {
+						a = append(a, f)
+					} else {
+						b = append(b, f)
+					}
+					for _, s := range t {
+						edge[i] = math.Max(edge[i], s.AbsMax*s.LR)
+					}
+				}
+			}
+			n++
+			e.depth(k.d)
+			e.seeds(min(len(a), len(b)))
+			r := matchedCmp(a, b, statAbsMax)
+			if !r.ok {
+				ok = false
+				parts = append(parts, fmt.Sprintf("vs %s D%d lr %s: loss ranges do not overlap", other, k.d, num(k.lr)))
+				continue
+			}
+			worst = math.Max(worst, r.worst)
+			e.point(fmt.Sprintf("%s/D%d/lr%s", other, k.d, num(k.lr)), r.lo, r.worst)
+			parts = append(parts, fmt.Sprintf("vs %s D%d lr %s: worst ratio %s; max lambda_max x lr: 2-shortcut %s, %s %s", other, k.d, num(k.lr), num(r.worst), num(edge[0]), other, num(edge[1])))
+		}
+	}
+	if n == 0 {
+		return e.skip("no (depth, lr) at which shortcut2 and a plain net were both traced on >= %d seeds (trajectories run at each net's best rate only)", MinSeeds)
+	}
+	return e.decide(ok, worst, "%s", strings.Join(parts, "; "))
+}
+
+func compareF(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// endNear compares cond_top of 2-shortcut and orthogonal at the lowest
+// matched loss level, which must have excess <= maxExcess.
+func (x *index) endNear(e *ev, maxExcess float64) schema.Claim {
+	if !x.haveL {
+		return e.skip("no L_min among the inputs")
+	}
+	ds := x.trajDepths(schema.NetShortcut2, schema.NetOrthogonal)
+	if len(ds) == 0 {
+		return e.skip("no depth with trajectories of shortcut2 and orthogonal")
+	}
+	var parts []string
+	worst, n := math.Inf(-1), 0
+	e.what("depth -> larger/smaller cond_top at the lowest matched loss level")
+	for _, d := range ds {
+		a, okA := x.seedCurves(schema.NetShortcut2, d, x.statCondTop())
+		b, okB := x.seedCurves(schema.NetOrthogonal, d, x.statCondTop())
+		if !okA || !okB {
+			// Say what cond10 would give at matched loss, for information.
+			a10, _ := x.seedCurves(schema.NetShortcut2, d, statCond10)
+			b10, _ := x.seedCurves(schema.NetOrthogonal, d, statCond10)
+			info := ""
+			if lo, _, ok := common(append(slices.Clone(a10), b10...)...); ok {
+				_, ah := minMax(a10, lo)
+				_, bh := minMax(b10, lo)
+				info = fmt.Sprintf(" (for information, cond10 at the lowest common loss - L_min %s: 2-shortcut %s, orthogonal %s; ill-defined there)", num(math.Exp(lo)), num(math.Exp(ah)), num(math.Exp(bh)))
+			}
+			return e.skip("no eigenvalues of the trajectory checkpoints among the inputs (eigenvalues input, trajectory save_eigenvalues): cond_top = |lambda|max / |lambda|_(d^2), defined near a minimiser, cannot be computed%s", info)
+		}
+		lo, _, ok := common(append(slices.Clone(a), b...)...)
+		if !ok || math.Exp(lo) > maxExcess {
+			parts = append(parts, fmt.Sprintf("D%d: no common loss level <= %s", d, num(maxExcess)))
+			continue
+		}
+		ga, gb := 0.0, 0.0
+		for _, f := range a {
+			ga += f.at(lo) / float64(len(a))
+		}
+		for _, f := range b {
+			gb += f.at(lo) / float64(len(b))
+		}
+		r := math.Exp(math.Abs(ga - gb))
+		n++
+		e.depth(d)
+		e.seeds(min(len(a), len(b)))
+		e.point("orthogonal/shortcut2", float64(d), r)
+		worst = math.Max(worst, r)
+		parts = append(parts, fmt.Sprintf("D%d at loss - L_min %s: cond_top 2-shortcut %s, orthogonal %s, ratio %s", d, num(math.Exp(lo)), num(math.Exp(ga)), num(math.Exp(gb)), num(r)))
+	}
+	if n < MinDepths {
+		return e.skip("%d depth(s) with a common loss level <= %s (need %d): %s", n, num(maxExcess), MinDepths, strings.Join(parts, "; "))
+	}
+	return e.decide(n == len(ds), worst, "%s", strings.Join(parts, "; "))
 }
 
 // ---------- fig8: index and gradient norm ----------
 
-// avgIndex is the time average of the index over the checkpoints
-// (trapezoid rule in epoch).
-func avgIndex(rows []schema.Spectrum) float64 {
-	if len(rows) == 1 {
-		return rows[0].Index
-	}
-	area := 0.0
-	for k := 1; k < len(rows); k++ {
-		area += 0.5 * (rows[k].Index + rows[k-1].Index) * float64(rows[k].Epoch-rows[k-1].Epoch)
-	}
-	span := float64(rows[len(rows)-1].Epoch - rows[0].Epoch)
-	if span == 0 {
-		return rows[0].Index
-	}
-	return area / span
-}
-
-// gradPeak returns the epoch of the largest gradient norm of the training
-// run that produced rows: from the matching curve when given (every
-// epoch), else from the checkpoints.
-func gradPeak(in Inputs, rows []schema.Spectrum) (epoch int64, fromCurve bool) {
-	r0 := rows[0]
+// gradPeak returns the epoch of the largest gradient norm of the run that
+// produced t: from its curve when given (every epoch), else the checkpoints.
+func (x *index) gradPeak(t []schema.Spectrum) (epoch int64, fromCurve bool) {
 	best := math.Inf(-1)
-	for _, c := range in.Curves {
-		if c.Net == r0.Net && c.Depth == r0.Depth && c.Activation == r0.Activation && c.LR == r0.LR && c.Replicate == r0.Replicate &&
-			isFinite(c.GradNorm) && (c.GradNorm > best || (c.GradNorm == best && c.Epoch < epoch)) {
-			best, epoch, fromCurve = c.GradNorm, c.Epoch, true
+	if r := x.curveOf(t); r != nil {
+		for _, c := range r.rows {
+			if isFinite(c.GradNorm) && c.GradNorm > best {
+				best, epoch = c.GradNorm, c.Epoch
+			}
 		}
-	}
-	if fromCurve {
 		return epoch, true
 	}
-	for _, s := range rows {
+	for _, s := range t {
 		if isFinite(s.GradNorm) && s.GradNorm > best {
 			best, epoch = s.GradNorm, s.Epoch
 		}
@@ -219,215 +321,121 @@ func gradPeak(in Inputs, rows []schema.Spectrum) (epoch int64, fromCurve bool) {
 	return epoch, false
 }
 
-func fig8Claims(in Inputs) []schema.Claim {
+// escapeOf returns the escape epoch of the run that produced t: from its
+// curve when given, else from the checkpoints' losses (coarser).
+func (x *index) escapeOf(t []schema.Spectrum) float64 {
+	if r := x.curveOf(t); r != nil {
+		return r.escape()
+	}
+	rows := make([]schema.Curve, len(t))
+	for i, s := range t {
+		rows[i] = schema.Curve{Epoch: s.Epoch, Loss: s.Loss}
+	}
+	return escapeEpoch(rows, x.lm)
+}
+
+func fig8Claims(x *index) []schema.Claim {
 	var out []schema.Claim
-	{
-		c := claim("fig8.index_smaller", "fig8", "Along training, the 2-shortcut net's Hessian index (fraction of negative eigenvalues) is smaller than the plain nets'.",
-			"time-averaged index over training (trapezoid rule over the checkpoints, in epochs) of 2-shortcut < that of each plain net (Xavier, orthogonal), at every depth with both trajectories")
-		var parts []string
-		ok, n := true, 0
-		for _, other := range []string{schema.NetXavier, schema.NetOrthogonal} {
-			for _, d := range trajDepths(in, schema.NetShortcut2, other) {
-				n++
-				a, b := avgIndex(trajectory(in, schema.NetShortcut2, d)), avgIndex(trajectory(in, other, d))
-				if !(a < b) {
-					ok = false
-				}
-				parts = append(parts, fmt.Sprintf("D%d: 2-shortcut %s vs %s %s", d, num(a), other, num(b)))
-			}
-		}
-		if n == 0 {
-			out = append(out, skip(c, "no depth with epoch spectra for shortcut2 and a plain net"))
-		} else {
-			out = append(out, set(c, ok, "%s", strings.Join(parts, "; ")))
+	out = append(out, x.smallerAlong(newEv(spec{id: "fig8.index_smaller", statement: "S4.4", figure: "fig8", kind: KindStated,
+		text: "Along training, the 2-shortcut net's Hessian index (fraction of negative eigenvalues) is always smaller than the plain nets'.",
+		criterion: fmt.Sprintf("at >= %d depths, vs each plain net, >= %d seeds each: at %d matched loss levels, max over 2-shortcut seeds of the index - min over the other's seeds < 0 at every level",
+			MinDepths, MinSeeds, Levels),
+		old:       "time-averaged index (trapezoid rule over epochs), smallest replicate: 2-shortcut < each plain net",
+		threshold: 0, comparison: "<"}), statIndex, 0))
+	crit := "for every 2-shortcut (depth, seed), >= 2 seeds per depth: (a) index(0) - min index > the spread of index(0) over seeds; (b) the steepest fall (largest decrease between consecutive checkpoints e_{k-1} -> e_k) begins no later than the escape epoch; (c) the epoch of the largest gradient norm lies in [e_{k-2}, e_{k+1}]; value = fraction of runs meeting (a)-(c)"
+	out = append(out, x.earlyDrop(newEv(spec{id: "fig8.early_drop", statement: "S4.4+S4.5", figure: "fig8", kind: KindStated,
+		text:      "The 2-shortcut net's index drops sharply at the start of training (it leaves the saddle along negative curvature), when the gradient norm peaks.",
+		criterion: crit,
+		old:       "largest fall between checkpoints >= 0.1, ending by 0.1 x the last checkpoint epoch, within a factor 3 of the gradient-norm peak",
+		threshold: 1, comparison: ">="}), false))
+	out = append(out, x.earlyDrop(newEv(spec{id: "fig8.early_drop.per_epoch", statement: "S4.4+S4.5", figure: "fig8", kind: KindDeciding,
+		text:      "Deciding experiment for fig8.early_drop: per-epoch checkpoints over epochs 0-50 on 3 seeds and 3 depths.",
+		criterion: fmt.Sprintf("as fig8.early_drop, from trajectories with a checkpoint at every epoch 0..%d, on >= %d depths x >= 3 seeds", PerEpochUpTo, MinDepths),
+		threshold: 1, comparison: ">="}), true))
+	return out
+}
+
+func perEpoch(t []schema.Spectrum) bool {
+	have := map[int64]bool{}
+	for _, s := range t {
+		have[s.Epoch] = true
+	}
+	for e := int64(0); e <= PerEpochUpTo; e++ {
+		if !have[e] {
+			return false
 		}
 	}
-	{
-		c := claim("fig8.early_drop", "fig8", "The 2-shortcut net's index drops sharply early in training, when the gradient norm peaks.",
-			fmt.Sprintf("the largest fall of the index between consecutive checkpoints (e_{k-1}, e_k] is >= %s, ends by %s x the last checkpoint epoch, and its interval meets the window [(g+1)/%s - 1, (g+1)x%s - 1] around the epoch g of the largest gradient norm",
-				num(DropMin), num(EarlyFrac), num(PeakWindow), num(PeakWindow)))
-		var ds []int64
-		for _, s := range in.Spectra {
-			if s.Net == schema.NetShortcut2 && s.Point == "epoch" && s.Activation == "linear" {
-				ds = append(ds, s.Depth)
+	return true
+}
+
+func (x *index) earlyDrop(e *ev, needPerEpoch bool) schema.Claim {
+	var ds []int64
+	for k := range x.traj {
+		if k.net == schema.NetShortcut2 && k.act == "linear" {
+			ds = append(ds, k.depth)
+		}
+	}
+	slices.Sort(ds)
+	ds = slices.Compact(ds)
+	var parts []string
+	good, total, depths := 0, 0, 0
+	minSeeds := MinSeeds
+	if needPerEpoch {
+		minSeeds = 3
+	}
+	e.what("depth -> epoch of the steepest index fall (e_{k-1}), one point per seed")
+	for _, d := range ds {
+		var ts [][]schema.Spectrum
+		for _, t := range x.trajectories(schema.NetShortcut2, d) {
+			if len(t) >= 2 && t[0].Epoch == 0 && (!needPerEpoch || perEpoch(t)) {
+				ts = append(ts, t)
 			}
 		}
-		slices.Sort(ds)
-		ds = slices.Compact(ds)
-		var parts []string
-		ok := true
-		for _, d := range ds {
-			rows := trajectory(in, schema.NetShortcut2, d)
-			if len(rows) < 2 {
-				ok = false
-				parts = append(parts, fmt.Sprintf("D%d: a single checkpoint", d))
-				continue
-			}
-			k, drop := 0, math.Inf(-1)
-			for i := 1; i < len(rows); i++ {
-				if v := rows[i-1].Index - rows[i].Index; v > drop {
-					k, drop = i, v
+		if len(ts) < minSeeds {
+			continue
+		}
+		depths++
+		e.depth(d)
+		e.seeds(len(ts))
+		var i0 []float64
+		for _, t := range ts {
+			i0 = append(i0, t[0].Index)
+		}
+		lo, hi := rangeOf(i0)
+		sp := hi - lo
+		e.spread(sp)
+		for j, t := range ts {
+			total++
+			fall := t[0].Index
+			k, steep := 1, math.Inf(-1)
+			for i := 1; i < len(t); i++ {
+				fall = math.Min(fall, t[i].Index)
+				if v := t[i-1].Index - t[i].Index; v > steep {
+					k, steep = i, v
 				}
 			}
-			e0, e1, last := float64(rows[k-1].Epoch), float64(rows[k].Epoch), float64(rows[len(rows)-1].Epoch)
-			g, fromCurve := gradPeak(in, rows)
-			wlo, whi := (float64(g)+1)/PeakWindow-1, (float64(g)+1)*PeakWindow-1
-			sharp, early, near := drop >= DropMin, e1 <= EarlyFrac*last, e1 >= wlo && e0 <= whi
-			if !(sharp && early && near) {
-				ok = false
+			fall = t[0].Index - fall
+			esc := x.escapeOf(t)
+			g, fromCurve := x.gradPeak(t)
+			wlo, whi := t[max(k-2, 0)].Epoch, t[min(k+1, len(t)-1)].Epoch
+			a, b, c := fall > sp, float64(t[k-1].Epoch) <= esc, g >= wlo && g <= whi
+			if a && b && c {
+				good++
 			}
 			src := "checkpoints"
 			if fromCurve {
 				src = "curve"
 			}
-			parts = append(parts, fmt.Sprintf("D%d: largest drop %s over epochs (%d, %d] (sharp %v, early %v: last checkpoint %d); gradient-norm peak at epoch %d (%s), window [%s, %s] (near %v)",
-				d, num(drop), rows[k-1].Epoch, rows[k].Epoch, sharp, early, rows[len(rows)-1].Epoch, g, src, num(wlo), num(whi), near))
-		}
-		if len(ds) == 0 {
-			out = append(out, skip(c, "no epoch spectra for shortcut2"))
-		} else {
-			out = append(out, set(c, ok, "%s", strings.Join(parts, "; ")))
+			e.point(fmt.Sprintf("shortcut2/seed%d", j), float64(d), float64(t[k-1].Epoch))
+			parts = append(parts, fmt.Sprintf("D%d seed %d: fall %s (spread of index(0) %s: %v); steepest fall over epochs %d -> %d, escape epoch %s (%v); gradient peak at epoch %d (%s), window [%d, %d] (%v)",
+				d, t[0].Replicate, num(fall), num(sp), a, t[k-1].Epoch, t[k].Epoch, num(esc), b, g, src, wlo, whi, c))
 		}
 	}
-	return out
-}
-
-// ---------- fig3: final weight norms ----------
-
-func fig3Claims(in Inputs) []schema.Claim {
-	c := claim("fig3.frob_falls", "fig3", "At the end of training, the average Frobenius norm of a 2-shortcut net's weight matrices falls as depth grows.",
-		"Spearman(depth, final avg ||W||_F) < 0, the norm averaged over replicates at the best learning rate (select), last epoch of each curve, >= 3 depths")
-	lrs := map[int64]float64{}
-	for _, b := range in.Best {
-		if b.Net == schema.NetShortcut2 && b.Activation == "linear" {
-			lrs[b.Depth] = b.LR
-		}
+	switch {
+	case needPerEpoch && depths < MinDepths:
+		return e.skip("%d depth(s) of shortcut2 trajectories with a checkpoint at every epoch 0..%d on >= 3 seeds (need %d)", depths, PerEpochUpTo, MinDepths)
+	case depths == 0:
+		return e.skip("no depth with shortcut2 trajectories on >= %d seeds", minSeeds)
 	}
-	type key struct{ depth, rep int64 }
-	last := map[key]schema.Curve{}
-	for _, cv := range in.Curves {
-		lr, ok := lrs[cv.Depth]
-		if cv.Net != schema.NetShortcut2 || cv.Activation != "linear" || !ok || cv.LR != lr {
-			continue
-		}
-		k := key{cv.Depth, cv.Replicate}
-		if old, ok := last[k]; !ok || cv.Epoch > old.Epoch {
-			last[k] = cv
-		}
-	}
-	sum, cnt := map[int64]float64{}, map[int64]int{}
-	for k, cv := range last {
-		sum[k.depth] += cv.AvgFrob
-		cnt[k.depth]++
-	}
-	var ds []int64
-	for d := range sum {
-		ds = append(ds, d)
-	}
-	slices.Sort(ds)
-	if len(ds) < 3 {
-		return []schema.Claim{skip(c, "%d depth(s) with shortcut2 linear curves at the best lr (need 3; needs best and curves inputs)", len(ds))}
-	}
-	vs := make([]float64, len(ds))
-	for i, d := range ds {
-		vs[i] = sum[d] / float64(cnt[d])
-	}
-	rho := Spearman(toF(ds), vs)
-	return []schema.Claim{set(c, rho < 0, "Spearman %s; %s", num(rho), series(ds, vs))}
-}
-
-// ---------- fig9 / fig10: final loss vs depth ----------
-
-func bestRows(in Inputs, net, act string) []schema.Best {
-	var out []schema.Best
-	for _, b := range in.Best {
-		if b.Net == net && b.Activation == act {
-			out = append(out, b)
-		}
-	}
-	slices.SortFunc(out, func(a, b schema.Best) int { return cmp.Compare(a.Depth, b.Depth) })
-	return out
-}
-
-func gap(b schema.Best) float64 {
-	l := b.MeanFinalLoss
-	if math.IsNaN(l) {
-		l = math.Inf(1)
-	}
-	return l - b.LMin
-}
-
-func degrade(in Inputs, fig, act, net string) schema.Claim {
-	c := claim(fig+".degrade."+net, fig,
-		fmt.Sprintf("The %s net's final loss (%s, best lr) degrades with depth.", net, act),
-		"mean final loss minus L_min at the largest depth > at the smallest depth (diverged = +Inf), >= 2 depths")
-	rows := bestRows(in, net, act)
-	if len(rows) < 2 {
-		return skip(c, "%d depth(s) of best rows for %s %s (need 2)", len(rows), net, act)
-	}
-	a, b := rows[0], rows[len(rows)-1]
-	return set(c, gap(b) > gap(a), "loss - L_min: %s at depth %d, %s at depth %d", num(gap(a)), a.Depth, num(gap(b)), b.Depth)
-}
-
-func fig9Claims(in Inputs) []schema.Claim {
-	var out []schema.Claim
-	c := claim("fig9.shortcut2_at_lmin", "fig9", "Linear 2-shortcut nets reach the global optimum L_min at every depth (best lr, end of training).",
-		fmt.Sprintf("(mean final loss - L_min) / L_min <= %s at every depth", num(LMinRelTol)))
-	rows := bestRows(in, schema.NetShortcut2, "linear")
-	if len(rows) == 0 {
-		out = append(out, skip(c, "no best rows for shortcut2 linear"))
-	} else {
-		ok := true
-		var parts []string
-		for _, b := range rows {
-			rel := gap(b) / b.LMin
-			if !(rel <= LMinRelTol) {
-				ok = false
-			}
-			parts = append(parts, fmt.Sprintf("D%d: %s", b.Depth, num(rel)))
-		}
-		out = append(out, set(c, ok, "relative excess loss %s (L_min %s)", strings.Join(parts, ", "), num(rows[0].LMin)))
-	}
-	for _, net := range []string{schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut1, schema.NetShortcut3} {
-		out = append(out, degrade(in, "fig9", "linear", net))
-	}
-	return out
-}
-
-func fig10Claims(in Inputs) []schema.Claim {
-	var out []schema.Claim
-	c := claim("fig10.shortcut2_lowest", "fig10", "With ReLU, the 2-shortcut net has the lowest final loss at every depth.",
-		"mean final loss (best lr) of relu shortcut2 < that of relu xavier and relu orthogonal at every depth where shortcut2 and at least one of them have results")
-	s2 := bestRows(in, schema.NetShortcut2, "relu")
-	others := map[int64][]schema.Best{}
-	for _, net := range []string{schema.NetXavier, schema.NetOrthogonal} {
-		for _, b := range bestRows(in, net, "relu") {
-			others[b.Depth] = append(others[b.Depth], b)
-		}
-	}
-	ok, n := true, 0
-	var parts []string
-	for _, b := range s2 {
-		if len(others[b.Depth]) == 0 {
-			continue
-		}
-		n++
-		p := fmt.Sprintf("D%d: 2-shortcut %s", b.Depth, num(b.MeanFinalLoss))
-		for _, o := range others[b.Depth] {
-			if !(b.MeanFinalLoss < o.MeanFinalLoss) || math.IsNaN(o.MeanFinalLoss) {
-				ok = false
-			}
-			p += fmt.Sprintf(", %s %s", o.Net, num(o.MeanFinalLoss))
-		}
-		parts = append(parts, p)
-	}
-	if n == 0 {
-		out = append(out, skip(c, "no depth with relu best rows for shortcut2 and a plain net"))
-	} else {
-		out = append(out, set(c, ok, "%s", strings.Join(parts, "; ")))
-	}
-	for _, net := range []string{schema.NetXavier, schema.NetOrthogonal} {
-		out = append(out, degrade(in, "fig10", "relu", net))
-	}
-	return out
+	return e.decide(true, float64(good)/float64(total), "%d of %d runs meet (a)-(c): %s", good, total, strings.Join(parts, "; "))
 }

@@ -6,14 +6,17 @@ package render
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/demystify-resnet/repro/plugins/schema"
@@ -104,7 +107,7 @@ func latin1(b []byte) string {
 }
 
 // figureOrder is the order of figures in the report.
-var figureOrder = []string{"theory", "fig2", "fig3", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11"}
+var figureOrder = []string{"theory", "fig2", "fig3", "zero", "fig5", "fig6", "fig7", "fig8", "fig9", "lrs", "shortcut1", "fig10", "perturb", "fig11"}
 
 // SortFigures orders figures by the paper's figure order (unknown ids
 // last), stably.
@@ -154,7 +157,37 @@ Each claim below is checked against an explicit numerical criterion; FAIL is a r
 
 type htmlClaim struct {
 	schema.Claim
-	Class string
+	Class    string
+	Decision string
+	FigLink  bool // the figure is in the report: link to it
+}
+
+// Decision is the claim's decisive comparison in words: "value 0.003 < 1
+// (spread 0.2)", or "-" for a SKIP.
+func Decision(c schema.Claim) string {
+	if c.Status == "SKIP" || c.Comparison == "" {
+		return "-"
+	}
+	if c.Comparison == "stage" {
+		return fmt.Sprintf("%s, tolerance %s (the theorems stage's verdict)", fnum(c.Value), fnum(c.Threshold))
+	}
+	s := fmt.Sprintf("%s %s %s", fnum(c.Value), c.Comparison, fnum(c.Threshold))
+	if !math.IsNaN(c.Spread) {
+		s += " (spread " + fnum(c.Spread) + ")"
+	}
+	return s
+}
+
+func fnum(x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "NaN"
+	case math.IsInf(x, 1):
+		return "+Inf"
+	case math.IsInf(x, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(x, 'g', 4, 64)
 }
 
 type htmlFig struct {
@@ -185,12 +218,13 @@ figcaption{font-size:.95em;margin-top:.3em} figcaption small{color:#555;display:
 <p class="summary"><span class="PASS">{{.Pass}} PASS</span><span class="FAIL">{{.Fail}} FAIL</span><span class="SKIP">{{.Skip}} SKIP</span></p>
 {{if .Smoke}}<p><b>Smoke-sized run.</b> Claims marked "smoke" are expected to hold at this size; the others need the full
 manifest (more depths, epochs and seeds) and may fail here without contradicting the paper.</p>{{end}}
-<table><tr><th>status</th><th>id</th><th>source</th><th>claim</th><th>smoke</th></tr>
-{{range .Claims}}<tr><td class="st {{.Class}}">{{.Status}}</td><td><a href="#{{.ID}}"><code>{{.ID}}</code></a></td><td>{{.Source}}</td><td>{{.Claim.Claim}}</td><td>{{if .Smoke}}yes{{end}}</td></tr>
+<table><tr><th>status</th><th>id</th><th>statement</th><th>figure</th><th>claim</th><th>value</th><th>smoke</th></tr>
+{{range .Claims}}<tr><td class="st {{.Class}}">{{.Status}}</td><td><a href="#{{.ID}}"><code>{{.ID}}</code></a></td><td>{{.Statement}}</td><td>{{if .FigLink}}<a href="#fig-{{.Figure}}">{{.Figure}}</a>{{else}}{{.Figure}}{{end}}</td><td>{{.Claim.Claim}}</td><td>{{.Decision}}</td><td>{{if .Smoke}}yes{{end}}</td></tr>
 {{end}}</table>
 <h2>Claims in detail</h2>
-{{range .Claims}}<div class="claim {{.Class}}" id="{{.ID}}"><b>{{.Status}}</b> &nbsp;<code>{{.ID}}</code> ({{.Source}}){{if .Smoke}} <span class="smoke">[expected at smoke size]</span>{{end}}<br>{{.Claim.Claim}}
-<div class="m"><b>Measured:</b> {{.Measured}}</div><div class="c"><b>Criterion:</b> {{.Criterion}}</div></div>
+{{range .Claims}}<div class="claim {{.Class}}" id="{{.ID}}"><b>{{.Status}}</b> &nbsp;<code>{{.ID}}</code> ({{.Statement}}; {{.Kind}}{{if .Figure}}; figure {{.Figure}}{{end}}){{if .Smoke}} <span class="smoke">[expected at smoke size]</span>{{end}}<br>{{.Claim.Claim}}
+<div class="m"><b>Decision:</b> {{.Decision}}{{if .Seeds}}; seeds {{.Seeds}}{{end}}{{if .Depths}}; depths {{.Depths}}{{end}}</div>
+<div class="m"><b>Measured:</b> {{.Measured}}</div><div class="c"><b>Criterion:</b> {{.Criterion}}</div>{{if .OldCriterion}}<div class="c"><b>Previous criterion (re-formalised):</b> {{.OldCriterion}}</div>{{end}}</div>
 {{end}}
 <h2>Figures</h2>
 {{if not .Figures}}<p>No figures were given to the report.</p>{{end}}
@@ -206,8 +240,12 @@ var pageT = template.Must(template.New("report").Parse(page))
 func HTML(w io.Writer, d Doc) error {
 	pass, fail, skip := d.Counts()
 	var cs []htmlClaim
+	has := map[string]bool{}
+	for _, f := range d.Figures {
+		has[f.ID] = true
+	}
 	for _, c := range d.Claims {
-		cs = append(cs, htmlClaim{Claim: c, Class: c.Status})
+		cs = append(cs, htmlClaim{Claim: c, Class: c.Status, Decision: Decision(c), FigLink: has[c.Figure]})
 	}
 	var fs []htmlFig
 	for _, f := range d.Figures {
@@ -236,17 +274,20 @@ func Markdown(w io.Writer, d Doc) error {
 	if d.Smoke {
 		b.WriteString("Smoke-sized run: claims marked *smoke* are expected to hold at this size; the others need the full manifest.\n\n")
 	}
-	b.WriteString("| status | id | source | claim | smoke |\n|---|---|---|---|---|\n")
+	b.WriteString("| status | id | statement | figure | claim | decision | smoke |\n|---|---|---|---|---|---|---|\n")
 	for _, c := range d.Claims {
 		sm := ""
 		if c.Smoke {
 			sm = "yes"
 		}
-		fmt.Fprintf(&b, "| **%s** | `%s` | %s | %s | %s |\n", c.Status, c.ID, mdCell(c.Source), mdCell(c.Claim), sm)
+		fmt.Fprintf(&b, "| **%s** | `%s` | %s | %s | %s | %s | %s |\n", c.Status, c.ID, mdCell(c.Statement), c.Figure, mdCell(c.Claim), mdCell(Decision(c)), sm)
 	}
 	b.WriteString("\n## Claims in detail\n")
 	for _, c := range d.Claims {
-		fmt.Fprintf(&b, "\n### %s `%s` (%s)\n\n%s\n\n- Measured: %s\n- Criterion: %s\n", c.Status, c.ID, c.Source, c.Claim, c.Measured, c.Criterion)
+		fmt.Fprintf(&b, "\n### %s `%s` (%s; %s; figure %s)\n\n%s\n\n- Decision: %s\n- Measured: %s\n- Criterion: %s\n", c.Status, c.ID, c.Statement, c.Kind, cmp.Or(c.Figure, "-"), c.Claim, Decision(c), c.Measured, c.Criterion)
+		if c.OldCriterion != "" {
+			fmt.Fprintf(&b, "- Previous criterion (re-formalised): %s\n", c.OldCriterion)
+		}
 	}
 	b.WriteString("\n## Figures\n")
 	if len(d.Figures) == 0 {
