@@ -120,14 +120,12 @@ func MatrixRows(net Net, point string, replicate int, h *mat.SymDense) []schema.
 	return rows
 }
 
-// Norm is the Euclidean norm of x, summed in index order (each square
-// rounded before the addition, never fused: the same bits on every platform).
+// Norm is the Euclidean norm of x, sqrt(kernel.Dot(x, x)): kernel.Dot's
+// fixed order, never fused, the same bits on every platform.
 func Norm(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += float64(v * v)
-	}
-	return math.Sqrt(s)
+	// The same evaluation order as core/train's gradient norm (kernel.Dot's
+	// fixed lanes), so a spectrum's grad_norm equals the curve's bit for bit.
+	return math.Sqrt(kernel.Dot(x, x))
 }
 
 // LogEpochs returns up to points epochs spaced log-uniformly in 1+epoch

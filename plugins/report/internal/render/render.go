@@ -218,9 +218,12 @@ figcaption{font-size:.95em;margin-top:.3em} figcaption small{color:#555;display:
 <p class="summary"><span class="PASS">{{.Pass}} PASS</span><span class="FAIL">{{.Fail}} FAIL</span><span class="SKIP">{{.Skip}} SKIP</span></p>
 {{if .Smoke}}<p><b>Smoke-sized run.</b> Claims marked "smoke" are expected to hold at this size; the others need the full
 manifest (more depths, epochs and seeds) and may fail here without contradicting the paper.</p>{{end}}
+<p>Failures first, then claims that could not be evaluated, then passes; the value column is the decisive measured number against its threshold.</p>
 <table><tr><th>status</th><th>id</th><th>statement</th><th>figure</th><th>claim</th><th>value</th><th>smoke</th></tr>
 {{range .Claims}}<tr><td class="st {{.Class}}">{{.Status}}</td><td><a href="#{{.ID}}"><code>{{.ID}}</code></a></td><td>{{.Statement}}</td><td>{{if .FigLink}}<a href="#fig-{{.Figure}}">{{.Figure}}</a>{{else}}{{.Figure}}{{end}}</td><td>{{.Claim.Claim}}</td><td>{{.Decision}}</td><td>{{if .Smoke}}yes{{end}}</td></tr>
 {{end}}</table>
+<h2>Terms</h2>
+<dl>{{range .Glossary}}<dt><b>{{.Name}}</b></dt><dd>{{.Meaning}}</dd>{{end}}</dl>
 <h2>Claims in detail</h2>
 {{range .Claims}}<div class="claim {{.Class}}" id="{{.ID}}"><b>{{.Status}}</b> &nbsp;<code>{{.ID}}</code> ({{.Statement}}; {{.Kind}}{{if .Figure}}; figure {{.Figure}}{{end}}){{if .Smoke}} <span class="smoke">[expected at smoke size]</span>{{end}}<br>{{.Claim.Claim}}
 <div class="m"><b>Decision:</b> {{.Decision}}{{if .Seeds}}; seeds {{.Seeds}}{{end}}{{if .Depths}}; depths {{.Depths}}{{end}}</div>
@@ -244,7 +247,7 @@ func HTML(w io.Writer, d Doc) error {
 	for _, f := range d.Figures {
 		has[f.ID] = true
 	}
-	for _, c := range d.Claims {
+	for _, c := range FailuresFirst(d.Claims) {
 		cs = append(cs, htmlClaim{Claim: c, Class: c.Status, Decision: Decision(c), FigLink: has[c.Figure]})
 	}
 	var fs []htmlFig
@@ -252,7 +255,7 @@ func HTML(w io.Writer, d Doc) error {
 		fs = append(fs, htmlFig{Figure: f, URI: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG))})
 	}
 	err := pageT.Execute(w, map[string]any{"Title": d.Title, "Intro": strings.Join(strings.Fields(Intro), " "), "Smoke": d.Smoke,
-		"Pass": pass, "Fail": fail, "Skip": skip, "Claims": cs, "Figures": fs})
+		"Pass": pass, "Fail": fail, "Skip": skip, "Claims": cs, "Figures": fs, "Glossary": Glossary})
 	if err != nil {
 		return fmt.Errorf("render: html: %w", err)
 	}
@@ -274,16 +277,22 @@ func Markdown(w io.Writer, d Doc) error {
 	if d.Smoke {
 		b.WriteString("Smoke-sized run: claims marked *smoke* are expected to hold at this size; the others need the full manifest.\n\n")
 	}
+	claims := FailuresFirst(d.Claims)
+	b.WriteString("Failures first, then claims that could not be evaluated, then passes.\n\n")
 	b.WriteString("| status | id | statement | figure | claim | decision | smoke |\n|---|---|---|---|---|---|---|\n")
-	for _, c := range d.Claims {
+	for _, c := range claims {
 		sm := ""
 		if c.Smoke {
 			sm = "yes"
 		}
 		fmt.Fprintf(&b, "| **%s** | `%s` | %s | %s | %s | %s | %s |\n", c.Status, c.ID, mdCell(c.Statement), c.Figure, mdCell(c.Claim), mdCell(Decision(c)), sm)
 	}
+	b.WriteString("\n## Terms\n\n")
+	for _, t := range Glossary {
+		fmt.Fprintf(&b, "- **%s**: %s\n", t.Name, t.Meaning)
+	}
 	b.WriteString("\n## Claims in detail\n")
-	for _, c := range d.Claims {
+	for _, c := range claims {
 		fmt.Fprintf(&b, "\n### %s `%s` (%s; %s; figure %s)\n\n%s\n\n- Decision: %s\n- Measured: %s\n- Criterion: %s\n", c.Status, c.ID, c.Statement, c.Kind, cmp.Or(c.Figure, "-"), c.Claim, Decision(c), c.Measured, c.Criterion)
 		if c.OldCriterion != "" {
 			fmt.Fprintf(&b, "- Previous criterion (re-formalised): %s\n", c.OldCriterion)
