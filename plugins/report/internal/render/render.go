@@ -163,9 +163,12 @@ type htmlClaim struct {
 }
 
 // Decision is the claim's decisive comparison in words: "value 0.003 < 1
-// (spread 0.2)", or "-" for a SKIP.
+// (spread 0.2)", or for a SKIP the reason it was not evaluated.
 func Decision(c schema.Claim) string {
-	if c.Status == "SKIP" || c.Comparison == "" {
+	if c.Status == "SKIP" {
+		return cmp.Or(c.Measured, "-") // why it could not be evaluated, in words
+	}
+	if c.Comparison == "" {
 		return "-"
 	}
 	if c.Comparison == "stage" {
