@@ -32,6 +32,8 @@ const drainGrace = 2 * time.Second
 type proc struct {
 	ctx            context.Context
 	cmd            *exec.Cmd
+	logger         hclog.Logger
+	path           string // the plugin binary's path, for the log (cmd.Path is the snapshot's)
 	stdout, stderr *pipeReader
 
 	mu     sync.Mutex
@@ -43,16 +45,16 @@ type proc struct {
 var _ runner.Runner = (*proc)(nil)
 
 // runnerFunc returns a go-plugin RunnerFunc that starts cmd (a command from
-// image.command) in dir with the environment go-plugin prepared, keeping the
+// image.command for the binary at path) in dir with the environment go-plugin prepared, keeping the
 // proc in *out so the session can end it. Cancelling ctx kills the process
 // group. (go-plugin calls the RunnerFunc synchronously inside
 // Client.Client, so *out is set when that returns.)
-func runnerFunc(ctx context.Context, cmd *exec.Cmd, dir string, out **proc) func(hclog.Logger, *exec.Cmd, string) (runner.Runner, error) {
-	return func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
+func runnerFunc(ctx context.Context, cmd *exec.Cmd, path, dir string, out **proc) func(hclog.Logger, *exec.Cmd, string) (runner.Runner, error) {
+	return func(logger hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
 		cmd.Env = spec.Env
 		cmd.Dir = dir
 		cmd.SysProcAttr = sysProcAttr()
-		p := &proc{ctx: ctx, cmd: cmd, done: make(chan struct{})}
+		p := &proc{ctx: ctx, cmd: cmd, logger: logger, path: path, done: make(chan struct{})}
 		*out = p
 		return p, nil
 	}
@@ -80,6 +82,11 @@ func (p *proc) Start(context.Context) error {
 		return err
 	}
 	p.stdout, p.stderr = &pipeReader{f: outR}, &pipeReader{f: errR}
+	// As go-plugin's own runner does: the pid is how a user (and the
+	// Slurm cancellation test) finds the process in a log.
+	if p.logger != nil {
+		p.logger.Debug("plugin started", "path", p.path, "pid", p.cmd.Process.Pid)
+	}
 	stop := context.AfterFunc(p.ctx, func() { _ = p.Kill(context.Background()) })
 	go func() {
 		p.reap()

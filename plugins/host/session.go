@@ -43,7 +43,7 @@ func (clientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.
 // verifiedImage; it fails with ErrBinaryChanged if the file's sha256 is not
 // digest), in working directory dir ("" = the host's), performs the
 // handshake and returns a connected session. Cancelling ctx at any time
-// kills kills the plugin's process group. The process leads its own process group and
+// kills the plugin's process group. The process leads its own process group and
 // is killed if the host dies (Linux).
 func launch(ctx context.Context, name, path, dir, digest string, g *gate, lvl zerolog.Level) (*session, error) {
 	img, err := verifiedImage(name, path, digest)
@@ -55,7 +55,7 @@ func launch(ctx context.Context, name, path, dir, digest string, g *gate, lvl ze
 	s.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pb.Handshake,
 		Plugins:          plugin.PluginSet{pb.PluginKey: clientPlugin{}},
-		RunnerFunc:       runnerFunc(ctx, img.command(path), dir, &s.proc),
+		RunnerFunc:       runnerFunc(ctx, img.command(path), path, dir, &s.proc),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           newHCLogger(g, lvl),
 		StartTimeout:     startTimeout,
