@@ -56,7 +56,7 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 	ds := p.String("dataset")
 	nSamples := p.Int("samples")
 	if nSamples < 0 {
-		return sdk.Errorf("bad param", "samples = %d < 0", nSamples), nil
+		return sdk.Failf("bad param", "samples = %d < 0", nSamples), nil
 	}
 	var x, y *mat.Dense
 	var labels []uint8
@@ -71,7 +71,7 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 			dir, err = data.FashionMNISTDir()
 		}
 		if err != nil {
-			return sdk.Errorf("data set not found", "%v", err), nil
+			return sdk.Failf("data set not found", "%v", err), nil
 		}
 		req.Log.Info().Str("dataset", ds).Str("dir", dir).Msg("reading IDX files")
 		req.Progress(1, 4, "reading IDX files")
@@ -81,7 +81,7 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 		}
 		img, lbl, err := load(dir, "train")
 		if err != nil {
-			return sdk.Errorf("cannot read "+ds, "%v", err), nil
+			return sdk.Failf("cannot read "+ds, "%v", err), nil
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -89,19 +89,19 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 		req.Progress(2, 4, "whitening")
 		x, _, err = data.Whiten(img, stagekit.Width)
 		if err != nil {
-			return sdk.Errorf("whitening failed", "%v", err), nil
+			return sdk.Failf("whitening failed", "%v", err), nil
 		}
 		y = data.OneHot(lbl, stagekit.Width)
 		labels = lbl
 	case "synthetic":
 		m := p.Int("synthetic_m")
 		if m < 1 {
-			return sdk.Errorf("bad param", "synthetic_m = %d < 1", m), nil
+			return sdk.Failf("bad param", "synthetic_m = %d < 1", m), nil
 		}
 		req.Progress(0, 2, "drawing synthetic data")
 		x, y = data.Synthetic(rand.New(rand.NewPCG(req.Seed, syntheticStream)), stagekit.Width, m)
 	default:
-		return sdk.Errorf("bad param", "dataset %q: want mnist, fashion or synthetic", ds), nil
+		return sdk.Failf("bad param", "dataset %q: want mnist, fashion or synthetic", ds), nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ func (point) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	p := req.Params
 	net, err := stagekit.NetFromParams(p)
 	if err != nil {
-		return sdk.Errorf("bad network", "%v", err), nil
+		return sdk.Failf("bad network", "%v", err), nil
 	}
 	var w []float64
 	rep := p.Int("replicate")
@@ -80,7 +80,7 @@ func (point) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 			return resp, nil
 		}
 	default:
-		return sdk.Errorf("bad param", "point %q: want zero or init", pt), nil
+		return sdk.Failf("bad param", "point %q: want zero or init", pt), nil
 	}
 	obj, data, resp := stagekit.LoadObjective(req, net, p.Int("m"))
 	if resp != nil {
@@ -90,7 +90,7 @@ func (point) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	req.Log.Info().Str("arch", net.Arch.String()).Str("point", p.String("point")).Int("p", obj.Dim()).Msg("exact Hessian")
 	pnt, err := stagekit.AnalysePoint(obj, w, nil)
 	if err != nil {
-		return sdk.Errorf("Hessian failed", "%s at %s: %v", net.Arch, p.String("point"), err), nil
+		return sdk.Failf("Hessian failed", "%s at %s: %v", net.Arch, p.String("point"), err), nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -219,12 +219,12 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	p := req.Params
 	net, err := stagekit.NetFromParams(p)
 	if err != nil {
-		return sdk.Errorf("bad network", "%v", err), nil
+		return sdk.Failf("bad network", "%v", err), nil
 	}
 	rep := p.Int("replicate")
 	epochs, dense := p.Int("epochs"), p.Int("dense")
 	if epochs < 0 || dense < 0 {
-		return sdk.Errorf("bad param", "epochs = %d, dense = %d: want >= 0", epochs, dense), nil
+		return sdk.Failf("bad param", "epochs = %d, dense = %d: want >= 0", epochs, dense), nil
 	}
 	w0, resp := stagekit.LoadInit(req, net, rep)
 	if resp != nil {
@@ -237,28 +237,28 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	bp, _ := req.Input("best")
 	bests, err := table.Read[schema.Best](bp)
 	if err != nil {
-		return sdk.Errorf("bad best input", "%v", err), nil
+		return sdk.Failf("bad best input", "%v", err), nil
 	}
 	var best *schema.Best
 	for i, b := range bests {
 		if b.Net == net.Name && b.Depth == int64(net.Depth) && b.Activation == net.Activation && b.Init == net.InitName() &&
 			b.InitScale == net.Scale && b.Dataset == data.Dataset && b.M == int64(data.M) {
 			if best != nil {
-				return sdk.Errorf("bad best input", "two rows for net=%s init=%s init_scale=%v activation=%s depth=%d m=%d",
+				return sdk.Failf("bad best input", "two rows for net=%s init=%s init_scale=%v activation=%s depth=%d m=%d",
 					net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.M), nil
 			}
 			best = &bests[i]
 		}
 	}
 	if best == nil {
-		return sdk.Errorf("no learning rate", "the best input has no row for net=%s init=%s init_scale=%v activation=%s depth=%d dataset=%s m=%d (was it in the train sweep feeding select?)",
+		return sdk.Failf("no learning rate", "the best input has no row for net=%s init=%s init_scale=%v activation=%s depth=%d dataset=%s m=%d (was it in the train sweep feeding select?)",
 			net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.Dataset, data.M), nil
 	}
 	var diags []sdk.Diagnostic
 	lr := best.LR
 	if x := p.Float("lr"); x != 0 {
 		if !slices.Contains(best.LRs, x) {
-			return sdk.Errorf("bad param", "lr %v is not a rate of the sweep (%v)", x, best.LRs), nil
+			return sdk.Failf("bad param", "lr %v is not a rate of the sweep (%v)", x, best.LRs), nil
 		}
 		lr = x
 	} else if math.IsInf(best.MeanFinalLoss, 0) || math.IsNaN(best.MeanFinalLoss) {
@@ -267,7 +267,7 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	}
 	sweep, from, err := sweepRun(req.Inputs["curves"], net, data, lr, rep)
 	if err != nil {
-		return sdk.Errorf("bad curves input", "%v", err), nil
+		return sdk.Failf("bad curves input", "%v", err), nil
 	}
 	if epochs == 0 {
 		epochs = len(sweep) - 1
@@ -295,7 +295,7 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	for e := 0; e < min(len(sweep), len(curve)); e++ {
 		a, b := curve[e], sweep[e]
 		if !sameBits(a.Loss, b.Loss) || !sameBits(a.GradNorm, b.GradNorm) || !sameBits(a.AvgFrob, b.AvgFrob) || a.Diverged != b.Diverged {
-			return sdk.Errorf("replay differs from the sweep run",
+			return sdk.Failf("replay differs from the sweep run",
 				"lr=%v replicate=%d epoch %d: loss %v grad_norm %v avg_frob %v, the sweep (%s) has %v %v %v",
 				lr, rep, e, a.Loss, a.GradNorm, a.AvgFrob, from, b.Loss, b.GradNorm, b.AvgFrob), nil
 		}
@@ -319,7 +319,7 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 		}
 		pnt, err := stagekit.AnalysePoint(obj, w, h)
 		if err != nil {
-			return sdk.Errorf("Hessian failed", "epoch %d: %v", e, err), nil
+			return sdk.Failf("Hessian failed", "epoch %d: %v", e, err), nil
 		}
 		row := stagekit.SpectrumRow(net, "epoch", e, lr, rep, data, pnt)
 		if h0Frob > 0 {
@@ -373,18 +373,18 @@ func (theoryStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 	sp, _ := req.Input("stats")
 	st, err := stagekit.ReadStats(sp)
 	if err != nil {
-		return sdk.Errorf("bad stats input", "%v", err), nil
+		return sdk.Failf("bad stats input", "%v", err), nil
 	}
 	type job struct{ n, depth int }
 	var jobs []job
 	var work float64
 	for _, n := range p.Ints("ns") {
 		if n < 1 {
-			return sdk.Errorf("bad param", "ns: n = %d < 1", n), nil
+			return sdk.Failf("bad param", "ns: n = %d < 1", n), nil
 		}
 		for _, d := range p.Ints("depths") {
 			if d < 1 {
-				return sdk.Errorf("bad param", "depths: %d < 1", d), nil
+				return sdk.Failf("bad param", "depths: %d < 1", d), nil
 			}
 			if d%n == 0 {
 				jobs = append(jobs, job{n, d})
@@ -393,7 +393,7 @@ func (theoryStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 		}
 	}
 	if len(jobs) == 0 {
-		return sdk.Errorf("bad param", "no depth in %v is divisible by any n in %v", p.Ints("depths"), p.Ints("ns")), nil
+		return sdk.Failf("bad param", "no depth in %v is divisible by any n in %v", p.Ints("depths"), p.Ints("ns")), nil
 	}
 	z := theory.Linear(st.Sxx, st.Syx)
 	var rows []schema.Theory
@@ -407,7 +407,7 @@ func (theoryStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 		obj := nets.NewLinear(arch, st.Sxx, st.Syx, st.Syy)
 		pnt, err := stagekit.AnalysePoint(obj, make([]float64, arch.NumParams()), nil)
 		if err != nil {
-			return sdk.Errorf("Hessian failed", "n=%d depth=%d: %v", j.n, j.depth, err), nil
+			return sdk.Failf("Hessian failed", "n=%d depth=%d: %v", j.n, j.depth, err), nil
 		}
 		row := schema.Theory{N: int64(j.n), Depth: int64(j.depth), CondTheory: theory.Cond0(arch, z),
 			CondMeasured: pnt.Summary.Cond, Cond10Measure: pnt.Summary.Cond10, AbsMax: pnt.Summary.AbsMax}

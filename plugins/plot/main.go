@@ -78,27 +78,27 @@ func (plotStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error)
 	p := req.Params
 	id := p.String("figure")
 	if !slices.Contains(figs.Figures, id) {
-		return sdk.Errorf("unknown figure", "%q (known: %s)", id, strings.Join(figs.Figures, ", ")), nil
+		return sdk.Failf("unknown figure", "%q (known: %s)", id, strings.Join(figs.Figures, ", ")), nil
 	}
 	var d figs.Data
 	var err error
 	if d.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Best, err = readAll[schema.Best](req, "best"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Spectra, err = readAll[schema.Spectrum](req, "spectra"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Hessian, err = readAll[schema.HessianRow](req, "hessian"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Theory, err = readAll[schema.Theory](req, "theory"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Stats, err = readAll[schema.Stats](req, "stats"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	req.Progress(1, 3, "inputs read")
 	f, err := figs.Build(d, figs.Options{
@@ -107,12 +107,12 @@ func (plotStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error)
 		Width: p.Float("width"), Height: p.Float("height"),
 	})
 	if err != nil {
-		return sdk.Errorf("cannot draw "+id, "%v", err), nil
+		return sdk.Failf("cannot draw "+id, "%v", err), nil
 	}
 	base := id
 	if n := p.String("name"); n != "" {
 		if n != filepath.Base(n) || strings.ContainsAny(n, `/\`) || strings.HasPrefix(n, ".") {
-			return sdk.Errorf("bad name", "name %q must be a plain file name without folders", n), nil
+			return sdk.Failf("bad name", "name %q must be a plain file name without folders", n), nil
 		}
 		base = n
 	}

@@ -155,31 +155,31 @@ func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, erro
 	var in claims.Inputs
 	var err error
 	if in.Checks, err = readAll[schema.Check](req, "checks"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Best, err = readAll[schema.Best](req, "best"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Spectra, err = readAll[schema.Spectrum](req, "spectra"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Theory, err = readAll[schema.Theory](req, "theory"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Stats, err = readAll[schema.Stats](req, "stats"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Eigenvalues, err = readAll[schema.Eigenvalue](req, "eigenvalues"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	var figs []render.Figure
 	for _, p := range req.Inputs["figures"] {
 		f, err := render.ReadFigure(p)
 		if err != nil {
-			return sdk.Errorf("bad input", "figures: %v", err), nil
+			return sdk.Failf("bad input", "figures: %v", err), nil
 		}
 		figs = append(figs, f)
 	}

@@ -52,11 +52,11 @@ func InitInput() sdk.PortSpec {
 func LoadInit(req *sdk.Request, net Net, replicate int) ([]float64, *sdk.Response) {
 	path, ok := req.Input("init")
 	if !ok {
-		return nil, sdk.Errorf("missing input", "init: the initial weights (bind it to a train.init stage swept over the same net, depth and replicate)")
+		return nil, sdk.Failf("missing input", "init: the initial weights (bind it to a train.init stage swept over the same net, depth and replicate)")
 	}
 	w, err := ReadInit(path, net, replicate)
 	if err != nil {
-		return nil, sdk.Errorf("bad init input", "%v", err)
+		return nil, sdk.Failf("bad init input", "%v", err)
 	}
 	return w, nil
 }
@@ -89,27 +89,27 @@ func DataInputs() []sdk.PortSpec {
 func LoadObjective(req *sdk.Request, net Net, m int) (nets.Objective, Data, *sdk.Response) {
 	sp, ok := req.Input("stats")
 	if !ok {
-		return nil, Data{}, sdk.Errorf("missing input", "stats")
+		return nil, Data{}, sdk.Failf("missing input", "stats")
 	}
 	st, err := ReadStats(sp)
 	if err != nil {
-		return nil, Data{}, sdk.Errorf("bad stats input", "%v", err)
+		return nil, Data{}, sdk.Failf("bad stats input", "%v", err)
 	}
 	var smp *Samples
 	if !net.Linear() {
 		path, ok := req.Input("samples")
 		if !ok {
-			return nil, Data{}, sdk.Errorf("missing input", "activation %s needs the samples input (nonlinear nets are trained on samples)", net.Activation)
+			return nil, Data{}, sdk.Failf("missing input", "activation %s needs the samples input (nonlinear nets are trained on samples)", net.Activation)
 		}
 		s, err := ReadSamples(path, m)
 		if err != nil {
-			return nil, Data{}, sdk.Errorf("bad samples input", "%v", err)
+			return nil, Data{}, sdk.Failf("bad samples input", "%v", err)
 		}
 		smp = &s
 	}
 	obj, lmin, err := Objective(net, st, smp)
 	if err != nil {
-		return nil, Data{}, sdk.Errorf("bad data", "%v", err)
+		return nil, Data{}, sdk.Failf("bad data", "%v", err)
 	}
 	d := Data{Dataset: st.Row.Dataset, M: int(st.Row.M), LMin: lmin}
 	if smp != nil {

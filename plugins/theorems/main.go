@@ -62,23 +62,23 @@ func (theorems) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error
 	p := req.Params
 	units := p.Ints("units")
 	if len(units) < 2 {
-		return sdk.Errorf("bad param", "units needs at least two values to test depth claims, got %v", units), nil
+		return sdk.Failf("bad param", "units needs at least two values to test depth claims, got %v", units), nil
 	}
 	for _, r := range units {
 		if r < 1 {
-			return sdk.Errorf("bad param", "units: R = %d < 1", r), nil
+			return sdk.Failf("bad param", "units: R = %d < 1", r), nil
 		}
 	}
 	units = slices.Clone(units)
 	slices.Sort(units)
 	units = slices.Compact(units)
 	if p.Int("synthetic_m") < 1 || p.Int("t5_steps") < 1 {
-		return sdk.Errorf("bad param", "synthetic_m and t5_steps must be >= 1"), nil
+		return sdk.Failf("bad param", "synthetic_m and t5_steps must be >= 1"), nil
 	}
 	sp, _ := req.Input("stats")
 	st, err := stagekit.ReadStats(sp)
 	if err != nil {
-		return sdk.Errorf("bad stats input", "%v", err), nil
+		return sdk.Failf("bad stats input", "%v", err), nil
 	}
 	in := dataset{name: st.Row.Dataset, sxx: st.Sxx, syx: st.Syx, syy: st.Syy}
 	if in.name == "synthetic" || in.name == "" {
@@ -87,7 +87,7 @@ func (theorems) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error
 	if path, ok := req.Input("samples"); ok {
 		s, err := stagekit.ReadSamples(path, p.Int("m"))
 		if err != nil {
-			return sdk.Errorf("bad samples input", "%v", err), nil
+			return sdk.Failf("bad samples input", "%v", err), nil
 		}
 		in.x, in.y = s.X, s.Y
 	}
@@ -102,7 +102,7 @@ func (theorems) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return sdk.Errorf("check failed to run", "%s: %v", d.name, err), nil
+			return sdk.Failf("check failed to run", "%s: %v", d.name, err), nil
 		}
 	}
 	file, err := stagekit.WriteTable(req.OutDir, "checks.parquet", c.rows)

@@ -51,7 +51,7 @@ func (initStage) Spec() sdk.StageSpec {
 func (initStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	net, err := stagekit.NetFromParams(req.Params)
 	if err != nil {
-		return sdk.Errorf("bad network", "%v", err), nil
+		return sdk.Failf("bad network", "%v", err), nil
 	}
 	rep := req.Params.Int("replicate")
 	w := net.InitWeights(req.Seed)
@@ -99,19 +99,19 @@ func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	p := req.Params
 	net, err := stagekit.NetFromParams(p)
 	if err != nil {
-		return sdk.Errorf("bad network", "%v", err), nil
+		return sdk.Failf("bad network", "%v", err), nil
 	}
 	lr, epochs := p.Float("lr"), p.Int("epochs")
 	if !(lr > 0) {
-		return sdk.Errorf("bad param", "lr = %v, want > 0", lr), nil
+		return sdk.Failf("bad param", "lr = %v, want > 0", lr), nil
 	}
 	if epochs < 0 {
-		return sdk.Errorf("bad param", "epochs = %d < 0", epochs), nil
+		return sdk.Failf("bad param", "epochs = %d < 0", epochs), nil
 	}
 	cps := p.Ints("checkpoints")
 	for _, e := range cps {
 		if e < 0 || e > epochs {
-			return sdk.Errorf("bad param", "checkpoint epoch %d outside [0, %d]", e, epochs), nil
+			return sdk.Failf("bad param", "checkpoint epoch %d outside [0, %d]", e, epochs), nil
 		}
 	}
 	slices.Sort(cps)
