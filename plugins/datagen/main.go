@@ -27,6 +27,13 @@ const syntheticStream uint64 = 0x73796e74_68657469 // "synthetic"
 
 type datagen struct{}
 
+type params struct {
+	Dataset    string `param:"dataset" default:"mnist" doc:"mnist | fashion | synthetic"`
+	Samples    int    `param:"samples" default:"6000" doc:"number of samples written to samples.parquet (the first ones, in data-set order; 0 = all)"`
+	SyntheticM int    `param:"synthetic_m" default:"6000" doc:"synthetic only: number of samples drawn (seeded by the stage seed)"`
+	MNISTDir   string `param:"mnist_dir" default:"" doc:"folder with the MNIST IDX .gz files; \"\" = auto ($MNIST_DIR, then the GoMNIST Go module in the module cache)"`
+}
+
 func (datagen) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name:    "datagen",
@@ -34,15 +41,7 @@ func (datagen) Spec() sdk.StageSpec {
 		Doc: "Builds the data set: MNIST or Fashion-MNIST training images (60,000) whitened to their 10 leading " +
 			"principal components (SPEC 6) with one-hot labels, or synthetic data (core/data.Synthetic, d = 10). " +
 			"Writes the sufficient statistics Sxx, Syx, Syy with L_min, and the first `samples` whitened samples.",
-		Params: []sdk.ParamSpec{
-			{Name: "dataset", Type: sdk.TypeString, Default: "mnist", Doc: "mnist | fashion | synthetic"},
-			{Name: "samples", Type: sdk.TypeInt, Default: 6000,
-				Doc: "number of samples written to samples.parquet (the first ones, in data-set order; 0 = all)"},
-			{Name: "synthetic_m", Type: sdk.TypeInt, Default: 6000,
-				Doc: "synthetic only: number of samples drawn (seeded by the stage seed)"},
-			{Name: "mnist_dir", Type: sdk.TypeString, Default: "",
-				Doc: "folder with the MNIST IDX .gz files; \"\" = auto ($MNIST_DIR, then the GoMNIST Go module in the module cache)"},
-		},
+		Params: sdk.ParamsOf[params](),
 		Outputs: []sdk.PortSpec{
 			{Name: "stats", Doc: "stats.parquet: one schema.Stats row (statistics of ALL samples of the data set, with L_min)"},
 			{Name: "samples", Doc: "samples.parquet: schema.Sample rows (whitened x, one-hot y; label -1 for synthetic)"},
@@ -52,9 +51,12 @@ func (datagen) Spec() sdk.StageSpec {
 }
 
 func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p := req.Params
-	ds := p.String("dataset")
-	nSamples := p.Int("samples")
+	p, err := sdk.Decode[params](req.Params)
+	if err != nil {
+		return nil, err
+	}
+	ds := p.Dataset
+	nSamples := p.Samples
 	if nSamples < 0 {
 		return sdk.Failf("bad param", "samples = %d < 0", nSamples), nil
 	}
@@ -66,7 +68,7 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 		var dir string
 		var err error
 		if ds == "mnist" {
-			dir, err = stagekit.FindMNIST(p.String("mnist_dir"))
+			dir, err = stagekit.FindMNIST(p.MNISTDir)
 		} else {
 			dir, err = data.FashionMNISTDir()
 		}
@@ -94,7 +96,7 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 		y = data.OneHot(lbl, stagekit.Width)
 		labels = lbl
 	case "synthetic":
-		m := p.Int("synthetic_m")
+		m := p.SyntheticM
 		if m < 1 {
 			return sdk.Failf("bad param", "synthetic_m = %d < 1", m), nil
 		}

@@ -60,6 +60,20 @@ func WithBounds(name string, min, max float64) ParamOption {
 	}
 }
 
+// WithDoc sets the doc of the parameter called name, for a doc computed at
+// start-up (a list of valid values, say). A name the struct does not
+// declare makes ParamsOf panic.
+func WithDoc(name, doc string) ParamOption {
+	return func(ps map[string]*ParamSpec) error {
+		p, ok := ps[name]
+		if !ok {
+			return fmt.Errorf("WithDoc: no param %q", name)
+		}
+		p.Doc = doc
+		return nil
+	}
+}
+
 // ParamsOf returns the ParamSpecs declared by the tags of struct type P (see
 // the package's typed-parameter rules above), in field order. It panics on a
 // malformed struct or option, naming what is wrong.
