@@ -89,11 +89,11 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 			return nil, err
 		}
 		req.Progress(2, 4, "whitening")
-		x, _, err = data.Whiten(img, stagekit.Width)
+		x, _, err = data.Whiten(img, schema.Width)
 		if err != nil {
 			return sdk.Failf("whitening failed", "%v", err), nil
 		}
-		y = data.OneHot(lbl, stagekit.Width)
+		y = data.OneHot(lbl, schema.Width)
 		labels = lbl
 	case "synthetic":
 		m := p.SyntheticM
@@ -101,7 +101,7 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 			return sdk.Failf("bad param", "synthetic_m = %d < 1", m), nil
 		}
 		req.Progress(0, 2, "drawing synthetic data")
-		x, y = data.Synthetic(rand.New(rand.NewPCG(req.Seed, syntheticStream)), stagekit.Width, m)
+		x, y = data.Synthetic(rand.New(rand.NewPCG(req.Seed, syntheticStream)), schema.Width, m)
 	default:
 		return sdk.Failf("bad param", "dataset %q: want mnist, fashion or synthetic", ds), nil
 	}
@@ -119,11 +119,11 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 	req.Log.Info().Int("m", m).Float64("l_min", statsRow.LMin).Msg("statistics computed")
 	rows := make([]schema.Sample, nSamples)
 	for j := range rows {
-		s := schema.Sample{Index: int64(j), Label: -1, X: make([]float64, stagekit.Width), Y: make([]float64, stagekit.Width)}
+		s := schema.Sample{Index: int64(j), Label: -1, X: make([]float64, schema.Width), Y: make([]float64, schema.Width)}
 		if labels != nil {
 			s.Label = int64(labels[j])
 		}
-		for i := 0; i < stagekit.Width; i++ {
+		for i := 0; i < schema.Width; i++ {
 			s.X[i] = x.At(i, j)
 			s.Y[i] = y.At(i, j)
 		}

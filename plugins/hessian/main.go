@@ -420,7 +420,7 @@ func (theoryStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 			return nil, err
 		}
 		req.Progress(done, work, fmt.Sprintf("n=%d depth=%d", j.n, j.depth))
-		arch := nets.Arch{Width: stagekit.Width, Shortcut: j.n, Units: j.depth / j.n}
+		arch := nets.Arch{Width: schema.Width, Shortcut: j.n, Units: j.depth / j.n}
 		obj := nets.NewLinear(arch, st.Sxx, st.Syx, st.Syy)
 		pnt, err := stagekit.AnalysePoint(obj, make([]float64, arch.NumParams()), nil)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/demystify-resnet/repro/core/data"
 	"github.com/demystify-resnet/repro/core/spectrum"
+	"github.com/demystify-resnet/repro/plugins/schema"
 	"github.com/demystify-resnet/repro/plugins/sdk"
 	"github.com/demystify-resnet/repro/plugins/stagekit"
 )
@@ -95,7 +96,7 @@ func (theorems) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error
 		}
 		in.x, in.y = s.X, s.Y
 	}
-	x, y := data.Synthetic(rand.New(rand.NewPCG(uint64(p.SyntheticSeed), 1)), stagekit.Width, p.SyntheticM)
+	x, y := data.Synthetic(rand.New(rand.NewPCG(uint64(p.SyntheticSeed), 1)), schema.Width, p.SyntheticM)
 	ds := data.ComputeStats(x, y)
 	syn := dataset{name: "synthetic", sxx: ds.Sxx, syx: ds.Syx, syy: ds.Syy, x: x, y: y}
 
