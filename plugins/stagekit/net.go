@@ -7,7 +7,7 @@
 //
 // It is imported only by plugin binaries. Errors about the data or the
 // parameters are returned as errors whose message is fit for a stage
-// diagnostic (the plugins turn them into sdk.Errorf responses).
+// diagnostic (the plugins turn them into sdk.Fail responses).
 package stagekit
 
 import (
