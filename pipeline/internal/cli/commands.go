@@ -572,7 +572,7 @@ func pluginsCmd(g *globals) *cobra.Command {
 				}
 			}
 			if g.jsonOut {
-				return printJSON(os.Stdout, ps)
+				return printJSON(os.Stdout, pluginsJSON(ps))
 			}
 			if len(ps) == 0 {
 				fmt.Printf("no plugins found in %s\n", strings.Join(dirs, ", "))
@@ -613,6 +613,9 @@ func gcCmd(g *globals) *cobra.Command {
 		Short: "Delete what no kept run record reaches (dry run unless --apply)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if keepLast < 0 {
+				return withCode(ExitUsage, fmt.Errorf("gc: --keep-last %d: want 0 (keep all) or a positive number of run records", keepLast))
+			}
 			store, err := g.openStore()
 			if err != nil {
 				return err

@@ -701,7 +701,7 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 	relu := o.Figure == "fig10"
 	if !relu {
 		act = activationOr(o, "linear")
-		nets = netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut1, schema.NetShortcut2, schema.NetShortcut3)
+		nets = netsOr(o, schema.Nets...)
 	} else {
 		act = activationOr(o, "relu")
 		nets = netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
