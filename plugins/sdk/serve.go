@@ -122,7 +122,7 @@ func newServer(stages []Stage) (*server, error) {
 }
 
 func specToWire(s StageSpec) (*pb.StageSpec, error) {
-	w := &pb.StageSpec{Name: s.Name, Version: s.Version, Doc: s.Doc, Threads: int32(s.Threads)}
+	w := &pb.StageSpec{Name: s.Name, Version: s.Version, Doc: s.Doc, Threads: int32(s.Threads), Persistent: s.Persistent}
 	for _, p := range s.Params {
 		wp := &pb.ParamSpec{Name: p.Name, Type: string(p.Type), Doc: p.Doc, Min: p.Min, Max: p.Max}
 		if p.Default != nil {
@@ -220,6 +220,19 @@ func (s *server) Run(req *pb.RunRequest, stream grpc.ServerStreamingServer[pb.Ru
 	lvl, err := zerolog.ParseLevel(req.GetLogLevel())
 	if err != nil || req.GetLogLevel() == "" {
 		lvl = zerolog.TraceLevel
+	}
+	// A persistent worker serves many runs from one process, so every run
+	// enters its own OutDir (a one-shot process already starts there) and
+	// leaves it when done.
+	if dir := req.GetOutDir(); dir != "" {
+		prev, err := os.Getwd()
+		if err != nil {
+			return status.Errorf(codes.Internal, "sdk: working directory: %v", err)
+		}
+		if err := os.Chdir(dir); err != nil {
+			return status.Errorf(codes.InvalidArgument, "sdk: enter OutDir: %v", err)
+		}
+		defer func() { _ = os.Chdir(prev) }()
 	}
 	snd := &sender{stream: stream}
 	r := NewRequest(spec.Name, params, inputs, req.GetOutDir(), req.GetSeed(),
