@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,5 +204,26 @@ func TestWorkersHungTaskKilledWithItsProcess(t *testing.T) {
 	}
 	if ws.Launches() != 2 {
 		t.Fatalf("Launches %d, want 2", ws.Launches())
+	}
+}
+
+// TestRunRequestAbove4MiB: a stage reading 100,000 inputs (the engine
+// benchmark's final stage at 1e5) sends a request of ~12 MB, above gRPC's
+// default 4 MiB cap; both sides accept it.
+func TestRunRequestAbove4MiB(t *testing.T) {
+	p := load(t, "worker")
+	paths := make([]string, 100000)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/store/objects/ab/%064x", i)
+	}
+	log, _ := testLogger(zerolog.WarnLevel)
+	dir := t.TempDir()
+	res, err := host.Run(context.Background(), p, host.RunRequest{Stage: "w.once", OutDir: dir, Log: log,
+		Inputs: map[string][]string{"in": paths}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed() || res.Outputs["out"] != "out.json" {
+		t.Fatalf("result %+v", res)
 	}
 }

@@ -24,8 +24,8 @@ import (
 	pb "github.com/demystify-resnet/repro/plugins/internal/proto"
 )
 
-// maxLogLine caps one log line sent to the host (gRPC messages are capped at
-// 4 MiB; a log line has no business being that long).
+// maxLogLine caps one log line sent to the host (a log line has no business
+// being anywhere near the message cap, pb.MaxMessageBytes).
 const maxLogLine = 64 << 10
 
 // Serve runs the plugin: it validates the stages' specs, performs the
@@ -50,7 +50,10 @@ func Serve(stages ...Stage) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: pb.Handshake,
 		Plugins:         plugin.PluginSet{pb.PluginKey: &grpcPlugin{srv: srv}},
-		GRPCServer:      plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return plugin.DefaultGRPCServer(append(opts,
+				grpc.MaxRecvMsgSize(pb.MaxMessageBytes), grpc.MaxSendMsgSize(pb.MaxMessageBytes)))
+		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:       "sdk",
 			Level:      hclog.Warn,
