@@ -44,7 +44,8 @@ type Scale struct{}
 // Spec declares what the stage is; the host reads it once at discovery.
 func (Scale) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name: "example.scale", // unique across all plugins: "<plugin>.<stage>"
+		Persistent: true,            // keeps no state between tasks: a persistent worker may serve many
+		Name:       "example.scale", // unique across all plugins: "<plugin>.<stage>"
 		// Version is written into the cache key next to the binary digest
 		// (which changes with any code change): bump it to say results changed.
 		Version: "1",

@@ -33,9 +33,10 @@ type plotStage struct{}
 // Spec implements sdk.Stage.
 func (plotStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "plot",
-		Version: "1",
-		Doc:     "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg (or <name>.png/svg). See docs/figures.md.",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "plot",
+		Version:    "1",
+		Doc:        "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg (or <name>.png/svg). See docs/figures.md.",
 		Params: []sdk.ParamSpec{
 			{Name: "figure", Type: sdk.TypeString, Doc: "figure id: " + strings.Join(figs.Figures, ", ")},
 			{Name: "title", Type: sdk.TypeString, Default: "", Doc: "title printed on the figure (\"\" = the figure's default)"},

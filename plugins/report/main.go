@@ -37,9 +37,10 @@ type reportStage struct{}
 // Spec implements sdk.Stage.
 func (reportStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "report",
-		Version: "2",
-		Doc:     "Evaluates every claim of the paper (PASS/FAIL with numbers and criterion) and writes claims.parquet, claims.json, report.html, report.md. See docs/claims.md.",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "report",
+		Version:    "2",
+		Doc:        "Evaluates every claim of the paper (PASS/FAIL with numbers and criterion) and writes claims.parquet, claims.json, report.html, report.md. See docs/claims.md.",
 		Params: []sdk.ParamSpec{
 			{Name: "title", Type: sdk.TypeString, Default: "Demystifying ResNet: reproduction report", Doc: "report title"},
 			{Name: "smoke", Type: sdk.TypeBool, Default: false, Doc: "this is a smoke-sized run: the report says that only claims marked smoke are expected to hold, and a warning lists smoke claims that failed"},
