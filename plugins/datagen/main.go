@@ -36,8 +36,9 @@ type params struct {
 
 func (datagen) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "datagen",
-		Version: "1",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "datagen",
+		Version:    "1",
 		Doc: "Builds the data set: MNIST or Fashion-MNIST training images (60,000) whitened to their 10 leading " +
 			"principal components (SPEC 6) with one-hot labels, or synthetic data (core/data.Synthetic, d = 10). " +
 			"Writes the sufficient statistics Sxx, Syx, Syy with L_min, and the first `samples` whitened samples.",

@@ -65,7 +65,8 @@ type Outputs struct {
 // Spec declares what the stage is; the host reads it once at discovery.
 func (Scale) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name: "example.scale", // unique across all plugins: "<plugin>.<stage>"
+		Persistent: true,            // keeps no state between tasks: a persistent worker may serve many
+		Name:       "example.scale", // unique across all plugins: "<plugin>.<stage>"
 		// Version says "results changed for the same inputs and parameters"
 		// to a reader; the cache key holds the binary digest, which changes
 		// with any code change anyway.

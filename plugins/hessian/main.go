@@ -56,8 +56,9 @@ type pointParams struct {
 
 func (point) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "hessian.point",
-		Version: "2",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "hessian.point",
+		Version:    "2",
 		Doc: "Exact Hessian of one network at w = 0 (point=zero) or at its initial weights (point=init: the init input, " +
 			"the same weights train starts from), its eigenvalues and spectral summary.",
 		Params: sdk.ParamsOf[pointParams](depthBound),
@@ -160,8 +161,9 @@ type trajectoryParams struct {
 
 func (trajectory) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "hessian.trajectory",
-		Version: "2",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "hessian.trajectory",
+		Version:    "2",
 		Doc: "Follows the sweep run that won (or the run at the lr parameter): the best learning rate found by select for this (net, init, init_scale, " +
 			"activation, depth, data), from this replicate's initial weights (the init input, the weights the sweep " +
 			"started from). It replays that run by GD, checks that the replay is bit-identical to the sweep's curve " +
@@ -369,8 +371,9 @@ type theoryParams struct {
 
 func (theoryStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "hessian.theory",
-		Version: "1",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "hessian.theory",
+		Version:    "1",
 		Doc: "For each n in ns and each depth divisible by n: the exact Hessian of the linear n-shortcut net at w = 0, " +
 			"measured (core/nets + eigenvalues), beside Theorem 1's condition number (core/theory.Cond0).",
 		Params: sdk.ParamsOf[theoryParams](),

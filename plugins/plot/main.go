@@ -46,10 +46,11 @@ type plotStage struct{}
 // Spec implements sdk.Stage.
 func (plotStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "plot",
-		Version: "1",
-		Doc:     "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg (or <name>.png/svg). See docs/figures.md.",
-		Params:  sdk.ParamsOf[params](sdk.WithDoc("figure", "figure id: "+strings.Join(figs.Figures, ", "))),
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "plot",
+		Version:    "1",
+		Doc:        "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg (or <name>.png/svg). See docs/figures.md.",
+		Params:     sdk.ParamsOf[params](sdk.WithDoc("figure", "figure id: "+strings.Join(figs.Figures, ", "))),
 		Inputs: []sdk.PortSpec{
 			{Name: "curves", Many: true, Optional: true, Doc: "schema.Curve tables (train, hessian.trajectory): fig2, fig3, fig8"},
 			{Name: "best", Many: true, Optional: true, Doc: "schema.Best tables (select): fig2, fig3 (which lr), fig9, fig10"},

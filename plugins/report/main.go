@@ -42,10 +42,11 @@ type params struct {
 
 func (reportStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "report",
-		Version: "2",
-		Doc:     "Evaluates every claim of the paper (PASS/FAIL with numbers and criterion) and writes claims.parquet, claims.json, report.html, report.md. See docs/claims.md.",
-		Params:  sdk.ParamsOf[params](),
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "report",
+		Version:    "2",
+		Doc:        "Evaluates every claim of the paper (PASS/FAIL with numbers and criterion) and writes claims.parquet, claims.json, report.html, report.md. See docs/claims.md.",
+		Params:     sdk.ParamsOf[params](),
 		Inputs: []sdk.PortSpec{
 			{Name: "checks", Many: true, Optional: true, Doc: "schema.Check tables (theorems)"},
 			{Name: "best", Many: true, Optional: true, Doc: "schema.Best tables (select): fig3, fig9, fig10"},

@@ -29,8 +29,9 @@ type selectStage struct{}
 
 func (selectStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "select",
-		Version: "2",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "select",
+		Version:    "2",
 		Doc: "For each (net, init, init_scale, activation, dataset, m, depth) in the curves, the learning rate whose final loss, " +
 			"averaged over replicates, is lowest (a diverged replicate counts as +Inf; ties go to the smaller lr), marked " +
 			"at_grid_edge when it is the smallest or largest rate run (a warning names those rows).",

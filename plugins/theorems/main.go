@@ -39,8 +39,9 @@ type params struct {
 
 func (theorems) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "theorems",
-		Version: "1",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "theorems",
+		Version:    "1",
 		Doc: "Numerical checks of Theorem 1 (SPEC 3: T1..T6, ReLU convention) on the input statistics (and samples, " +
 			"if given) and on a synthetic data set; one schema.Check row per check and data set.",
 		Params: sdk.ParamsOf[params](),

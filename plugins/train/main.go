@@ -35,8 +35,9 @@ type initStage struct{}
 
 func (initStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "train.init",
-		Version: "1",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "train.init",
+		Version:    "1",
 		Doc: "Draws the initial weights of one network replicate from the stage seed (which the engine derives from the " +
 			"manifest seed and these parameters only): the one set of weights that train, hessian.point and " +
 			"hessian.trajectory read for this (net, depth, activation, init, init_scale, replicate).",
@@ -86,8 +87,9 @@ const maxDepth, maxEpochs = 1000, 1e6
 
 func (trainStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "train",
-		Version: "2",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "train",
+		Version:    "2",
 		Doc: "Full-batch gradient descent (no momentum, no weight decay) of one network from its initial weights " +
 			"(the init input, from train.init). Records loss, gradient norm and mean Frobenius norm at every epoch.",
 		Params: sdk.ParamsOf[trainParams](sdk.WithBounds("depth", 1, maxDepth), sdk.WithBounds("epochs", 0, maxEpochs)),
