@@ -16,13 +16,15 @@ type (
 		Stages []stageJSON `json:"stages"`
 	}
 	stageJSON struct {
-		Name    string      `json:"name"`
-		Version string      `json:"version"`
-		Doc     string      `json:"doc"`
-		Threads int         `json:"threads"`
-		Params  []paramJSON `json:"params"`
-		Inputs  []portJSON  `json:"inputs"`
-		Outputs []portJSON  `json:"outputs"`
+		Name    string `json:"name"`
+		Version string `json:"version"`
+		Doc     string `json:"doc"`
+		Threads int    `json:"threads"`
+		// Persistent: one plugin process may serve many of its tasks.
+		Persistent bool        `json:"persistent"`
+		Params     []paramJSON `json:"params"`
+		Inputs     []portJSON  `json:"inputs"`
+		Outputs    []portJSON  `json:"outputs"`
 	}
 	paramJSON struct {
 		Name     string   `json:"name"`
@@ -53,7 +55,7 @@ func pluginsJSON(ps []*host.Plugin) []pluginJSON {
 	for i, p := range ps {
 		pj := pluginJSON{Name: p.Name, Path: p.Path, Digest: p.Digest, Stages: make([]stageJSON, len(p.Stages))}
 		for j, s := range p.Stages {
-			sj := stageJSON{Name: s.Name, Version: s.Version, Doc: s.Doc, Threads: s.Threads,
+			sj := stageJSON{Name: s.Name, Version: s.Version, Doc: s.Doc, Threads: s.Threads, Persistent: s.Persistent,
 				Params: make([]paramJSON, len(s.Params)), Inputs: ports(s.Inputs), Outputs: ports(s.Outputs)}
 			for k, prm := range s.Params {
 				sj.Params[k] = paramJSON{Name: prm.Name, Type: string(prm.Type), Required: prm.Default == nil,
