@@ -84,6 +84,25 @@ func slurmEnvOptions() (slurmOptions, error) {
 	return o, nil
 }
 
+// slurmDefaultJobs is the --jobs of a Slurm run that does not set it: 64
+// stages in the queue at once, or 1024 when small stages are grouped (so
+// that a whole batch of ready stages is grouped at once rather than 64 at
+// a time).
+func slurmDefaultJobs() int {
+	o := slurmFlags
+	if o == nil {
+		env, err := slurmEnvOptions()
+		if err != nil {
+			return 64
+		}
+		o = &env
+	}
+	if o.groupSecs > 0 {
+		return 1024
+	}
+	return 64
+}
+
 // addSlurmFlags registers the Slurm executor's flags on cmd (the run
 // command), with defaults from the environment variables.
 func addSlurmFlags(cmd *cobra.Command) {

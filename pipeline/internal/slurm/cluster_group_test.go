@@ -248,3 +248,34 @@ stages:
 		}
 	}
 }
+
+func TestSlurmGroupStageTimeout(t *testing.T) {
+	slurmtest.Require(t)
+	t.Parallel()
+	// A stage's own timeout is enforced per stage inside a group job: the
+	// hung stage fails alone, the job and the other stage go on.
+	m := writeManifest(t, `version: 1
+name: slurm-group-timeout
+seed: 1
+stages:
+  ok: {plugin: enginekit.det, params: {label: x}}
+  slow: {plugin: testkit.test.hang, timeout: 2s}
+`)
+	store := filepath.Join(t.TempDir(), "s")
+	r := runPipeline(t, store, "run", "--json", "--out", "", "-j", "8", "--executor", "slurm", "--slurm-group-width", "1", "--keep-going", m)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", r.code, r.stderr)
+	}
+	jobs := slurmtest.SubmittedJobs(r.stderr)
+	if len(jobs) != 1 {
+		t.Fatalf("jobs %v, want both stages in one", jobs)
+	}
+	st := statusOf(decodeRecord(t, r))
+	if s := st["ok"]; s.Status != engine.StatusRan {
+		t.Errorf("ok: %s %s", s.Status, s.Error)
+	}
+	if s := st["slow"]; s.Status != engine.StatusFailed || !strings.Contains(s.Error, "Slurm job "+jobs[0]+" (task ") || !strings.Contains(s.Error, "timed out") {
+		t.Errorf("slow: %s %q", s.Status, s.Error)
+	}
+	assertNoneQueued(t, jobs)
+}
