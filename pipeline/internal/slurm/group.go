@@ -58,7 +58,9 @@ type member struct {
 	est      float64 // estimated seconds
 	attempt  int
 	res      chan memberResult
-	done     bool // result sent (owned by the job's goroutine)
+	// the task's last reported progress (owned by the job's goroutine)
+	lastDone, lastTotal float64
+	done                bool // result sent (owned by the job's goroutine)
 }
 
 type memberResult struct {

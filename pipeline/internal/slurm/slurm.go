@@ -546,10 +546,13 @@ func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 	}
 	forward := func(recs map[string]progressRecord) {
 		for stage, p := range recs {
-			if m := byName[stage]; m != nil && !m.done {
+			m := byName[stage]
+			if !group {
+				m = ms[0]
+			}
+			if m != nil && !m.done {
 				m.progress(p.Done, p.Total, p.Msg)
-			} else if !group && !ms[0].done {
-				ms[0].progress(p.Done, p.Total, p.Msg)
+				m.lastDone, m.lastTotal = p.Done, p.Total
 			}
 		}
 	}
@@ -620,8 +623,10 @@ func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 				msg += " (" + ji.Reason + ")"
 			}
 			log.Debug().Str("job", id).Str("state", ji.State).Str("reason", ji.Reason).Msg("Slurm job state")
+			// A state change keeps the last fraction the stage reported:
+			// COMPLETING after "step 3 of 3" must not read as 0 of 0.
 			for _, m := range left() {
-				m.progress(0, 0, msg)
+				m.progress(m.lastDone, m.lastTotal, msg)
 			}
 			lastState, lastReason = ji.State, ji.Reason
 		}
