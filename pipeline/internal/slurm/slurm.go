@@ -9,7 +9,10 @@
 // submitting machine and every compute node see at the same path (a shared
 // filesystem). Per action the executor keeps a folder STORE/slurm/<action
 // id, 12 hex digits>/ holding the task description (task-<digest>.json), the
-// batch script (job-<digest>.sh) and one log per job (slurm-<jobid>.log).
+// batch script (job-<digest>.sh) and one log per job (slurm-<jobid>.log); a
+// job of several small stages (group.go) keeps its script and log in
+// STORE/slurm/group-<digest>/, and its worker leaves outcome-<jobid>.json
+// beside each task file.
 //
 // The executor follows its jobs with one `squeue` call per poll interval for
 // all of them together, falls back to `scontrol show job` and then `sacct`
