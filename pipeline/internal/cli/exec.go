@@ -33,8 +33,17 @@ func execCmd(g *globals) *cobra.Command {
 					return withCode(ExitUsage, fmt.Errorf("exec: %w", err))
 				}
 				tasks[i] = &engine.Task{}
-				if err := json.Unmarshal(data, tasks[i]); err != nil {
+				t := tasks[i]
+				if err := json.Unmarshal(data, t); err != nil {
 					return withCode(ExitUsage, fmt.Errorf("exec: %s: %w", path, err))
+				}
+				// A task file that names no valid action or plugin is bad
+				// input (exit 2, like a bad manifest), not a stage that failed.
+				if _, err := artifacts.ParseActionID(t.ActionID); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("exec: %s: action_id: %w", path, err))
+				}
+				if t.Instance == "" || t.PluginPath == "" || t.Spec.Name == "" {
+					return withCode(ExitUsage, fmt.Errorf("exec: %s: want instance, plugin_path and spec.name", path))
 				}
 			}
 			store, err := g.openStore()
