@@ -28,11 +28,14 @@ for i in 1 2; do
 done
 [ "$lock_rc" = 0 ] && echo "lock: run 1 matches ${MANIFEST%.*}.lock"
 if [ "${SLURM_RUN:-0}" = 1 ]; then
+  # Default Slurm settings: small ready stages share a job (--slurm-group-seconds, docs/slurm.md).
   echo "== determinism: run 3 of $MANIFEST on Slurm into a fresh store"
   start=$(date +%s)
   bin/pipeline --store "$work/store3" --log-format json --log-level warn \
     run --executor slurm --out "$work/out3" --json "$MANIFEST" >"$work/run3.json"
-  echo "   took $(( $(date +%s) - start )) s"
+  jobs=$(find "$work/store3/slurm" -name 'slurm-*.log' | wc -l)
+  grouped=$(find "$work/store3/slurm" -path '*/group-*/slurm-*.log' | wc -l)
+  echo "   took $(( $(date +%s) - start )) s, $jobs Slurm jobs ($grouped of them ran several stages)"
 fi
 echo "== the smoke report in headless Chromium (renders, every figure shown, no request leaves the page)"
 REPORT_HTML="$work/out1/report.html" go test -count=1 -run 'TestReportInBrowser$' ./plugins/report

@@ -56,8 +56,8 @@ func runCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if executor == "slurm" && !cmd.Flags().Changed("jobs") {
-				// Job slots only cap how many jobs sit in the cluster's queue.
-				jobs = 64
+				// Job slots only cap how many stages are in the cluster's queue.
+				jobs = slurmDefaultJobs()
 			}
 			ex, err := g.executor(executor, l.store)
 			if err != nil {
@@ -126,7 +126,7 @@ func runCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "job slots (a stage declaring N threads takes N); with --executor slurm, jobs in the queue at once (then 64 unless set)")
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "job slots (a stage declaring N threads takes N); with --executor slurm, stages in the queue at once (then 64, or 1024 when small stages are grouped, unless set)")
 	cmd.Flags().BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
 	cmd.Flags().StringVar(&out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")

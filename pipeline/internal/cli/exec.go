@@ -9,46 +9,105 @@ import (
 
 	"github.com/demystify-resnet/repro/artifacts"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/pipeline/internal/slurm"
 )
 
-// execCmd is the worker mode: it executes one task description (written by an
-// executor such as Slurm's) against the store, exactly as the local executor
-// would, and prints the recorded action as JSON.
+// execCmd is the worker mode: it executes task descriptions (written by an
+// executor such as Slurm's) against the store, one after the other, exactly
+// as the local executor would. Each task is run, published and recorded on
+// its own; a failed task does not stop the ones after it (an interrupt
+// does). Inside a Slurm job (SLURM_JOB_ID set) it records each task's
+// outcome next to its task file (slurm.OutcomePath), so that the executor
+// learns every task's result separately. It prints the recorded action as
+// JSON (one task) or a JSON array of {instance, action, error} (several).
 func execCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:    "exec TASK.json",
-		Short:  "Execute one stage task against the store (worker mode, used on cluster nodes)",
-		Args:   cobra.ExactArgs(1),
-		Hidden: false,
+		Use:   "exec TASK.json...",
+		Short: "Execute stage tasks against the store, in sequence (worker mode, used on cluster nodes)",
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := os.ReadFile(args[0])
-			if err != nil {
-				return withCode(ExitUsage, fmt.Errorf("exec: %w", err))
-			}
-			var t engine.Task
-			if err := json.Unmarshal(data, &t); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("exec: %s: %w", args[0], err))
-			}
-			// A task file that names no valid action or plugin is bad input
-			// (exit 2, like a bad manifest), not a stage that failed.
-			if _, err := artifacts.ParseActionID(t.ActionID); err != nil {
-				return withCode(ExitUsage, fmt.Errorf("exec: %s: action_id: %w", args[0], err))
-			}
-			if t.Instance == "" || t.PluginPath == "" || t.Spec.Name == "" {
-				return withCode(ExitUsage, fmt.Errorf("exec: %s: want instance, plugin_path and spec.name", args[0]))
+			tasks := make([]*engine.Task, len(args))
+			for i, path := range args {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return withCode(ExitUsage, fmt.Errorf("exec: %w", err))
+				}
+				tasks[i] = &engine.Task{}
+				t := tasks[i]
+				if err := json.Unmarshal(data, t); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("exec: %s: %w", path, err))
+				}
+				// A task file that names no valid action or plugin is bad
+				// input (exit 2, like a bad manifest), not a stage that failed.
+				if _, err := artifacts.ParseActionID(t.ActionID); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("exec: %s: action_id: %w", path, err))
+				}
+				if t.Instance == "" || t.PluginPath == "" || t.Spec.Name == "" {
+					return withCode(ExitUsage, fmt.Errorf("exec: %s: want instance, plugin_path and spec.name", path))
+				}
 			}
 			store, err := g.openStore()
 			if err != nil {
 				return err
 			}
-			log := g.log.With().Str("stage", t.Instance).Logger()
-			a, err := engine.ExecuteTask(cmd.Context(), store, &t, func(done, total float64, msg string) {
-				log.Debug().Float64("done", done).Float64("total", total).Msg(msg)
-			}, log)
-			if err != nil {
-				return withCode(ExitStageFailed, err)
+			jobID := os.Getenv("SLURM_JOB_ID")
+			type result struct {
+				Instance string            `json:"instance"`
+				Action   *artifacts.Action `json:"action,omitempty"`
+				Error    string            `json:"error,omitempty"`
 			}
-			return printJSON(os.Stdout, a)
+			var results []result
+			var firstErr error
+			failed := 0
+			for i, t := range tasks {
+				if cmd.Context().Err() != nil {
+					break // interrupted: the tasks left record no outcome
+				}
+				log := g.log.With().Str("stage", t.Instance).Logger()
+				a, err := engine.ExecuteTask(cmd.Context(), store, t, func(done, total float64, msg string) {
+					log.Debug().Float64("done", done).Float64("total", total).Msg(msg)
+				}, log)
+				r := result{Instance: t.Instance}
+				o := slurm.Outcome{Instance: t.Instance, ActionID: t.ActionID}
+				if err != nil {
+					failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+					r.Error, o.Error = err.Error(), err.Error()
+					if len(tasks) > 1 {
+						log.Error().Err(err).Msg("task failed")
+					}
+				} else {
+					r.Action = &a
+					log.Debug().Msg("task done")
+				}
+				results = append(results, r)
+				if jobID != "" && cmd.Context().Err() == nil {
+					if werr := slurm.WriteOutcome(args[i], jobID, o); werr != nil {
+						return withCode(ExitStageFailed, werr)
+					}
+				}
+			}
+			if len(tasks) == 1 {
+				if len(results) == 0 {
+					return withCode(ExitStageFailed, fmt.Errorf("exec: stage %s: interrupted: %w", tasks[0].Instance, cmd.Context().Err()))
+				}
+				if firstErr != nil {
+					return withCode(ExitStageFailed, firstErr)
+				}
+				return printJSON(os.Stdout, results[0].Action)
+			}
+			if err := printJSON(os.Stdout, results); err != nil {
+				return err
+			}
+			if err := cmd.Context().Err(); err != nil {
+				return withCode(ExitStageFailed, fmt.Errorf("exec: interrupted after %d of %d tasks: %w", len(results), len(tasks), err))
+			}
+			if failed > 0 {
+				return withCode(ExitStageFailed, fmt.Errorf("exec: %d of %d tasks failed; the first: %w", failed, len(tasks), firstErr))
+			}
+			return nil
 		},
 	}
 }

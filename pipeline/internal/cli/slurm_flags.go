@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -25,6 +26,8 @@ type slurmOptions struct {
 	time       time.Duration
 	poll       time.Duration
 	sbatchArgs []string
+	groupSecs  float64
+	groupWidth int
 }
 
 // slurmFlags holds the values bound by the last addSlurmFlags call; nil
@@ -34,13 +37,29 @@ var slurmFlags *slurmOptions
 
 // slurmEnvOptions reads the defaults from the environment:
 // PIPELINE_SLURM_PARTITION, PIPELINE_SLURM_CPUS, PIPELINE_SLURM_MEM,
-// PIPELINE_SLURM_TIME, PIPELINE_SLURM_POLL and PIPELINE_SLURM_SBATCH_ARGS
-// (space-separated).
+// PIPELINE_SLURM_TIME, PIPELINE_SLURM_POLL, PIPELINE_SLURM_SBATCH_ARGS
+// (space-separated), PIPELINE_SLURM_GROUP_SECONDS and
+// PIPELINE_SLURM_GROUP_WIDTH.
 func slurmEnvOptions() (slurmOptions, error) {
 	o := slurmOptions{
 		partition: os.Getenv("PIPELINE_SLURM_PARTITION"),
 		mem:       os.Getenv("PIPELINE_SLURM_MEM"),
 		poll:      slurm.DefaultPoll,
+		groupSecs: slurm.DefaultGroupSeconds,
+	}
+	if v := os.Getenv("PIPELINE_SLURM_GROUP_SECONDS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return o, fmt.Errorf("PIPELINE_SLURM_GROUP_SECONDS=%q: want 0 (one job per stage) or a positive number of seconds", v)
+		}
+		o.groupSecs = f
+	}
+	if v := os.Getenv("PIPELINE_SLURM_GROUP_WIDTH"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("PIPELINE_SLURM_GROUP_WIDTH=%q: want 0 (the partition's CPUs) or a positive integer", v)
+		}
+		o.groupWidth = n
 	}
 	if v := os.Getenv("PIPELINE_SLURM_CPUS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -65,6 +84,25 @@ func slurmEnvOptions() (slurmOptions, error) {
 	return o, nil
 }
 
+// slurmDefaultJobs is the --jobs of a Slurm run that does not set it: 64
+// stages in the queue at once, or 1024 when small stages are grouped (so
+// that a whole batch of ready stages is grouped at once rather than 64 at
+// a time).
+func slurmDefaultJobs() int {
+	o := slurmFlags
+	if o == nil {
+		env, err := slurmEnvOptions()
+		if err != nil {
+			return 64
+		}
+		o = &env
+	}
+	if o.groupSecs > 0 {
+		return 1024
+	}
+	return 64
+}
+
 // addSlurmFlags registers the Slurm executor's flags on cmd (the run
 // command), with defaults from the environment variables.
 func addSlurmFlags(cmd *cobra.Command) {
@@ -77,6 +115,8 @@ func addSlurmFlags(cmd *cobra.Command) {
 	f.StringVar(&o.mem, "slurm-mem", def.mem, "memory of stages without resources.memory, e.g. 4G (env PIPELINE_SLURM_MEM; default: the cluster's)")
 	f.DurationVar(&o.time, "slurm-time", def.time, "time limit of stages without resources.time (env PIPELINE_SLURM_TIME; default: the partition's)")
 	f.DurationVar(&o.poll, "slurm-poll", def.poll, "how often the Slurm queue is polled (env PIPELINE_SLURM_POLL)")
+	f.Float64Var(&o.groupSecs, "slurm-group-seconds", def.groupSecs, "target length in seconds of a job running several small stages in sequence; 0 = one job per stage (env PIPELINE_SLURM_GROUP_SECONDS)")
+	f.IntVar(&o.groupWidth, "slurm-group-width", def.groupWidth, "least number of jobs a batch of small ready stages is spread over; 0 = the partition's CPUs, at most 64 (env PIPELINE_SLURM_GROUP_WIDTH)")
 	f.StringArrayVar(&o.sbatchArgs, "slurm-sbatch-arg", def.sbatchArgs, "extra sbatch argument, e.g. --slurm-sbatch-arg=--account=X (repeatable; env PIPELINE_SLURM_SBATCH_ARGS, space-separated)")
 }
 
@@ -94,7 +134,7 @@ func makeSlurmExecutor(g *globals, store *artifacts.Store) (engine.Executor, err
 	}
 	ex, err := slurm.New(context.Background(), slurm.Config{
 		Store: store, Partition: o.partition, CPUs: o.cpus, Memory: o.mem, Time: o.time,
-		Poll: o.poll, SbatchArgs: o.sbatchArgs,
+		Poll: o.poll, SbatchArgs: o.sbatchArgs, GroupSeconds: o.groupSecs, GroupWidth: o.groupWidth,
 	}, g.log)
 	if err != nil {
 		return nil, withCode(ExitEnv, fmt.Errorf("--executor slurm: %w", err))

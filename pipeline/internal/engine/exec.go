@@ -30,6 +30,9 @@ type Task struct {
 	Timeout      time.Duration       `json:"timeout"`
 	Retries      int                 `json:"retries"`
 	Resources    ResourcesJSON       `json:"resources"`
+	// Estimate is the expected run time in seconds (Estimates), for
+	// executors that size their jobs by it; it is not part of the action.
+	Estimate float64 `json:"estimate,omitempty"`
 }
 
 // ResourcesJSON is the serialisable form of a stage's resource request.

@@ -180,9 +180,9 @@ func checkNode(n *Node, results map[*Node]*Result, opts Options) Result {
 	return res
 }
 
-// executeNode runs a node that missed the cache (res is its check result)
-// through the executor.
-func executeNode(ctx context.Context, n *Node, res Result, results map[*Node]*Result, opts Options) Result {
+// executeNode runs a node that missed the cache (res is its check result,
+// est its estimated seconds) through the executor.
+func executeNode(ctx context.Context, n *Node, res Result, est float64, results map[*Node]*Result, opts Options) Result {
 	t0 := time.Now()
 	log := opts.Log.With().Str("stage", n.Name).Logger()
 	fail := func(err error) Result {
@@ -199,6 +199,7 @@ func executeNode(ctx context.Context, n *Node, res Result, results map[*Node]*Re
 	}
 	opts.Observer(Event{Kind: "start", Node: n})
 	task := NewTask(n, res.ActionID, paths)
+	task.Estimate = est
 	a, err := opts.Executor.Execute(ctx, task, func(done, total float64, msg string) {
 		opts.Observer(Event{Kind: "progress", Node: n, Done: done, Total: total, Message: msg})
 	}, log)

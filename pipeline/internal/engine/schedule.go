@@ -219,8 +219,8 @@ func (s *scheduler) dispatch() {
 		s.free -= w
 		s.running++
 		s.startedAt[n] = time.Now()
-		res := *s.results[n]
-		go func() { s.outc <- outcome{node: n, res: executeNode(s.ctx, n, res, s.results, s.opts)} }()
+		res, est := *s.results[n], s.est[n]
+		go func() { s.outc <- outcome{node: n, res: executeNode(s.ctx, n, res, est, s.results, s.opts)} }()
 	}
 }
 

@@ -211,7 +211,7 @@ func TestSlurmRunMatchesLocalAndCaches(t *testing.T) {
 	m := writeManifest(t, matchManifest)
 	storeS, storeL := filepath.Join(t.TempDir(), "s"), filepath.Join(t.TempDir(), "l")
 
-	rs := runPipeline(t, storeS, "run", "--json", "--out", "", "-j", "8", "--executor", "slurm", m)
+	rs := runPipeline(t, storeS, "run", "--json", "--out", "", "-j", "8", "--executor", "slurm", "--slurm-group-seconds", "0", m)
 	if rs.code != 0 {
 		t.Fatalf("slurm run exit %d:\n%s", rs.code, rs.stderr)
 	}
@@ -249,7 +249,7 @@ func TestSlurmRunMatchesLocalAndCaches(t *testing.T) {
 	}
 
 	// A second run finds everything cached and submits no job.
-	r2 := runPipeline(t, storeS, "run", "--json", "--out", "", "-j", "8", "--executor", "slurm", m)
+	r2 := runPipeline(t, storeS, "run", "--json", "--out", "", "-j", "8", "--executor", "slurm", "--slurm-group-seconds", "0", m)
 	if r2.code != 0 {
 		t.Fatalf("second run exit %d:\n%s", r2.code, r2.stderr)
 	}
@@ -385,7 +385,7 @@ stages:
 	store := filepath.Join(t.TempDir(), "s")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := pipelineCmd(t, ctx, store, "run", "--out", "", "-j", "8", "--executor", "slurm", m)
+	cmd := pipelineCmd(t, ctx, store, "run", "--out", "", "-j", "8", "--executor", "slurm", "--slurm-group-seconds", "0", m)
 	errPath := filepath.Join(t.TempDir(), "stderr")
 	ef, err := os.Create(errPath)
 	if err != nil {

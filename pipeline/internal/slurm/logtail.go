@@ -22,45 +22,48 @@ type logTail struct {
 type progressRecord struct {
 	Done, Total float64
 	Msg         string
+	Stage       string // the worker's "stage" field: the stage instance
 }
 
 // maxTailRead bounds how much of a log one poll reads.
 const maxTailRead = 1 << 20
 
 // poll reads what was appended since the last call and returns the last
-// progress record in it, if any.
-func (lt *logTail) poll() (progressRecord, bool) {
+// progress record in it of each stage (by the record's stage field).
+func (lt *logTail) poll() map[string]progressRecord {
 	f, err := os.Open(lt.path)
 	if err != nil {
-		return progressRecord{}, false
+		return nil
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Size() < lt.offset {
 		lt.offset, lt.partial = 0, nil // truncated or replaced
 	}
 	if _, err := f.Seek(lt.offset, io.SeekStart); err != nil {
-		return progressRecord{}, false
+		return nil
 	}
 	buf, err := io.ReadAll(io.LimitReader(f, maxTailRead))
 	if err != nil || len(buf) == 0 {
-		return progressRecord{}, false
+		return nil
 	}
 	lt.offset += int64(len(buf))
 	data := append(lt.partial, buf...)
 	last := bytes.LastIndexByte(data, '\n')
 	if last < 0 {
 		lt.partial = data
-		return progressRecord{}, false
+		return nil
 	}
 	lt.partial = append([]byte(nil), data[last+1:]...)
-	var rec progressRecord
-	found := false
+	var recs map[string]progressRecord
 	for _, line := range bytes.Split(data[:last], []byte{'\n'}) {
 		if p, ok := parseProgress(line); ok {
-			rec, found = p, true
+			if recs == nil {
+				recs = map[string]progressRecord{}
+			}
+			recs[p.Stage] = p
 		}
 	}
-	return rec, found
+	return recs
 }
 
 // parseProgress decodes a JSON log line with numeric "done" and "total".
@@ -73,11 +76,12 @@ func parseProgress(line []byte) (progressRecord, bool) {
 		Done    *float64 `json:"done"`
 		Total   *float64 `json:"total"`
 		Message string   `json:"message"`
+		Stage   string   `json:"stage"`
 	}
 	if err := json.Unmarshal(line, &m); err != nil || m.Done == nil || m.Total == nil {
 		return progressRecord{}, false
 	}
-	return progressRecord{Done: *m.Done, Total: *m.Total, Msg: m.Message}, true
+	return progressRecord{Done: *m.Done, Total: *m.Total, Msg: m.Message, Stage: m.Stage}, true
 }
 
 // lastErrorLine returns the most telling line of a failed job's log: the

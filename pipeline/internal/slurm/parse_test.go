@@ -153,8 +153,8 @@ func TestLastErrorLine(t *testing.T) {
 func TestLogTailProgress(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "job.log")
 	lt := &logTail{path: p}
-	if _, ok := lt.poll(); ok {
-		t.Fatal("progress from a missing file")
+	if r := lt.poll(); r != nil {
+		t.Fatalf("progress from a missing file: %v", r)
 	}
 	f, err := os.Create(p)
 	if err != nil {
@@ -163,15 +163,22 @@ func TestLogTailProgress(t *testing.T) {
 	defer f.Close()
 	// A complete record and a half-written one: only the complete one counts.
 	f.WriteString(`{"level":"debug","done":1,"total":4,"message":"step 1"}` + "\n" + `{"level":"debug","done":2,"to`)
-	if r, ok := lt.poll(); !ok || r != (progressRecord{1, 4, "step 1"}) {
-		t.Fatalf("got %+v %v", r, ok)
+	if r := lt.poll(); len(r) != 1 || r[""] != (progressRecord{1, 4, "step 1", ""}) {
+		t.Fatalf("got %+v", r)
 	}
-	if _, ok := lt.poll(); ok {
-		t.Fatal("a partial line was reported")
+	if r := lt.poll(); r != nil {
+		t.Fatalf("a partial line was reported: %v", r)
 	}
 	f.WriteString(`tal":4,"message":"step 2"}` + "\n" + `{"level":"info","message":"no progress"}` + "\n")
-	if r, ok := lt.poll(); !ok || r != (progressRecord{2, 4, "step 2"}) {
-		t.Fatalf("got %+v %v", r, ok)
+	if r := lt.poll(); len(r) != 1 || r[""] != (progressRecord{2, 4, "step 2", ""}) {
+		t.Fatalf("got %+v", r)
+	}
+	// The worker of a job of several stages: the last record of each stage.
+	f.WriteString(`{"stage":"a","done":1,"total":2,"message":"a1"}` + "\n" +
+		`{"stage":"b","done":5,"total":9,"message":"b5"}` + "\n" +
+		`{"stage":"a","done":2,"total":2,"message":"a2"}` + "\n")
+	if r := lt.poll(); len(r) != 2 || r["a"] != (progressRecord{2, 2, "a2", "a"}) || r["b"] != (progressRecord{5, 9, "b5", "b"}) {
+		t.Fatalf("got %+v", r)
 	}
 }
 
@@ -193,6 +200,18 @@ func testExecutor(t *testing.T, cfg Config) *Executor {
 	return &Executor{cfg: cfg, exe: "/opt/pipe line/pipeline", storeDir: cfg.Store.Dir(), log: zerolog.Nop(), active: map[string]bool{}}
 }
 
+// one is the job of a single task.
+func one(t *engine.Task) []*member { return []*member{{t: t}} }
+
+// prepare writes t's task file and the script of a job running it alone.
+func (e *Executor) prepare(t *engine.Task, aid artifacts.ActionID) (dir, script string, err error) {
+	p, err := e.writeTask(t, aid)
+	if err != nil {
+		return "", "", err
+	}
+	return e.writeScript([]*member{{t: t, taskPath: p}})
+}
+
 func flagValue(args []string, name string) (string, bool) {
 	i := slices.Index(args, name)
 	if i < 0 || i+1 >= len(args) {
@@ -204,7 +223,7 @@ func flagValue(args []string, name string) (string, bool) {
 func TestSbatchArgsResources(t *testing.T) {
 	e := testExecutor(t, Config{CPUs: 3, Memory: "1G", Time: 90 * time.Second, Partition: "gpu", SbatchArgs: []string{"--qos=low"}})
 	task := &engine.Task{Instance: "train[depth=2]", Spec: sdk.StageSpec{Name: "s"}}
-	args := e.sbatchArgs(task, "/s/slurm/ab", "/s/slurm/ab/job.sh")
+	args := e.sbatchArgs(one(task), "/s/slurm/ab", "/s/slurm/ab/job.sh")
 	// Defaults from the config when the stage asks nothing.
 	for flag, want := range map[string]string{"--cpus-per-task": "3", "--mem": "1G", "--time": "2", "--partition": "gpu",
 		"--job-name": "pipeline:train[depth=2]", "--output": "/s/slurm/ab/slurm-%j.log", "--chdir": "/s/slurm/ab"} {
@@ -217,11 +236,11 @@ func TestSbatchArgsResources(t *testing.T) {
 	}
 	// The plugin's Threads beat the config; the manifest beats both.
 	task.Spec.Threads = 2
-	if got, _ := flagValue(e.sbatchArgs(task, "/d", "/d/j"), "--cpus-per-task"); got != "2" {
+	if got, _ := flagValue(e.sbatchArgs(one(task), "/d", "/d/j"), "--cpus-per-task"); got != "2" {
 		t.Errorf("Threads: cpus %s", got)
 	}
 	task.Resources = engine.ResourcesJSON{CPUs: 4, Memory: "512M", Time: time.Hour}
-	args = e.sbatchArgs(task, "/d", "/d/j")
+	args = e.sbatchArgs(one(task), "/d", "/d/j")
 	for flag, want := range map[string]string{"--cpus-per-task": "4", "--mem": "512M", "--time": "60"} {
 		if got, _ := flagValue(args, flag); got != want {
 			t.Errorf("manifest resources: %s = %q, want %q", flag, got, want)
@@ -229,7 +248,7 @@ func TestSbatchArgsResources(t *testing.T) {
 	}
 	// Nothing asked anywhere: 1 cpu, no --mem, no --time, no --partition.
 	e = testExecutor(t, Config{})
-	args = e.sbatchArgs(&engine.Task{Instance: "x"}, "/d", "/d/j")
+	args = e.sbatchArgs(one(&engine.Task{Instance: "x"}), "/d", "/d/j")
 	if got, _ := flagValue(args, "--cpus-per-task"); got != "1" {
 		t.Errorf("default cpus %s", got)
 	}
@@ -295,7 +314,7 @@ func TestOutcomeMessages(t *testing.T) {
 		{jobInfo{ID: "9", State: "SPECIAL_EXIT"}, "Slurm job 9 ended in state SPECIAL_EXIT"},
 	}
 	for _, c := range cases {
-		_, err := e.outcome(context.Background(), task, aid, c.ji, log)
+		_, err := e.outcome(context.Background(), task, aid, c.ji, log, task.Resources.Time)
 		var je *JobError
 		if !errors.As(err, &je) {
 			t.Fatalf("%+v: error %v is not a *JobError", c.ji, err)
@@ -312,7 +331,7 @@ func TestOutcomeMessages(t *testing.T) {
 	if err := e.cfg.Store.PutAction(aid, want); err != nil {
 		t.Fatal(err)
 	}
-	a, err := e.outcome(context.Background(), task, aid, jobInfo{ID: "9", State: StateCompleted}, log)
+	a, err := e.outcome(context.Background(), task, aid, jobInfo{ID: "9", State: StateCompleted}, log, task.Resources.Time)
 	if err != nil || a.Stage != "s" || a.Plugin != "p" {
 		t.Fatalf("got %+v, %v", a, err)
 	}

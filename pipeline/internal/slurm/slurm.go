@@ -1,5 +1,6 @@
-// Package slurm is the pipeline's Slurm executor: it runs each stage that
-// missed the cache as a Slurm batch job.
+// Package slurm is the pipeline's Slurm executor: it runs the stages that
+// missed the cache as Slurm batch jobs, one job per stage or, for small
+// stages, several stages in sequence per job (Config.GroupSeconds).
 //
 // A job runs the pipeline binary itself in worker mode on a compute node
 // (`pipeline --store STORE exec TASK.json`), which launches the plugin,
@@ -8,7 +9,10 @@
 // submitting machine and every compute node see at the same path (a shared
 // filesystem). Per action the executor keeps a folder STORE/slurm/<action
 // id, 12 hex digits>/ holding the task description (task-<digest>.json), the
-// batch script (job-<digest>.sh) and one log per job (slurm-<jobid>.log).
+// batch script (job-<digest>.sh) and one log per job (slurm-<jobid>.log); a
+// job of several small stages (group.go) keeps its script and log in
+// STORE/slurm/group-<digest>/, and its worker leaves outcome-<jobid>.json
+// beside each task file.
 //
 // The executor follows its jobs with one `squeue` call per poll interval for
 // all of them together, falls back to `scontrol show job` and then `sacct`
@@ -29,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,6 +104,17 @@ type Config struct {
 	// directory lookups) before that counts as an error (default
 	// DefaultStoreSettle).
 	StoreSettle time.Duration
+	// GroupSeconds is the target length in seconds of a job that runs
+	// several small stages in sequence (see group.go); 0 runs every stage
+	// as a job of its own. Stages with their own resources (more than one
+	// CPU, resources.memory or resources.time) or an estimate of at least
+	// GroupSeconds always get a job of their own.
+	GroupSeconds float64
+	// GroupWidth is the least number of jobs that a batch of small ready
+	// stages is spread over, so that the cluster's CPUs stay busy (0: the
+	// CPUs of the partition as sinfo reports them, at most
+	// DefaultGroupWidthMax; 1 when sinfo cannot tell).
+	GroupWidth int
 }
 
 // Executor runs tasks as Slurm batch jobs. It implements engine.Executor
@@ -118,6 +134,11 @@ type Executor struct {
 	snapAt      time.Time
 	snapQueried map[string]bool
 	snap        map[string]jobInfo
+
+	poolMu   sync.Mutex
+	pool     []*member // small tasks waiting to be grouped
+	flushing bool      // the flusher goroutine runs
+	kick     chan struct{}
 }
 
 var _ engine.Executor = (*Executor)(nil)
@@ -150,6 +171,12 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Executor, error)
 	if cfg.CPUs < 0 {
 		return nil, fmt.Errorf("slurm: default cpus %d < 0", cfg.CPUs)
 	}
+	if cfg.GroupSeconds < 0 || math.IsNaN(cfg.GroupSeconds) || math.IsInf(cfg.GroupSeconds, 0) {
+		return nil, fmt.Errorf("slurm: group seconds %v: want 0 (no grouping) or a positive number", cfg.GroupSeconds)
+	}
+	if cfg.GroupWidth < 0 {
+		return nil, fmt.Errorf("slurm: group width %d < 0", cfg.GroupWidth)
+	}
 	exe := cfg.Executable
 	if exe == "" {
 		var err error
@@ -167,9 +194,14 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Executor, error)
 	if _, err := os.Stat(exe); err != nil {
 		return nil, fmt.Errorf("slurm: pipeline binary for the jobs: %w", err)
 	}
-	e := &Executor{cfg: cfg, exe: exe, storeDir: cfg.Store.Dir(), log: log, active: map[string]bool{}}
+	e := &Executor{cfg: cfg, exe: exe, storeDir: cfg.Store.Dir(), log: log, active: map[string]bool{},
+		kick: make(chan struct{}, 1)}
 	if err := e.Check(ctx); err != nil {
 		return nil, err
+	}
+	if e.cfg.GroupSeconds > 0 && e.cfg.GroupWidth == 0 {
+		e.cfg.GroupWidth = max(1, min(partitionCPUs(ctx, e.cfg.CommandTimeout, e.cfg.Partition), DefaultGroupWidthMax))
+		log.Debug().Int("width", e.cfg.GroupWidth).Float64("seconds", e.cfg.GroupSeconds).Msg("grouping small stages into Slurm jobs")
 	}
 	return e, nil
 }
@@ -250,10 +282,12 @@ func (e *JobError) Error() string {
 	return s
 }
 
-// Execute implements engine.Executor: it submits t as a batch job, follows
-// it to the end and returns the action the job recorded in the store.
-// Jobs that end in NODE_FAIL, BOOT_FAIL or PREEMPTED are resubmitted up to
-// t.Retries times (a plugin's own failures are retried inside the job).
+// Execute implements engine.Executor: it submits t as a batch job (or, when
+// t is small and grouping is on, as one task of a job running several, see
+// group.go), follows the job and returns the action the task recorded in
+// the store. Jobs that end in NODE_FAIL, BOOT_FAIL or PREEMPTED are
+// resubmitted up to t.Retries times (a plugin's own failures are retried
+// inside the job).
 func (e *Executor) Execute(ctx context.Context, t *engine.Task, progress engine.Progress, log zerolog.Logger) (artifacts.Action, error) {
 	aid, err := artifacts.ParseActionID(t.ActionID)
 	if err != nil {
@@ -262,34 +296,49 @@ func (e *Executor) Execute(ctx context.Context, t *engine.Task, progress engine.
 	if progress == nil {
 		progress = func(float64, float64, string) {}
 	}
-	dir, script, err := e.prepare(t, aid)
+	taskPath, err := e.writeTask(t, aid)
 	if err != nil {
 		return artifacts.Action{}, err
 	}
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return artifacts.Action{}, fmt.Errorf("stage %s: not submitted to Slurm: %w", t.Instance, err)
+	m := &member{t: t, aid: aid, ctx: ctx, progress: progress, log: log, taskPath: taskPath,
+		est: estimate(t), res: make(chan memberResult, 1)}
+	if e.groupable(t) {
+		e.enqueue(m)
+	} else {
+		go e.runJob([]*member{m})
+	}
+	r := <-m.res
+	return r.a, r.err
+}
+
+// runJob submits ms as one job, follows it to its end and gives every member
+// its result; members whose job failed because of the cluster are
+// resubmitted (retryable, up to their Retries).
+func (e *Executor) runJob(ms []*member) {
+	for len(ms) > 0 {
+		live := ms[:0:0]
+		for _, m := range ms {
+			if err := m.ctx.Err(); err != nil {
+				m.finish(artifacts.Action{}, fmt.Errorf("stage %s: not submitted to Slurm: %w", m.t.Instance, err))
+			} else {
+				live = append(live, m)
+			}
 		}
-		id, err := e.submit(t, dir, script)
-		if err != nil {
-			return artifacts.Action{}, err
+		if len(live) == 0 {
+			return
 		}
-		logPath := filepath.Join(dir, "slurm-"+id+".log")
-		log.Info().Str("job", id).Str("log", logPath).Msg("submitted Slurm job")
-		progress(0, 0, "Slurm job "+id+" submitted")
-		ji, err := e.follow(ctx, t, id, logPath, progress, log)
-		if err != nil {
-			return artifacts.Action{}, err
-		}
-		a, err := e.outcome(ctx, t, aid, ji, logPath)
+		dir, script, err := e.writeScript(live)
 		if err == nil {
-			return a, nil
+			var id string
+			if id, err = e.submit(live, dir, script); err == nil {
+				ms = e.follow(live, id, filepath.Join(dir, "slurm-"+id+".log"))
+				continue
+			}
 		}
-		if retryable(ji.State) && attempt < t.Retries {
-			log.Warn().Err(err).Int("attempt", attempt+2).Msg("resubmitting the stage")
-			continue
+		for _, m := range live {
+			m.finish(artifacts.Action{}, fmt.Errorf("stage %s: %w", m.t.Instance, err))
 		}
-		return artifacts.Action{}, err
+		return
 	}
 }
 
@@ -313,41 +362,81 @@ func (e *Executor) cpus(t *engine.Task) int {
 	return 1
 }
 
-// prepare writes t's task file and batch script into its folder in the
-// store; both are named by the digest of their content, so identical tasks
-// share them and different tasks never overwrite each other.
-func (e *Executor) prepare(t *engine.Task, aid artifacts.ActionID) (dir, script string, err error) {
-	dir = filepath.Join(e.storeDir, "slurm", aid.Short())
+// writeTask writes t's task file into its folder in the store,
+// STORE/slurm/<action id, 12 hex digits>/task-<digest>.json: named by the
+// digest of its content, so identical tasks share it and different tasks
+// never overwrite each other.
+func (e *Executor) writeTask(t *engine.Task, aid artifacts.ActionID) (string, error) {
+	dir := filepath.Join(e.storeDir, "slurm", aid.Short())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", fmt.Errorf("slurm: stage %s: %w", t.Instance, err)
+		return "", fmt.Errorf("slurm: stage %s: %w", t.Instance, err)
 	}
 	data, err := json.MarshalIndent(t, "", "  ")
 	if err != nil {
-		return "", "", fmt.Errorf("slurm: stage %s: encode task: %w", t.Instance, err)
+		return "", fmt.Errorf("slurm: stage %s: encode task: %w", t.Instance, err)
 	}
 	data = append(data, '\n')
-	sum := sha256.Sum256(data)
-	tag := hex.EncodeToString(sum[:6])
-	taskPath := filepath.Join(dir, "task-"+tag+".json")
+	taskPath := filepath.Join(dir, "task-"+digestTag(data)+".json")
 	if err := safefile.WriteBytes(taskPath, data, 0o644); err != nil {
-		return "", "", fmt.Errorf("slurm: stage %s: write task: %w", t.Instance, err)
+		return "", fmt.Errorf("slurm: stage %s: write task: %w", t.Instance, err)
+	}
+	return taskPath, nil
+}
+
+// digestTag is 12 hex digits of the sha256 of data.
+func digestTag(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:6])
+}
+
+// writeScript writes the batch script of a job running the tasks of ms in
+// sequence, and returns the folder of the job's log and the script. A job
+// of one task lives in the task's folder (job-<tag>.sh next to
+// task-<tag>.json); a job of several in STORE/slurm/group-<digest of its
+// task files>/.
+func (e *Executor) writeScript(ms []*member) (dir, script string, err error) {
+	if len(ms) == 0 {
+		return "", "", errNoTasks
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "#!/bin/sh\n# Stage %s (action %s), written by the pipeline's Slurm executor.\n",
-		strings.ReplaceAll(t.Instance, "\n", " "), t.ActionID)
+	names := make([]string, len(ms))
+	quoted := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = strings.ReplaceAll(m.t.Instance, "\n", " ")
+		quoted[i] = shellQuote(m.taskPath)
+	}
+	if len(ms) == 1 {
+		dir = filepath.Dir(ms[0].taskPath)
+		tag := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(ms[0].taskPath), "task-"), ".json")
+		script = filepath.Join(dir, "job-"+tag+".sh")
+		fmt.Fprintf(&b, "#!/bin/sh\n# Stage %s (action %s), written by the pipeline's Slurm executor.\n", names[0], ms[0].t.ActionID)
+	} else {
+		dir = filepath.Join(e.storeDir, "slurm", "group-"+digestTag([]byte(strings.Join(quoted, " "))))
+		script = filepath.Join(dir, "job.sh")
+		fmt.Fprintf(&b, "#!/bin/sh\n# %d stages, run in sequence: %s; written by the pipeline's Slurm executor.\n", len(ms), strings.Join(names, ", "))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", "", fmt.Errorf("slurm: %w", err)
+		}
+	}
 	fmt.Fprintf(&b, "exec %s --store %s --log-format json --log-level %s exec %s\n",
-		shellQuote(e.exe), shellQuote(e.storeDir), shellQuote(e.cfg.WorkerLogLevel), shellQuote(taskPath))
-	script = filepath.Join(dir, "job-"+tag+".sh")
+		shellQuote(e.exe), shellQuote(e.storeDir), shellQuote(e.cfg.WorkerLogLevel), strings.Join(quoted, " "))
 	if err := safefile.WriteBytes(script, b.Bytes(), 0o755); err != nil {
-		return "", "", fmt.Errorf("slurm: stage %s: write batch script: %w", t.Instance, err)
+		return "", "", fmt.Errorf("slurm: write batch script: %w", err)
 	}
 	return dir, script, nil
 }
 
-// sbatchArgs returns the sbatch command line for t.
-func (e *Executor) sbatchArgs(t *engine.Task, dir, script string) []string {
+// sbatchArgs returns the sbatch command line of a job running the tasks of
+// ms (all of them small when there are several: one CPU each, the default
+// memory, and the default time limit once per task).
+func (e *Executor) sbatchArgs(ms []*member, dir, script string) []string {
+	t := ms[0].t
+	name := "pipeline:" + t.Instance
+	if len(ms) > 1 {
+		name += fmt.Sprintf(" +%d", len(ms)-1)
+	}
 	args := []string{"--parsable",
-		"--job-name", "pipeline:" + t.Instance,
+		"--job-name", name,
 		"--output", filepath.Join(dir, "slurm-%j.log"),
 		"--chdir", dir,
 		"--nodes", "1", "--ntasks", "1",
@@ -360,11 +449,7 @@ func (e *Executor) sbatchArgs(t *engine.Task, dir, script string) []string {
 	if mem != "" {
 		args = append(args, "--mem", mem)
 	}
-	d := t.Resources.Time
-	if d <= 0 {
-		d = e.cfg.Time
-	}
-	if s := slurmTime(d); s != "" {
+	if s := slurmTime(e.timeLimit(ms)); s != "" {
 		args = append(args, "--time", s)
 	}
 	if e.cfg.Partition != "" {
@@ -374,24 +459,42 @@ func (e *Executor) sbatchArgs(t *engine.Task, dir, script string) []string {
 	return append(args, script)
 }
 
+// timeLimit is the --time of a job running ms: the task's resources.time,
+// else Config.Time once per task (0: the partition's default).
+func (e *Executor) timeLimit(ms []*member) time.Duration {
+	if d := ms[0].t.Resources.Time; d > 0 && len(ms) == 1 {
+		return d
+	}
+	return e.cfg.Time * time.Duration(len(ms))
+}
+
 // submit runs sbatch and returns the job id. It does not take the run's
 // context: a submission that was under way when the run was interrupted
 // still returns its id, so that the job can be cancelled.
-func (e *Executor) submit(t *engine.Task, dir, script string) (string, error) {
-	args := e.sbatchArgs(t, dir, script)
-	e.log.Debug().Str("stage", t.Instance).Strs("args", args).Msg("sbatch")
+func (e *Executor) submit(ms []*member, dir, script string) (string, error) {
+	args := e.sbatchArgs(ms, dir, script)
+	e.log.Debug().Str("stage", ms[0].t.Instance).Int("tasks", len(ms)).Strs("args", args).Msg("sbatch")
 	out, err := runCmd(context.Background(), e.cfg.CommandTimeout, "sbatch", args...)
 	if err != nil {
-		return "", fmt.Errorf("stage %s: Slurm refused the job: %w", t.Instance, err)
+		return "", fmt.Errorf("Slurm refused the job: %w", err)
 	}
 	id, _, _ := strings.Cut(strings.TrimSpace(out), ";")
 	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-		return "", fmt.Errorf("stage %s: sbatch printed %q, not a job id", t.Instance, clip(out))
+		return "", fmt.Errorf("sbatch printed %q, not a job id", clip(out))
 	}
 	e.mu.Lock()
 	e.active[id] = true
 	e.submitted = append(e.submitted, id)
 	e.mu.Unlock()
+	logPath := filepath.Join(dir, "slurm-"+id+".log")
+	ev := ms[0].log.Info().Str("job", id).Str("log", logPath)
+	if len(ms) > 1 {
+		ev = ev.Int("tasks", len(ms))
+	}
+	ev.Msg("submitted Slurm job")
+	for _, m := range ms {
+		m.progress(0, 0, "Slurm job "+id+" submitted")
+	}
 	return id, nil
 }
 
@@ -401,31 +504,90 @@ func (e *Executor) done(id string) {
 	e.mu.Unlock()
 }
 
-// follow polls job id until it ends and returns its final state. On ctx
-// cancellation it cancels the job and returns an error.
-func (e *Executor) follow(ctx context.Context, t *engine.Task, id, logPath string, progress engine.Progress, log zerolog.Logger) (jobInfo, error) {
+// follow polls job id, running the tasks of ms, until it ends, and gives
+// each member its result: as soon as its outcome file appears when the job
+// runs several tasks (except the last one left, which waits for the end of
+// the job), else once the job has ended. When every member's context is
+// cancelled it cancels the job. It returns the members to resubmit.
+func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 	defer e.done(id)
+	ctx, release := allDone(ms)
+	defer release()
+	log := ms[0].log
+	n := len(ms)
+	group := n > 1
+	index := make(map[*member]int, n)
+	byName := make(map[string]*member, n)
+	for i, m := range ms {
+		index[m] = i
+		byName[m.t.Instance] = m
+	}
+	left := func() []*member {
+		var l []*member
+		for _, m := range ms {
+			if !m.done {
+				l = append(l, m)
+			}
+		}
+		return l
+	}
+	// collect gives the members whose task has finished their result,
+	// keeping at least keep of them waiting.
+	collect := func(keep int) {
+		if !group {
+			return
+		}
+		l := left()
+		for _, m := range l {
+			if len(left()) <= keep {
+				return
+			}
+			if o, ok := readOutcome(m, id); ok {
+				e.deliver(m, o, id, index[m], n, logPath)
+			}
+		}
+	}
+	forward := func(recs map[string]progressRecord) {
+		for stage, p := range recs {
+			m := byName[stage]
+			if !group {
+				m = ms[0]
+			}
+			if m != nil && !m.done {
+				m.progress(p.Done, p.Total, p.Msg)
+				m.lastDone, m.lastTotal = p.Done, p.Total
+			}
+		}
+	}
 	tick := time.NewTicker(e.cfg.Poll)
 	defer tick.Stop()
 	lt := &logTail{path: logPath}
 	var lastState, lastReason string
-	var lastDone, lastTotal float64 // the stage's last reported progress
 	var failingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			e.cancel(id, log)
-			return jobInfo{}, fmt.Errorf("stage %s: run interrupted; Slurm job %s cancelled: %w", t.Instance, id, ctx.Err())
+			collect(0)
+			for _, m := range left() {
+				m.finish(artifacts.Action{}, fmt.Errorf("stage %s: run interrupted; Slurm job %s cancelled: %w", m.t.Instance, id, context.Canceled))
+			}
+			return nil
 		case <-tick.C:
 		}
+		collect(1)
 		ji, seen, err := e.queueState(id)
 		if err != nil {
 			if failingSince.IsZero() {
 				failingSince = time.Now()
 			}
 			if time.Since(failingSince) > e.cfg.LostContact {
-				return jobInfo{}, fmt.Errorf("stage %s: lost contact with the Slurm controller for %s while following job %s: %w",
-					t.Instance, e.cfg.LostContact, id, err)
+				collect(0)
+				for _, m := range left() {
+					m.finish(artifacts.Action{}, fmt.Errorf("stage %s: lost contact with the Slurm controller for %s while following job %s: %w",
+						m.t.Instance, e.cfg.LostContact, id, err))
+				}
+				return nil
 			}
 			log.Warn().Err(err).Str("job", id).Msg("squeue failed; will retry")
 			continue
@@ -434,17 +596,29 @@ func (e *Executor) follow(ctx context.Context, t *engine.Task, id, logPath strin
 		if !seen || terminal(ji.State) {
 			// Finished, or already gone from squeue (MinJobAge): ask
 			// scontrol for the details, then accounting.
-			if p, ok := lt.poll(); ok {
-				progress(p.Done, p.Total, p.Msg)
-				lastDone, lastTotal = p.Done, p.Total
-			}
+			forward(lt.poll())
 			if fin, ok := e.final(id); ok && terminal(fin.State) {
-				return fin, nil
+				ji = fin
+			} else if !seen {
+				ji = jobInfo{ID: id}
 			}
-			if seen {
-				return ji, nil
+			for _, m := range left() {
+				if group {
+					if o, ok := readOutcome(m, id); ok {
+						e.deliver(m, o, id, index[m], n, logPath)
+						continue
+					}
+				}
+				a, err := e.outcome(m.ctx, m.t, m.aid, ji, logPath, e.timeLimit(ms))
+				if err != nil && retryable(ji.State) && m.attempt < m.t.Retries {
+					m.attempt++
+					m.log.Warn().Err(err).Int("attempt", m.attempt+1).Msg("resubmitting the stage")
+					retry = append(retry, m)
+					continue
+				}
+				m.finish(a, err)
 			}
-			return jobInfo{ID: id}, nil
+			return retry
 		}
 		if ji.State != lastState || ji.Reason != lastReason {
 			msg := "Slurm job " + id + " " + ji.State
@@ -454,16 +628,34 @@ func (e *Executor) follow(ctx context.Context, t *engine.Task, id, logPath strin
 			log.Debug().Str("job", id).Str("state", ji.State).Str("reason", ji.Reason).Msg("Slurm job state")
 			// A state change keeps the last fraction the stage reported:
 			// COMPLETING after "step 3 of 3" must not read as 0 of 0.
-			progress(lastDone, lastTotal, msg)
+			for _, m := range left() {
+				m.progress(m.lastDone, m.lastTotal, msg)
+			}
 			lastState, lastReason = ji.State, ji.Reason
 		}
 		if ji.State == StateRunning {
-			if p, ok := lt.poll(); ok {
-				progress(p.Done, p.Total, p.Msg)
-				lastDone, lastTotal = p.Done, p.Total
-			}
+			forward(lt.poll())
 		}
 	}
+}
+
+// deliver gives m, the task i of the n of job id, the result its outcome
+// records: the action from the store, or the task's error.
+func (e *Executor) deliver(m *member, o Outcome, id string, i, n int, logPath string) {
+	if o.Error != "" {
+		m.finish(artifacts.Action{}, groupError(m, id, i, n, o, logPath))
+		return
+	}
+	a, ok, err := e.settledAction(m.ctx, m.aid, true)
+	switch {
+	case err != nil:
+		err = &JobError{Instance: m.t.Instance, JobID: id, Log: logPath,
+			Msg: fmt.Sprintf("(task %d of %d) finished but its result cannot be read from the store: %v", i+1, n, err)}
+	case !ok:
+		err = &JobError{Instance: m.t.Instance, JobID: id, Log: logPath,
+			Msg: fmt.Sprintf("(task %d of %d) finished but its result is not in the store %s (is the store on a filesystem that the compute nodes share at the same path?)", i+1, n, e.storeDir)}
+	}
+	m.finish(a, err)
 }
 
 // queueState returns the squeue view of job id. seen is false when squeue
@@ -532,7 +724,7 @@ func (e *Executor) accounting(id string) (jobInfo, bool) {
 }
 
 // outcome turns a finished job into the action it recorded, or an error.
-func (e *Executor) outcome(ctx context.Context, t *engine.Task, aid artifacts.ActionID, ji jobInfo, logPath string) (artifacts.Action, error) {
+func (e *Executor) outcome(ctx context.Context, t *engine.Task, aid artifacts.ActionID, ji jobInfo, logPath string, limit time.Duration) (artifacts.Action, error) {
 	je := &JobError{Instance: t.Instance, JobID: ji.ID, State: ji.State, ExitCode: ji.ExitCode, Log: logPath}
 	why := func() string {
 		if l := lastErrorLine(logPath); l != "" {
@@ -563,11 +755,7 @@ func (e *Executor) outcome(ctx context.Context, t *engine.Task, aid artifacts.Ac
 			je.Msg = fmt.Sprintf("failed with exit code %d%s", ji.ExitCode, why())
 		}
 	case StateTimeout:
-		d := t.Resources.Time
-		if d <= 0 {
-			d = e.cfg.Time
-		}
-		je.Msg = fmt.Sprintf("was killed by Slurm at its time limit of %s (raise resources.time)", describeLimit(ji, d))
+		je.Msg = fmt.Sprintf("was killed by Slurm at its time limit of %s (raise resources.time)", describeLimit(ji, limit))
 	case StateCancelled:
 		je.Msg = "was cancelled outside this pipeline (scancel, an administrator or a failed dependency)"
 	case StateNodeFail:
