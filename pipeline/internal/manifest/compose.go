@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -240,7 +239,7 @@ func (c *composer) include(from, rel string, pos Pos, depth int) (*layer, error)
 	if i := slices.Index(c.stack, abs); i >= 0 {
 		return nil, Errorf(pos, "include cycle: %s -> %s", strings.Join(c.stack[i:], " -> "), abs)
 	}
-	f, err := os.Open(p)
+	f, err := openFile(p)
 	if err != nil {
 		return nil, Errorf(pos, "include %q: %v", rel, errors.Unwrap(err))
 	}
