@@ -5,6 +5,7 @@ package manifest
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,5 +82,31 @@ func TestNonManifestScalarIsNotEchoed(t *testing.T) {
 	}
 	if n := len(err.Error()); n > 300 {
 		t.Errorf("error message is %d bytes long, want a line: %.200s...", n, err)
+	}
+}
+
+// Variable references cannot expand a small manifest into a huge one: what
+// substitution adds is held to the manifest size limit (a 1 MB file once
+// expanded to 1 GB, 3 GB of memory, in a minute).
+func TestVariableExpansionIsBounded(t *testing.T) {
+	big := strings.Repeat("x", 10_000)
+	list := "[" + strings.Repeat("1,", 10_000) + "1]"
+	var many strings.Builder // one list variable read by 100 stages
+	many.WriteString("version: 1\nvars: {l: " + list + "}\nstages:\n")
+	for i := range 100 {
+		many.WriteString("  g" + strconv.Itoa(i) + ": {plugin: p.s, params: {xs: \"${l}\"}}\n")
+	}
+	for name, body := range map[string]string{
+		"string": "version: 1\nvars: {big: " + big + "}\nstages:\n  g: {plugin: p.s, params: {label: \"" + strings.Repeat("${big}", 200) + "\"}}\n",
+		"list":   many.String(),
+	} {
+		p := filepath.Join(t.TempDir(), name+".yaml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadWith(p, Options{Limits: Limits{Bytes: 1 << 20}})
+		if err == nil || !strings.Contains(err.Error(), "variable references expand the manifest by more than 1048576 bytes") {
+			t.Errorf("%s: LoadWith = %v, want the expansion limit", name, err)
+		}
 	}
 }
