@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -61,8 +62,20 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			disp := progress.New(os.Stderr, g.tty && !g.jsonOut, len(nodes))
+			live := g.tty && !g.jsonOut
+			disp := progress.New(os.Stderr, live, len(nodes))
 			g.redirectLog(disp.Writer())
+			if !live {
+				// No footer (CI logs, nohup): the same counts as a log line now and then.
+				disp.Heartbeat(heartbeatEvery, func(s progress.Status) {
+					ev := g.log.Info().Int("done", s.Done).Int("total", s.Total).Int("cached", s.Cached).
+						Int("failed", s.Failed).Int("running", s.Running).Str("elapsed", s.Elapsed.Round(time.Second).String())
+					if s.Left >= 0 {
+						ev = ev.Str("left", s.Left.Round(time.Second).String())
+					}
+					ev.Msg("progress")
+				})
+			}
 			g.log.Info().Str("manifest", args[0]).Int("stages", len(nodes)).Str("store", l.store.Dir()).Str("executor", ex.Name()).Msg("run")
 			rep, err := engine.Run(ctx, l.plan, engine.Options{
 				Store: l.store, Executor: ex, Jobs: jobs, KeepGoing: keepGoing, Targets: args[1:],
@@ -116,6 +129,18 @@ func runCmd(g *globals) *cobra.Command {
 	addSlurmFlags(cmd)
 	return cmd
 }
+
+// heartbeatEvery is how often a run without a live footer logs a
+// "progress" line: PIPELINE_PROGRESS_INTERVAL (a Go duration; 0 = never),
+// default 30 s.
+var heartbeatEvery = func() time.Duration {
+	if v := os.Getenv("PIPELINE_PROGRESS_INTERVAL"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			return d
+		}
+	}
+	return 30 * time.Second
+}()
 
 // observer feeds the progress display and logs stage events: per-stage
 // lines at debug level on a console (a run of thousands of stages stays

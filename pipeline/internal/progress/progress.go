@@ -1,7 +1,8 @@
 // Package progress draws a live status footer on a terminal: stages done out
 // of total, how many came from the cache, the estimated time left, and each
 // running stage's own progress. Log lines written through Writer appear above the footer and are
-// never lost. On a non-terminal the display is off and Writer passes through.
+// never lost. On a non-terminal the display is off and Writer passes through; Heartbeat then
+// reports the same counts at a fixed interval (a log line for CI logs and nohup runs).
 package progress
 
 import (
@@ -29,6 +30,54 @@ type Display struct {
 	started time.Time
 	eta     float64 // estimated seconds left when etaAt was set; <0: unknown
 	etaAt   time.Time
+	beat    *time.Ticker // Heartbeat's, stopped by Close
+}
+
+// Status is what the footer shows, for Heartbeat.
+type Status struct {
+	Done, Total, Cached, Failed, Running int
+	Elapsed                              time.Duration
+	// Left is the estimated time until the run ends; negative when unknown.
+	Left time.Duration
+}
+
+// status returns the current counts; d.mu must be held.
+func (d *Display) status() Status {
+	s := Status{Done: d.done, Total: d.total, Cached: d.cached, Failed: d.failed, Running: len(d.running),
+		Elapsed: time.Since(d.started), Left: -1}
+	if d.eta >= 0 && d.done < d.total {
+		s.Left = time.Duration(max(0, d.eta-time.Since(d.etaAt).Seconds()) * float64(time.Second))
+	}
+	return s
+}
+
+// Heartbeat calls emit with the current Status every interval until Close,
+// and not at all once every stage is done. It is meant for a disabled
+// display (no terminal), where nothing else reports progress.
+func (d *Display) Heartbeat(every time.Duration, emit func(Status)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.beat != nil || every <= 0 {
+		return
+	}
+	d.beat = time.NewTicker(every)
+	d.wg.Add(1)
+	go func(c <-chan time.Time) {
+		defer d.wg.Done()
+		for {
+			select {
+			case <-d.stop:
+				return
+			case <-c:
+				d.mu.Lock()
+				s := d.status()
+				d.mu.Unlock()
+				if s.Done < s.Total {
+					emit(s)
+				}
+			}
+		}
+	}(d.beat.C)
 }
 
 // New returns a display writing to out; enabled is false on a non-terminal,
@@ -100,13 +149,22 @@ func (d *Display) Finish(stage string, cached, failed bool) {
 	d.mu.Unlock()
 }
 
-// Close removes the footer.
+// Close removes the footer and stops the heartbeat.
 func (d *Display) Close() {
-	if !d.enabled {
+	d.mu.Lock()
+	beating := d.beat != nil
+	if beating {
+		d.beat.Stop()
+	}
+	d.mu.Unlock()
+	if !d.enabled && !beating {
 		return
 	}
 	close(d.stop)
 	d.wg.Wait()
+	if !d.enabled {
+		return
+	}
 	d.mu.Lock()
 	d.clear()
 	d.mu.Unlock()
@@ -150,9 +208,8 @@ func (d *Display) redraw() {
 		fmt.Fprintf(&b, ", %d failed", d.failed)
 	}
 	fmt.Fprintf(&b, "), %d running", len(names))
-	if d.eta >= 0 && d.done < d.total {
-		left := max(0, d.eta-time.Since(d.etaAt).Seconds())
-		fmt.Fprintf(&b, ", about %s left", time.Duration(left*float64(time.Second)).Round(time.Second))
+	if st := d.status(); st.Left >= 0 {
+		fmt.Fprintf(&b, ", about %s left", st.Left.Round(time.Second))
 	}
 	b.WriteByte('\n')
 	lines := 1

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDisabledPassesThrough: on a non-terminal the display writes nothing of
@@ -60,5 +61,31 @@ func TestFooterShowsETA(t *testing.T) {
 	}
 	if !strings.Contains(after, "0/10 stages done (0 cached), 0 running, about 1m35s left") {
 		t.Errorf("no ETA after SetETA:\n%q", after)
+	}
+}
+
+func TestHeartbeatOnANonTerminal(t *testing.T) {
+	var out bytes.Buffer
+	d := New(&out, false, 3)
+	got := make(chan Status, 16)
+	d.Heartbeat(10*time.Millisecond, func(s Status) { got <- s })
+	d.Start("a")
+	d.Finish("a", true, false)
+	d.SetETA(60)
+	var s Status
+	for s = range got {
+		if s.Done == 1 {
+			break
+		}
+	}
+	if s.Total != 3 || s.Cached != 1 || s.Left <= 0 || s.Left > time.Minute {
+		t.Errorf("status %+v", s)
+	}
+	d.Close()
+	// Close stops it; nothing was drawn.
+	n := len(got)
+	time.Sleep(30 * time.Millisecond)
+	if len(got) != n || out.Len() != 0 {
+		t.Errorf("heartbeat after Close (%d -> %d) or output %q", n, len(got), out.String())
 	}
 }
