@@ -12,9 +12,10 @@ import (
 )
 
 // Cache returns the namespace kind of the store, kept in <store>/<kind>/.
-// Each entry is a file holding the sha256 of the data followed by the data,
-// published like every other file of the store (tmp/, fsync, rename); an
-// entry whose checksum fails is a miss and is quarantined.
+// Each entry is a file holding a format line ("pipeline-cache-v1"), the
+// sha256 of the data and the data, published like every other file of the
+// store (tmp/, fsync, rename); an entry whose checksum fails is a miss and is
+// quarantined, an entry of an older format (no format line) a silent miss.
 func (s *Store) Cache(kind string) Cache {
 	if !validCacheKind(kind) {
 		panic(fmt.Sprintf("artifacts: unknown cache kind %q", kind))
@@ -45,6 +46,12 @@ func (c fsCache) Get(name string) ([]byte, bool) {
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
+		return nil, false
+	}
+	if !bytes.HasPrefix(b, cacheMagic) {
+		// An entry of an older format (the CLI once wrote bare Describe
+		// responses here): a plain miss, replaced by the next Put; not
+		// corruption, so nothing is quarantined or logged.
 		return nil, false
 	}
 	data, ok := unsealCache(b)
@@ -80,13 +87,21 @@ func (c fsCache) Put(name string, data []byte) error {
 }
 
 // sealCache prefixes data with its sha256; unsealCache checks and strips it.
+// cacheMagic starts every cache entry: the format's name and version, then
+// the sha256 of the data, then the data. A file without it is from an older
+// format (a miss); a file with it whose checksum fails is corrupt.
+var cacheMagic = []byte("pipeline-cache-v1\n")
+
 func sealCache(data []byte) []byte {
 	sum := sha256.Sum256(data)
-	return append(sum[:], data...)
+	return append(append(append([]byte(nil), cacheMagic...), sum[:]...), data...)
 }
 
+// unsealCache returns the data of a sealed entry (magic, sum, data), or
+// false if the entry is short, lacks the magic or fails its checksum.
 func unsealCache(b []byte) ([]byte, bool) {
-	if len(b) < sha256.Size {
+	b, ok := bytes.CutPrefix(b, cacheMagic)
+	if !ok || len(b) < sha256.Size {
 		return nil, false
 	}
 	sum := sha256.Sum256(b[sha256.Size:])

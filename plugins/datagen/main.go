@@ -27,22 +27,22 @@ const syntheticStream uint64 = 0x73796e74_68657469 // "synthetic"
 
 type datagen struct{}
 
+type params struct {
+	Dataset    string `param:"dataset" default:"mnist" doc:"mnist | fashion | synthetic"`
+	Samples    int    `param:"samples" default:"6000" doc:"number of samples written to samples.parquet (the first ones, in data-set order; 0 = all)"`
+	SyntheticM int    `param:"synthetic_m" default:"6000" doc:"synthetic only: number of samples drawn (seeded by the stage seed)"`
+	MNISTDir   string `param:"mnist_dir" default:"" doc:"folder with the MNIST IDX .gz files; \"\" = auto ($MNIST_DIR, then the GoMNIST Go module in the module cache)"`
+}
+
 func (datagen) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "datagen",
-		Version: "1",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "datagen",
+		Version:    "1",
 		Doc: "Builds the data set: MNIST or Fashion-MNIST training images (60,000) whitened to their 10 leading " +
 			"principal components (SPEC 6) with one-hot labels, or synthetic data (core/data.Synthetic, d = 10). " +
 			"Writes the sufficient statistics Sxx, Syx, Syy with L_min, and the first `samples` whitened samples.",
-		Params: []sdk.ParamSpec{
-			{Name: "dataset", Type: sdk.TypeString, Default: "mnist", Doc: "mnist | fashion | synthetic"},
-			{Name: "samples", Type: sdk.TypeInt, Default: 6000,
-				Doc: "number of samples written to samples.parquet (the first ones, in data-set order; 0 = all)"},
-			{Name: "synthetic_m", Type: sdk.TypeInt, Default: 6000,
-				Doc: "synthetic only: number of samples drawn (seeded by the stage seed)"},
-			{Name: "mnist_dir", Type: sdk.TypeString, Default: "",
-				Doc: "folder with the MNIST IDX .gz files; \"\" = auto ($MNIST_DIR, then the GoMNIST Go module in the module cache)"},
-		},
+		Params: sdk.ParamsOf[params](),
 		Outputs: []sdk.PortSpec{
 			{Name: "stats", Doc: "stats.parquet: one schema.Stats row (statistics of ALL samples of the data set, with L_min)"},
 			{Name: "samples", Doc: "samples.parquet: schema.Sample rows (whitened x, one-hot y; label -1 for synthetic)"},
@@ -52,11 +52,14 @@ func (datagen) Spec() sdk.StageSpec {
 }
 
 func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p := req.Params
-	ds := p.String("dataset")
-	nSamples := p.Int("samples")
+	p, err := sdk.Decode[params](req.Params)
+	if err != nil {
+		return nil, err
+	}
+	ds := p.Dataset
+	nSamples := p.Samples
 	if nSamples < 0 {
-		return sdk.Errorf("bad param", "samples = %d < 0", nSamples), nil
+		return sdk.Failf("bad param", "samples = %d < 0", nSamples), nil
 	}
 	var x, y *mat.Dense
 	var labels []uint8
@@ -66,12 +69,12 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 		var dir string
 		var err error
 		if ds == "mnist" {
-			dir, err = stagekit.FindMNIST(p.String("mnist_dir"))
+			dir, err = stagekit.FindMNIST(p.MNISTDir)
 		} else {
 			dir, err = data.FashionMNISTDir()
 		}
 		if err != nil {
-			return sdk.Errorf("data set not found", "%v", err), nil
+			return sdk.Failf("data set not found", "%v", err), nil
 		}
 		req.Log.Info().Str("dataset", ds).Str("dir", dir).Msg("reading IDX files")
 		req.Progress(1, 4, "reading IDX files")
@@ -81,27 +84,27 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 		}
 		img, lbl, err := load(dir, "train")
 		if err != nil {
-			return sdk.Errorf("cannot read "+ds, "%v", err), nil
+			return sdk.Failf("cannot read "+ds, "%v", err), nil
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		req.Progress(2, 4, "whitening")
-		x, _, err = data.Whiten(img, stagekit.Width)
+		x, _, err = data.Whiten(img, schema.Width)
 		if err != nil {
-			return sdk.Errorf("whitening failed", "%v", err), nil
+			return sdk.Failf("whitening failed", "%v", err), nil
 		}
-		y = data.OneHot(lbl, stagekit.Width)
+		y = data.OneHot(lbl, schema.Width)
 		labels = lbl
 	case "synthetic":
-		m := p.Int("synthetic_m")
+		m := p.SyntheticM
 		if m < 1 {
-			return sdk.Errorf("bad param", "synthetic_m = %d < 1", m), nil
+			return sdk.Failf("bad param", "synthetic_m = %d < 1", m), nil
 		}
 		req.Progress(0, 2, "drawing synthetic data")
-		x, y = data.Synthetic(rand.New(rand.NewPCG(req.Seed, syntheticStream)), stagekit.Width, m)
+		x, y = data.Synthetic(rand.New(rand.NewPCG(req.Seed, syntheticStream)), schema.Width, m)
 	default:
-		return sdk.Errorf("bad param", "dataset %q: want mnist, fashion or synthetic", ds), nil
+		return sdk.Failf("bad param", "dataset %q: want mnist, fashion or synthetic", ds), nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -117,11 +120,11 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 	req.Log.Info().Int("m", m).Float64("l_min", statsRow.LMin).Msg("statistics computed")
 	rows := make([]schema.Sample, nSamples)
 	for j := range rows {
-		s := schema.Sample{Index: int64(j), Label: -1, X: make([]float64, stagekit.Width), Y: make([]float64, stagekit.Width)}
+		s := schema.Sample{Index: int64(j), Label: -1, X: make([]float64, schema.Width), Y: make([]float64, schema.Width)}
 		if labels != nil {
 			s.Label = int64(labels[j])
 		}
-		for i := 0; i < stagekit.Width; i++ {
+		for i := 0; i < schema.Width; i++ {
 			s.X[i] = x.At(i, j)
 			s.Y[i] = y.At(i, j)
 		}

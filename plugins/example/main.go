@@ -41,27 +41,40 @@ func main() {
 // process for every stage instance.
 type Scale struct{}
 
+// Params are the stage's parameters, declared once: the tags give each
+// one's name, default (a parameter without one is required), bounds and
+// doc; Spec derives the ParamSpecs from them and Run decodes the request's
+// validated values into the same struct, so a name is never repeated.
+type Params struct {
+	N      int     `param:"n" default:"8" doc:"rows to generate when no input is given"`
+	Factor float64 `param:"factor" default:"2" doc:"multiplier applied to x"`
+}
+
+// Inputs and Outputs are the stage's ports, declared the same way: a
+// []string input accepts several files (Many, e.g. every instance of a
+// swept stage, concatenated in the order given); optional:"true" means it
+// may be absent. Each output is one file, named by its field's value.
+type Inputs struct {
+	Rows []string `port:"rows" optional:"true" doc:"Parquet tables with columns i, x"`
+}
+
+type Outputs struct {
+	Scaled string `port:"scaled" doc:"scaled.parquet: columns i (int64), x (float64)"`
+}
+
 // Spec declares what the stage is; the host reads it once at discovery.
 func (Scale) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name: "example.scale", // unique across all plugins: "<plugin>.<stage>"
-		// Version is written into the cache key next to the binary digest
-		// (which changes with any code change): bump it to say results changed.
+		Persistent: true,            // keeps no state between tasks: a persistent worker may serve many
+		Name:       "example.scale", // unique across all plugins: "<plugin>.<stage>"
+		// Version says "results changed for the same inputs and parameters"
+		// to a reader; the cache key holds the binary digest, which changes
+		// with any code change anyway.
 		Version: "1",
 		Doc:     "Multiply column x of the input rows (or of n generated N(0,1) rows) by factor.",
-		Params: []sdk.ParamSpec{
-			// A Default makes a parameter optional; nil would make it required.
-			{Name: "n", Type: sdk.TypeInt, Default: 8, Doc: "rows to generate when no input is given"},
-			{Name: "factor", Type: sdk.TypeFloat, Default: 2.0, Doc: "multiplier applied to x"},
-		},
-		Inputs: []sdk.PortSpec{
-			// Many: accepts several files (e.g. every instance of a swept
-			// stage), concatenated in the order given. Optional: may be absent.
-			{Name: "rows", Doc: "Parquet tables with columns i, x", Many: true, Optional: true},
-		},
-		Outputs: []sdk.PortSpec{
-			{Name: "scaled", Doc: "scaled.parquet: columns i (int64), x (float64)"},
-		},
+		Params:  sdk.ParamsOf[Params](),
+		Inputs:  sdk.PortsOf[Inputs](),
+		Outputs: sdk.PortsOf[Outputs](),
 		Threads: 1, // a scheduling hint: this stage is single-threaded
 	}
 }
@@ -69,31 +82,37 @@ func (Scale) Spec() sdk.StageSpec {
 // Run does the work. Parameters arrive validated and defaulted, inputs as
 // read-only absolute paths, and OutDir is an empty directory of our own.
 func (Scale) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	n := req.Params.Int("n")
-	factor := req.Params.Float("factor")
+	p, err := sdk.Decode[Params](req.Params)
+	if err != nil {
+		return nil, err // the spec and the struct disagree: a bug, not bad data
+	}
+	in, err := sdk.DecodeInputs[Inputs](req)
+	if err != nil {
+		return nil, err
+	}
+	n, factor := p.N, p.Factor
 
 	// A problem with the stage's own data or parameters is a diagnostic,
 	// not a Go error: the engine records the failure and stops dependants.
 	if n < 0 {
-		return sdk.Errorf("invalid n", "n must be >= 0, got %d", n), nil
+		return sdk.Failf("invalid n", "n must be >= 0, got %d", n), nil
 	}
 	var diags []sdk.Diagnostic
 	if factor == 0 {
-		diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "factor is 0",
-			Detail: "every output x will be 0"})
+		diags = append(diags, sdk.Warn("factor is 0", "every output x will be 0"))
 	}
 
 	var rows []Row
-	if paths := req.Inputs["rows"]; len(paths) > 0 {
-		for _, p := range paths {
-			in, err := table.Read[Row](p)
+	if len(in.Rows) > 0 {
+		for _, path := range in.Rows {
+			part, err := table.Read[Row](path)
 			if err != nil {
 				// Unreadable input is the input's fault: report it as a diagnostic.
-				return sdk.Errorf("cannot read input", "%v", err), nil
+				return sdk.Fail("cannot read input", err.Error()), nil
 			}
-			rows = append(rows, in...)
+			rows = append(rows, part...)
 		}
-		req.Log.Info().Int("files", len(paths)).Int("rows", len(rows)).Msg("read input")
+		req.Log.Info().Int("files", len(in.Rows)).Int("rows", len(rows)).Msg("read input")
 	} else {
 		// Every random number comes from the engine-derived seed, so the
 		// output is a pure function of (params, inputs, seed): cacheable.
@@ -121,5 +140,5 @@ func (Scale) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	if err := table.Write(filepath.Join(req.OutDir, name), rows); err != nil {
 		return nil, fmt.Errorf("example.scale: %w", err) // the environment broke (disk full, ...)
 	}
-	return &sdk.Response{Outputs: map[string]string{"scaled": name}, Diagnostics: diags}, nil
+	return &sdk.Response{Outputs: sdk.Outputs(Outputs{Scaled: name}), Diagnostics: diags}, nil
 }

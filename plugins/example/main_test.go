@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rs/zerolog"
-
 	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
@@ -14,12 +12,11 @@ import (
 // runScale calls the stage in-process, the way the SDK's server would.
 func runScale(t *testing.T, raw map[string]any, inputs map[string][]string, seed uint64) (*sdk.Response, string) {
 	t.Helper()
-	params, err := sdk.ValidateParams(Scale{}.Spec(), raw)
+	out := t.TempDir()
+	req, err := sdk.TestRequest{Params: raw, Inputs: inputs, OutDir: out, Seed: seed}.For(Scale{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
-	req := sdk.NewRequest("example.scale", params, inputs, out, seed, zerolog.Nop(), nil)
 	resp, err := Scale{}.Run(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)

@@ -34,25 +34,34 @@ func main() { sdk.Serve(point{}, trajectory{}, theoryStage{}) }
 // bounds hessian.trajectory's retraining.
 const maxDepth, maxEpochs = 100, 1e6
 
-var mParam = sdk.ParamSpec{Name: "m", Type: sdk.TypeInt, Default: 0,
-	Doc: "nonlinear nets: number of samples used (the first m of the samples input; 0 = all)"}
+// samplesParam is the m parameter of the stages that build an objective.
+type samplesParam struct {
+	M int `param:"m" default:"0" doc:"nonlinear nets: number of samples used (the first m of the samples input; 0 = all)"`
+}
+
+// depthBound is the ParamsOf option of the stages that take a network.
+var depthBound = sdk.WithBounds("depth", 1, maxDepth)
 
 // ---------------------------------------------------------------- point
 
 type point struct{}
 
+type pointParams struct {
+	stagekit.NetParams
+	Point           string `param:"point" default:"init" doc:"zero | init"`
+	SaveMatrix      bool   `param:"save_matrix" default:"false" doc:"also write the full Hessian (matrix output, P rows of P values)"`
+	SaveEigenvalues bool   `param:"save_eigenvalues" default:"true" doc:"also write every eigenvalue (eigenvalues output)"`
+	samplesParam
+}
+
 func (point) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "hessian.point",
-		Version: "2",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "hessian.point",
+		Version:    "2",
 		Doc: "Exact Hessian of one network at w = 0 (point=zero) or at its initial weights (point=init: the init input, " +
 			"the same weights train starts from), its eigenvalues and spectral summary.",
-		Params: append(stagekit.NetParams(maxDepth),
-			sdk.ParamSpec{Name: "point", Type: sdk.TypeString, Default: "init", Doc: "zero | init"},
-			sdk.ParamSpec{Name: "save_matrix", Type: sdk.TypeBool, Default: false, Doc: "also write the full Hessian (matrix output, P rows of P values)"},
-			sdk.ParamSpec{Name: "save_eigenvalues", Type: sdk.TypeBool, Default: true, Doc: "also write every eigenvalue (eigenvalues output)"},
-			mParam,
-		),
+		Params: sdk.ParamsOf[pointParams](depthBound),
 		Inputs: append(stagekit.DataInputs(), initOptional()),
 		Outputs: []sdk.PortSpec{
 			{Name: "spectrum", Doc: "spectrum.parquet: one schema.Spectrum row (point zero or init, epoch 0, lr 0)"},
@@ -64,14 +73,17 @@ func (point) Spec() sdk.StageSpec {
 }
 
 func (point) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p := req.Params
-	net, err := stagekit.NetFromParams(p)
+	p, err := sdk.Decode[pointParams](req.Params)
 	if err != nil {
-		return sdk.Errorf("bad network", "%v", err), nil
+		return nil, err
+	}
+	net, err := p.Resolve()
+	if err != nil {
+		return sdk.Fail("bad network", err.Error()), nil
 	}
 	var w []float64
-	rep := p.Int("replicate")
-	switch pt := p.String("point"); pt {
+	rep := p.Replicate
+	switch pt := p.Point; pt {
 	case "zero":
 		w = make([]float64, net.Arch.NumParams())
 	case "init":
@@ -80,33 +92,33 @@ func (point) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 			return resp, nil
 		}
 	default:
-		return sdk.Errorf("bad param", "point %q: want zero or init", pt), nil
+		return sdk.Failf("bad param", "point %q: want zero or init", pt), nil
 	}
-	obj, data, resp := stagekit.LoadObjective(req, net, p.Int("m"))
+	obj, data, resp := stagekit.LoadObjective(req, net, p.M)
 	if resp != nil {
 		return resp, nil
 	}
 	req.Progress(0, 1, fmt.Sprintf("Hessian %d x %d", obj.Dim(), obj.Dim()))
-	req.Log.Info().Str("arch", net.Arch.String()).Str("point", p.String("point")).Int("p", obj.Dim()).Msg("exact Hessian")
+	req.Log.Info().Str("arch", net.Arch.String()).Str("point", p.Point).Int("p", obj.Dim()).Msg("exact Hessian")
 	pnt, err := stagekit.AnalysePoint(obj, w, nil)
 	if err != nil {
-		return sdk.Errorf("Hessian failed", "%s at %s: %v", net.Arch, p.String("point"), err), nil
+		return sdk.Failf("Hessian failed", "%s at %s: %v", net.Arch, p.Point, err), nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	label := p.String("point")
+	label := p.Point
 	out := map[string]string{}
 	row := stagekit.SpectrumRow(net, label, 0, 0, rep, data, pnt)
 	if out["spectrum"], err = stagekit.WriteTable(req.OutDir, "spectrum.parquet", []schema.Spectrum{row}); err != nil {
 		return nil, fmt.Errorf("hessian.point: %w", err)
 	}
-	if p.Bool("save_eigenvalues") {
+	if p.SaveEigenvalues {
 		if out["eigenvalues"], err = stagekit.WriteTable(req.OutDir, "eigenvalues.parquet", stagekit.EigenRows(net, label, 0, 0, rep, pnt)); err != nil {
 			return nil, fmt.Errorf("hessian.point: %w", err)
 		}
 	}
-	if p.Bool("save_matrix") {
+	if p.SaveMatrix {
 		if out["matrix"], err = stagekit.WriteTable(req.OutDir, "hessian.parquet", stagekit.MatrixRows(net, label, rep, pnt.H)); err != nil {
 			return nil, fmt.Errorf("hessian.point: %w", err)
 		}
@@ -129,37 +141,36 @@ func zeroWarning(p stagekit.Point, where string) []sdk.Diagnostic {
 	if p.Summary.AbsMax != 0 {
 		return nil
 	}
-	return []sdk.Diagnostic{{Severity: sdk.Warning, Summary: "zero Hessian",
-		Detail: "the Hessian at " + where + " is exactly 0 (e.g. n >= 3 or plain depth >= 3 at w = 0, or ReLU at w = 0 with relu'(0) = 0): cond and cond10 are NaN (0/0)"}}
+	return []sdk.Diagnostic{sdk.Warn("zero Hessian",
+		"the Hessian at "+where+" is exactly 0 (e.g. n >= 3 or plain depth >= 3 at w = 0, or ReLU at w = 0 with relu'(0) = 0): cond and cond10 are NaN (0/0)")}
 }
 
 // ---------------------------------------------------------------- trajectory
 
 type trajectory struct{}
 
+type trajectoryParams struct {
+	stagekit.NetParams
+	Epochs          int     `param:"epochs" default:"0" min:"0" doc:"number of GD steps (0 = those of the sweep run; more continues the same run past the sweep's end)"`
+	Points          int     `param:"points" default:"30" doc:"number of checkpoints, log-uniform in 1+epoch from 0 to epochs, deduplicated (so possibly fewer)"`
+	LR              float64 `param:"lr" default:"0" doc:"follow the sweep run at this learning rate instead of the best one (0 = the best; it must be a rate of the sweep), e.g. to compare nets at a common rate"`
+	Dense           int     `param:"dense" default:"0" doc:"also a checkpoint at every epoch 0..dense (the paper computed the Hessian every epoch)"`
+	SaveEigenvalues bool    `param:"save_eigenvalues" default:"false" doc:"also write every eigenvalue at every checkpoint"`
+	samplesParam
+}
+
 func (trajectory) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "hessian.trajectory",
-		Version: "2",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "hessian.trajectory",
+		Version:    "2",
 		Doc: "Follows the sweep run that won (or the run at the lr parameter): the best learning rate found by select for this (net, init, init_scale, " +
 			"activation, depth, data), from this replicate's initial weights (the init input, the weights the sweep " +
 			"started from). It replays that run by GD, checks that the replay is bit-identical to the sweep's curve " +
 			"(loss, gradient norm, mean Frobenius norm at every epoch, else the stage fails), and computes the exact " +
 			"Hessian spectrum at every epoch 0..dense and at checkpoints spaced log-uniformly in epoch (0 and epochs " +
 			"included), with ||H(w_t) - H(0)||_F / ||H(0)||_F.",
-		Params: append(stagekit.NetParams(maxDepth),
-			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 0,
-				Doc: "number of GD steps (0 = those of the sweep run; more continues the same run past the sweep's end)",
-				Min: sdk.Bound(0), Max: sdk.Bound(maxEpochs)},
-			sdk.ParamSpec{Name: "points", Type: sdk.TypeInt, Default: 30,
-				Doc: "number of checkpoints, log-uniform in 1+epoch from 0 to epochs, deduplicated (so possibly fewer)"},
-			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Default: 0.0,
-				Doc: "follow the sweep run at this learning rate instead of the best one (0 = the best; it must be a rate of the sweep), e.g. to compare nets at a common rate"},
-			sdk.ParamSpec{Name: "dense", Type: sdk.TypeInt, Default: 0,
-				Doc: "also a checkpoint at every epoch 0..dense (the paper computed the Hessian every epoch)"},
-			sdk.ParamSpec{Name: "save_eigenvalues", Type: sdk.TypeBool, Default: false, Doc: "also write every eigenvalue at every checkpoint"},
-			mParam,
-		),
+		Params: sdk.ParamsOf[trajectoryParams](depthBound, sdk.WithBounds("epochs", 0, maxEpochs)),
 		Inputs: append(stagekit.DataInputs(), stagekit.InitInput(),
 			sdk.PortSpec{Name: "best", Doc: "select's best.parquet (schema.Best): the learning rate that won"},
 			sdk.PortSpec{Name: "curves", Many: true,
@@ -216,49 +227,52 @@ func sweepRun(paths []string, net stagekit.Net, data stagekit.Data, lr float64, 
 func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 
 func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p := req.Params
-	net, err := stagekit.NetFromParams(p)
+	p, err := sdk.Decode[trajectoryParams](req.Params)
 	if err != nil {
-		return sdk.Errorf("bad network", "%v", err), nil
+		return nil, err
 	}
-	rep := p.Int("replicate")
-	epochs, dense := p.Int("epochs"), p.Int("dense")
+	net, err := p.Resolve()
+	if err != nil {
+		return sdk.Fail("bad network", err.Error()), nil
+	}
+	rep := p.Replicate
+	epochs, dense := p.Epochs, p.Dense
 	if epochs < 0 || dense < 0 {
-		return sdk.Errorf("bad param", "epochs = %d, dense = %d: want >= 0", epochs, dense), nil
+		return sdk.Failf("bad param", "epochs = %d, dense = %d: want >= 0", epochs, dense), nil
 	}
 	w0, resp := stagekit.LoadInit(req, net, rep)
 	if resp != nil {
 		return resp, nil
 	}
-	obj, data, resp := stagekit.LoadObjective(req, net, p.Int("m"))
+	obj, data, resp := stagekit.LoadObjective(req, net, p.M)
 	if resp != nil {
 		return resp, nil
 	}
 	bp, _ := req.Input("best")
 	bests, err := table.Read[schema.Best](bp)
 	if err != nil {
-		return sdk.Errorf("bad best input", "%v", err), nil
+		return sdk.Failf("bad best input", "%v", err), nil
 	}
 	var best *schema.Best
 	for i, b := range bests {
 		if b.Net == net.Name && b.Depth == int64(net.Depth) && b.Activation == net.Activation && b.Init == net.InitName() &&
 			b.InitScale == net.Scale && b.Dataset == data.Dataset && b.M == int64(data.M) {
 			if best != nil {
-				return sdk.Errorf("bad best input", "two rows for net=%s init=%s init_scale=%v activation=%s depth=%d m=%d",
+				return sdk.Failf("bad best input", "two rows for net=%s init=%s init_scale=%v activation=%s depth=%d m=%d",
 					net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.M), nil
 			}
 			best = &bests[i]
 		}
 	}
 	if best == nil {
-		return sdk.Errorf("no learning rate", "the best input has no row for net=%s init=%s init_scale=%v activation=%s depth=%d dataset=%s m=%d (was it in the train sweep feeding select?)",
+		return sdk.Failf("no learning rate", "the best input has no row for net=%s init=%s init_scale=%v activation=%s depth=%d dataset=%s m=%d (was it in the train sweep feeding select?)",
 			net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.Dataset, data.M), nil
 	}
 	var diags []sdk.Diagnostic
 	lr := best.LR
-	if x := p.Float("lr"); x != 0 {
+	if x := p.LR; x != 0 {
 		if !slices.Contains(best.LRs, x) {
-			return sdk.Errorf("bad param", "lr %v is not a rate of the sweep (%v)", x, best.LRs), nil
+			return sdk.Failf("bad param", "lr %v is not a rate of the sweep (%v)", x, best.LRs), nil
 		}
 		lr = x
 	} else if math.IsInf(best.MeanFinalLoss, 0) || math.IsNaN(best.MeanFinalLoss) {
@@ -267,12 +281,12 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	}
 	sweep, from, err := sweepRun(req.Inputs["curves"], net, data, lr, rep)
 	if err != nil {
-		return sdk.Errorf("bad curves input", "%v", err), nil
+		return sdk.Failf("bad curves input", "%v", err), nil
 	}
 	if epochs == 0 {
 		epochs = len(sweep) - 1
 	}
-	cps := stagekit.LogEpochs(epochs, p.Int("points"))
+	cps := stagekit.LogEpochs(epochs, p.Points)
 	for e := 0; e <= min(dense, epochs); e++ {
 		cps = append(cps, e)
 	}
@@ -295,7 +309,7 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	for e := 0; e < min(len(sweep), len(curve)); e++ {
 		a, b := curve[e], sweep[e]
 		if !sameBits(a.Loss, b.Loss) || !sameBits(a.GradNorm, b.GradNorm) || !sameBits(a.AvgFrob, b.AvgFrob) || a.Diverged != b.Diverged {
-			return sdk.Errorf("replay differs from the sweep run",
+			return sdk.Failf("replay differs from the sweep run",
 				"lr=%v replicate=%d epoch %d: loss %v grad_norm %v avg_frob %v, the sweep (%s) has %v %v %v",
 				lr, rep, e, a.Loss, a.GradNorm, a.AvgFrob, from, b.Loss, b.GradNorm, b.AvgFrob), nil
 		}
@@ -319,14 +333,14 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 		}
 		pnt, err := stagekit.AnalysePoint(obj, w, h)
 		if err != nil {
-			return sdk.Errorf("Hessian failed", "epoch %d: %v", e, err), nil
+			return sdk.Failf("Hessian failed", "epoch %d: %v", e, err), nil
 		}
 		row := stagekit.SpectrumRow(net, "epoch", e, lr, rep, data, pnt)
 		if h0Frob > 0 {
 			row.HDist0 = stagekit.FrobDist(h, h0) / h0Frob
 		}
 		spectra = append(spectra, row)
-		if p.Bool("save_eigenvalues") {
+		if p.SaveEigenvalues {
 			eig = append(eig, stagekit.EigenRows(net, "epoch", e, lr, rep, pnt)...)
 		}
 	}
@@ -337,7 +351,7 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	if out["curve"], err = stagekit.WriteTable(req.OutDir, "curve.parquet", curve); err != nil {
 		return nil, fmt.Errorf("hessian.trajectory: %w", err)
 	}
-	if p.Bool("save_eigenvalues") {
+	if p.SaveEigenvalues {
 		if out["eigenvalues"], err = stagekit.WriteTable(req.OutDir, "eigenvalues.parquet", eig); err != nil {
 			return nil, fmt.Errorf("hessian.trajectory: %w", err)
 		}
@@ -350,16 +364,19 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 
 type theoryStage struct{}
 
+type theoryParams struct {
+	Depths []int `param:"depths" default:"[2, 4, 6, 10, 12, 20, 24, 40]" doc:"depths D (those not divisible by n are skipped for that n)"`
+	Ns     []int `param:"ns" default:"[1, 2, 3]" doc:"shortcut depths n (>= 1)"`
+}
+
 func (theoryStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "hessian.theory",
-		Version: "1",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "hessian.theory",
+		Version:    "1",
 		Doc: "For each n in ns and each depth divisible by n: the exact Hessian of the linear n-shortcut net at w = 0, " +
 			"measured (core/nets + eigenvalues), beside Theorem 1's condition number (core/theory.Cond0).",
-		Params: []sdk.ParamSpec{
-			{Name: "depths", Type: sdk.TypeInts, Default: []int{2, 4, 6, 10, 12, 20, 24, 40}, Doc: "depths D (those not divisible by n are skipped for that n)"},
-			{Name: "ns", Type: sdk.TypeInts, Default: []int{1, 2, 3}, Doc: "shortcut depths n (>= 1)"},
-		},
+		Params: sdk.ParamsOf[theoryParams](),
 		Inputs: []sdk.PortSpec{{Name: "stats", Doc: "datagen stats (schema.Stats)"}},
 		Outputs: []sdk.PortSpec{
 			{Name: "theory", Doc: "theory.parquet: schema.Theory rows in the order of ns, then depths; both conds +Inf where the Hessian is exactly 0"},
@@ -369,22 +386,25 @@ func (theoryStage) Spec() sdk.StageSpec {
 }
 
 func (theoryStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p := req.Params
+	p, err := sdk.Decode[theoryParams](req.Params)
+	if err != nil {
+		return nil, err
+	}
 	sp, _ := req.Input("stats")
 	st, err := stagekit.ReadStats(sp)
 	if err != nil {
-		return sdk.Errorf("bad stats input", "%v", err), nil
+		return sdk.Failf("bad stats input", "%v", err), nil
 	}
 	type job struct{ n, depth int }
 	var jobs []job
 	var work float64
-	for _, n := range p.Ints("ns") {
+	for _, n := range p.Ns {
 		if n < 1 {
-			return sdk.Errorf("bad param", "ns: n = %d < 1", n), nil
+			return sdk.Failf("bad param", "ns: n = %d < 1", n), nil
 		}
-		for _, d := range p.Ints("depths") {
+		for _, d := range p.Depths {
 			if d < 1 {
-				return sdk.Errorf("bad param", "depths: %d < 1", d), nil
+				return sdk.Failf("bad param", "depths: %d < 1", d), nil
 			}
 			if d%n == 0 {
 				jobs = append(jobs, job{n, d})
@@ -393,7 +413,7 @@ func (theoryStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 		}
 	}
 	if len(jobs) == 0 {
-		return sdk.Errorf("bad param", "no depth in %v is divisible by any n in %v", p.Ints("depths"), p.Ints("ns")), nil
+		return sdk.Failf("bad param", "no depth in %v is divisible by any n in %v", p.Depths, p.Ns), nil
 	}
 	z := theory.Linear(st.Sxx, st.Syx)
 	var rows []schema.Theory
@@ -403,11 +423,11 @@ func (theoryStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 			return nil, err
 		}
 		req.Progress(done, work, fmt.Sprintf("n=%d depth=%d", j.n, j.depth))
-		arch := nets.Arch{Width: stagekit.Width, Shortcut: j.n, Units: j.depth / j.n}
+		arch := nets.Arch{Width: schema.Width, Shortcut: j.n, Units: j.depth / j.n}
 		obj := nets.NewLinear(arch, st.Sxx, st.Syx, st.Syy)
 		pnt, err := stagekit.AnalysePoint(obj, make([]float64, arch.NumParams()), nil)
 		if err != nil {
-			return sdk.Errorf("Hessian failed", "n=%d depth=%d: %v", j.n, j.depth, err), nil
+			return sdk.Failf("Hessian failed", "n=%d depth=%d: %v", j.n, j.depth, err), nil
 		}
 		row := schema.Theory{N: int64(j.n), Depth: int64(j.depth), CondTheory: theory.Cond0(arch, z),
 			CondMeasured: pnt.Summary.Cond, Cond10Measure: pnt.Summary.Cond10, AbsMax: pnt.Summary.AbsMax}

@@ -23,6 +23,15 @@ type gate struct {
 
 func newGate(log zerolog.Logger) *gate { return &gate{log: log} }
 
+// open points the gate at log and lets lines through again (a persistent
+// worker's gate is opened for each task it serves and closed after it).
+func (g *gate) open(log zerolog.Logger) {
+	g.mu.Lock()
+	g.log = log
+	g.closed = false
+	g.mu.Unlock()
+}
+
 func (g *gate) close() {
 	g.mu.Lock()
 	g.closed = true

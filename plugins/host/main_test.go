@@ -27,6 +27,7 @@ var binDir string
 var testPlugins = map[string]string{
 	"testkit": hosttest.Testkit,
 	"example": hosttest.Example,
+	"worker":  hosttest.Worker,
 }
 
 func TestMain(m *testing.M) {

@@ -273,7 +273,7 @@ func FileDigest(path string) (string, error) {
 // specFromWire converts a described stage into an sdk.StageSpec, decoding
 // defaults into their canonical representation, and validates it.
 func specFromWire(w *pb.StageSpec) (sdk.StageSpec, error) {
-	s := sdk.StageSpec{Name: w.GetName(), Version: w.GetVersion(), Doc: w.GetDoc(), Threads: int(w.GetThreads())}
+	s := sdk.StageSpec{Name: w.GetName(), Version: w.GetVersion(), Doc: w.GetDoc(), Threads: int(w.GetThreads()), Persistent: w.GetPersistent()}
 	for _, p := range w.GetParams() {
 		ps := sdk.ParamSpec{Name: p.GetName(), Type: sdk.ParamType(p.GetType()), Doc: p.GetDoc()}
 		if p.Min != nil {

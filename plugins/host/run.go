@@ -120,26 +120,48 @@ const crashGrace = 5 * time.Second
 // error and a RunResult whose Failed() is true. The plugin process is gone
 // when Run returns.
 func Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResult, error) {
+	spec, wire, err := prepare(ctx, p, req)
+	if err != nil {
+		return nil, err
+	}
+	return runFresh(ctx, p, spec, wire, req)
+}
+
+// runFresh launches a one-shot process for a prepared request, runs it and
+// ends the process.
+func runFresh(ctx context.Context, p *Plugin, spec sdk.StageSpec, wire *pb.RunRequest, req RunRequest) (*RunResult, error) {
+	g := newGate(req.Log)
+	defer g.close()
+	s, err := launch(ctx, p.Name, p.Path, req.OutDir, p.Digest, g, req.Log.GetLevel())
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	return call(ctx, s, g, p, spec, wire, req)
+}
+
+// prepare checks req against p's spec and builds the wire request.
+func prepare(ctx context.Context, p *Plugin, req RunRequest) (sdk.StageSpec, *pb.RunRequest, error) {
 	spec, ok := p.Stage(req.Stage)
 	if !ok {
-		return nil, badRequest("host: plugin %s has no stage %q", p.Name, req.Stage)
+		return spec, nil, badRequest("host: plugin %s has no stage %q", p.Name, req.Stage)
 	}
 	params, err := sdk.ValidateParams(spec, req.Params)
 	if err != nil {
-		return nil, &Error{Kind: ErrBadRequest, Msg: fmt.Sprintf("host: stage %s: %v", spec.Name, err), Cause: err}
+		return spec, nil, &Error{Kind: ErrBadRequest, Msg: fmt.Sprintf("host: stage %s: %v", spec.Name, err), Cause: err}
 	}
 	if err := checkInputs(spec, req.Inputs); err != nil {
-		return nil, err
+		return spec, nil, err
 	}
 	if !filepath.IsAbs(req.OutDir) {
-		return nil, badRequest("host: stage %s: OutDir %q is not absolute", spec.Name, req.OutDir)
+		return spec, nil, badRequest("host: stage %s: OutDir %q is not absolute", spec.Name, req.OutDir)
 	}
 	if fi, err := os.Stat(req.OutDir); err != nil || !fi.IsDir() {
-		return nil, badRequest("host: stage %s: OutDir %q is not a directory", spec.Name, req.OutDir)
+		return spec, nil, badRequest("host: stage %s: OutDir %q is not a directory", spec.Name, req.OutDir)
 	}
 	pj, err := params.MarshalJSON()
 	if err != nil {
-		return nil, fmt.Errorf("host: stage %s: %w", spec.Name, err)
+		return spec, nil, fmt.Errorf("host: stage %s: %w", spec.Name, err)
 	}
 	wire := &pb.RunRequest{
 		Stage:      spec.Name,
@@ -153,17 +175,15 @@ func Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResult, error) {
 		wire.Inputs[k] = &pb.Paths{Paths: slices.Clone(v)}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("host: stage %s not started: %w", spec.Name, err)
+		return spec, nil, fmt.Errorf("host: stage %s not started: %w", spec.Name, err)
 	}
+	return spec, wire, nil
+}
 
-	g := newGate(req.Log)
-	defer g.close()
-	s, err := launch(ctx, p.Name, p.Path, req.OutDir, p.Digest, g, req.Log.GetLevel())
-	if err != nil {
-		return nil, err
-	}
-	defer s.close()
-
+// call runs one prepared task on a connected session s whose log gate is g
+// and classifies what went wrong. On timeout or cancellation it kills the
+// session's process group.
+func call(ctx context.Context, s *session, g *gate, p *Plugin, spec sdk.StageSpec, wire *pb.RunRequest, req RunRequest) (*RunResult, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var timedOut atomic.Bool

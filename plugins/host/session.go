@@ -13,6 +13,10 @@ import (
 	pb "github.com/demystify-resnet/repro/plugins/internal/proto"
 )
 
+// MaxRequestBytes is the largest run request (parameters plus one path per
+// input file) the plugin protocol carries, on both sides.
+const MaxRequestBytes = pb.MaxMessageBytes
+
 // startTimeout bounds the go-plugin handshake (a healthy plugin answers in
 // a few milliseconds).
 const startTimeout = 30 * time.Second
@@ -57,11 +61,13 @@ func launch(ctx context.Context, name, path, dir, digest string, g *gate, lvl ze
 		Plugins:          plugin.PluginSet{pb.PluginKey: clientPlugin{}},
 		RunnerFunc:       runnerFunc(ctx, img.command(path), path, dir, &s.proc),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           newHCLogger(g, lvl),
-		StartTimeout:     startTimeout,
-		Stderr:           t,
-		SyncStdout:       &streamWriter{g: g, stream: "stdout"},
-		SyncStderr:       &streamWriter{g: g, stream: "stderr", tail: t},
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallSendMsgSize(pb.MaxMessageBytes), grpc.MaxCallRecvMsgSize(pb.MaxMessageBytes))},
+		Logger:       newHCLogger(g, lvl),
+		StartTimeout: startTimeout,
+		Stderr:       t,
+		SyncStdout:   &streamWriter{g: g, stream: "stdout"},
+		SyncStderr:   &streamWriter{g: g, stream: "stderr", tail: t},
 	})
 	rpc, err := s.client.Client()
 	if err != nil {

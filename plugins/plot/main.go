@@ -23,6 +23,19 @@ import (
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
 
+type params struct {
+	Figure     string   `param:"figure" doc:"figure id"` // doc: the list of figures, at start-up
+	Title      string   `param:"title" default:"" doc:"title printed on the figure (\"\" = the figure's default)"`
+	Name       string   `param:"name" default:"" doc:"base name of the output files (\"\" = the figure id); lets one manifest publish several variants of a figure"`
+	Activation string   `param:"activation" default:"" doc:"activation whose rows are drawn (\"\" = linear; relu for fig10)"`
+	Nets       []string `param:"nets" default:"[]" doc:"network families to draw, legend order ([] = the figure's default set)"`
+	Depth      int      `param:"depth" default:"0" doc:"depth shown by fig6, fig7, fig8, fig11 (0 = the largest depth present)"`
+	Replicate  int      `param:"replicate" default:"-1" doc:"replicate to draw (-1 = mean over replicates in fig2/3/5, the smallest replicate in fig6/7/8)"`
+	Point      string   `param:"point" default:"" doc:"spectrum/Hessian point (\"\" = init for fig5, epoch for fig6-8, zero for fig11)"`
+	Width      float64  `param:"width" default:"0" doc:"page width in inches (0 = figure default, 8 for most)"`
+	Height     float64  `param:"height" default:"0" doc:"page height in inches (0 = figure default, 5 for most)"`
+}
+
 func main() {
 	sdk.Serve(plotStage{})
 }
@@ -33,21 +46,11 @@ type plotStage struct{}
 // Spec implements sdk.Stage.
 func (plotStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "plot",
-		Version: "1",
-		Doc:     "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg (or <name>.png/svg). See docs/figures.md.",
-		Params: []sdk.ParamSpec{
-			{Name: "figure", Type: sdk.TypeString, Doc: "figure id: " + strings.Join(figs.Figures, ", ")},
-			{Name: "title", Type: sdk.TypeString, Default: "", Doc: "title printed on the figure (\"\" = the figure's default)"},
-			{Name: "name", Type: sdk.TypeString, Default: "", Doc: "base name of the output files (\"\" = the figure id); lets one manifest publish several variants of a figure"},
-			{Name: "activation", Type: sdk.TypeString, Default: "", Doc: "activation whose rows are drawn (\"\" = linear; relu for fig10)"},
-			{Name: "nets", Type: sdk.TypeStrings, Default: []string{}, Doc: "network families to draw, legend order ([] = the figure's default set)"},
-			{Name: "depth", Type: sdk.TypeInt, Default: 0, Doc: "depth shown by fig6, fig7, fig8, fig11 (0 = the largest depth present)"},
-			{Name: "replicate", Type: sdk.TypeInt, Default: -1, Doc: "replicate to draw (-1 = mean over replicates in fig2/3/5, the smallest replicate in fig6/7/8)"},
-			{Name: "point", Type: sdk.TypeString, Default: "", Doc: "spectrum/Hessian point (\"\" = init for fig5, epoch for fig6-8, zero for fig11)"},
-			{Name: "width", Type: sdk.TypeFloat, Default: 0.0, Doc: "page width in inches (0 = figure default, 8 for most)"},
-			{Name: "height", Type: sdk.TypeFloat, Default: 0.0, Doc: "page height in inches (0 = figure default, 5 for most)"},
-		},
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "plot",
+		Version:    "1",
+		Doc:        "Draws one figure of the paper (SPEC 5) as <figure>.png and <figure>.svg (or <name>.png/svg). See docs/figures.md.",
+		Params:     sdk.ParamsOf[params](sdk.WithDoc("figure", "figure id: "+strings.Join(figs.Figures, ", "))),
 		Inputs: []sdk.PortSpec{
 			{Name: "curves", Many: true, Optional: true, Doc: "schema.Curve tables (train, hessian.trajectory): fig2, fig3, fig8"},
 			{Name: "best", Many: true, Optional: true, Doc: "schema.Best tables (select): fig2, fig3 (which lr), fig9, fig10"},
@@ -75,44 +78,46 @@ func readAll[T any](req *sdk.Request, name string) ([]T, error) {
 
 // Run implements sdk.Stage.
 func (plotStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p := req.Params
-	id := p.String("figure")
+	p, err := sdk.Decode[params](req.Params)
+	if err != nil {
+		return nil, err
+	}
+	id := p.Figure
 	if !slices.Contains(figs.Figures, id) {
-		return sdk.Errorf("unknown figure", "%q (known: %s)", id, strings.Join(figs.Figures, ", ")), nil
+		return sdk.Failf("unknown figure", "%q (known: %s)", id, strings.Join(figs.Figures, ", ")), nil
 	}
 	var d figs.Data
-	var err error
 	if d.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Best, err = readAll[schema.Best](req, "best"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Spectra, err = readAll[schema.Spectrum](req, "spectra"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Hessian, err = readAll[schema.HessianRow](req, "hessian"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Theory, err = readAll[schema.Theory](req, "theory"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if d.Stats, err = readAll[schema.Stats](req, "stats"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	req.Progress(1, 3, "inputs read")
 	f, err := figs.Build(d, figs.Options{
-		Figure: id, Title: p.String("title"), Activation: p.String("activation"), Nets: p.Strings("nets"),
-		Depth: p.Int("depth"), Replicate: p.Int("replicate"), Point: p.String("point"),
-		Width: p.Float("width"), Height: p.Float("height"),
+		Figure: id, Title: p.Title, Activation: p.Activation, Nets: p.Nets,
+		Depth: p.Depth, Replicate: p.Replicate, Point: p.Point,
+		Width: p.Width, Height: p.Height,
 	})
 	if err != nil {
-		return sdk.Errorf("cannot draw "+id, "%v", err), nil
+		return sdk.Failf("cannot draw "+id, "%v", err), nil
 	}
 	base := id
-	if n := p.String("name"); n != "" {
+	if n := p.Name; n != "" {
 		if n != filepath.Base(n) || strings.ContainsAny(n, `/\`) || strings.HasPrefix(n, ".") {
-			return sdk.Errorf("bad name", "name %q must be a plain file name without folders", n), nil
+			return sdk.Failf("bad name", "name %q must be a plain file name without folders", n), nil
 		}
 		base = n
 	}

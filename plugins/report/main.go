@@ -35,15 +35,18 @@ func main() {
 type reportStage struct{}
 
 // Spec implements sdk.Stage.
+type params struct {
+	Title string `param:"title" default:"Demystifying ResNet: reproduction report" doc:"report title"`
+	Smoke bool   `param:"smoke" default:"false" doc:"this is a smoke-sized run: the report says that only claims marked smoke are expected to hold, and a warning lists smoke claims that failed"`
+}
+
 func (reportStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "report",
-		Version: "2",
-		Doc:     "Evaluates every claim of the paper (PASS/FAIL with numbers and criterion) and writes claims.parquet, claims.json, report.html, report.md. See docs/claims.md.",
-		Params: []sdk.ParamSpec{
-			{Name: "title", Type: sdk.TypeString, Default: "Demystifying ResNet: reproduction report", Doc: "report title"},
-			{Name: "smoke", Type: sdk.TypeBool, Default: false, Doc: "this is a smoke-sized run: the report says that only claims marked smoke are expected to hold, and a warning lists smoke claims that failed"},
-		},
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "report",
+		Version:    "2",
+		Doc:        "Evaluates every claim of the paper (PASS/FAIL with numbers and criterion) and writes claims.parquet, claims.json, report.html, report.md. See docs/claims.md.",
+		Params:     sdk.ParamsOf[params](),
 		Inputs: []sdk.PortSpec{
 			{Name: "checks", Many: true, Optional: true, Doc: "schema.Check tables (theorems)"},
 			{Name: "best", Many: true, Optional: true, Doc: "schema.Best tables (select): fig3, fig9, fig10"},
@@ -152,34 +155,37 @@ func nonNil[T any](xs []T) []T {
 
 // Run implements sdk.Stage.
 func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
+	p, err := sdk.Decode[params](req.Params)
+	if err != nil {
+		return nil, err
+	}
 	var in claims.Inputs
-	var err error
 	if in.Checks, err = readAll[schema.Check](req, "checks"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Best, err = readAll[schema.Best](req, "best"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Spectra, err = readAll[schema.Spectrum](req, "spectra"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Theory, err = readAll[schema.Theory](req, "theory"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Stats, err = readAll[schema.Stats](req, "stats"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	if in.Eigenvalues, err = readAll[schema.Eigenvalue](req, "eigenvalues"); err != nil {
-		return sdk.Errorf("bad input", "%v", err), nil
+		return sdk.Failf("bad input", "%v", err), nil
 	}
 	var figs []render.Figure
 	for _, p := range req.Inputs["figures"] {
 		f, err := render.ReadFigure(p)
 		if err != nil {
-			return sdk.Errorf("bad input", "figures: %v", err), nil
+			return sdk.Failf("bad input", "figures: %v", err), nil
 		}
 		figs = append(figs, f)
 	}
@@ -200,7 +206,7 @@ func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, erro
 	if err := os.WriteFile(filepath.Join(req.OutDir, "claims.json"), js, 0o644); err != nil {
 		return nil, fmt.Errorf("report: write claims.json: %w", err)
 	}
-	doc := render.Doc{Title: req.Params.String("title"), Smoke: req.Params.Bool("smoke"), Claims: cs, Figures: figs}
+	doc := render.Doc{Title: p.Title, Smoke: p.Smoke, Claims: cs, Figures: figs}
 	var html, md bytes.Buffer
 	if err := render.HTML(&html, doc); err != nil {
 		return nil, err

@@ -22,6 +22,18 @@ const (
 	NetShortcut3  = "shortcut3"  // 3-shortcut net, 0.01 x Xavier initialisation
 )
 
+// Nets lists every network family in the fixed order tables, legends and
+// error messages use; PlainNets the two without shortcuts. Callers must not
+// modify them.
+var (
+	Nets      = []string{NetXavier, NetOrthogonal, NetShortcut1, NetShortcut2, NetShortcut3}
+	PlainNets = []string{NetXavier, NetOrthogonal}
+)
+
+// Width is the width d of every network of the reproduction (SPEC 4): the
+// length of every x and y vector in these tables.
+const Width = 10
+
 // Stats holds the sufficient statistics of a data set (SPEC 2): one row.
 // Matrices are d x d, stored row-major.
 type Stats struct {

@@ -24,8 +24,8 @@ import (
 	pb "github.com/demystify-resnet/repro/plugins/internal/proto"
 )
 
-// maxLogLine caps one log line sent to the host (gRPC messages are capped at
-// 4 MiB; a log line has no business being that long).
+// maxLogLine caps one log line sent to the host (a log line has no business
+// being anywhere near the message cap, pb.MaxMessageBytes).
 const maxLogLine = 64 << 10
 
 // Serve runs the plugin: it validates the stages' specs, performs the
@@ -50,7 +50,10 @@ func Serve(stages ...Stage) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: pb.Handshake,
 		Plugins:         plugin.PluginSet{pb.PluginKey: &grpcPlugin{srv: srv}},
-		GRPCServer:      plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return plugin.DefaultGRPCServer(append(opts,
+				grpc.MaxRecvMsgSize(pb.MaxMessageBytes), grpc.MaxSendMsgSize(pb.MaxMessageBytes)))
+		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:       "sdk",
 			Level:      hclog.Warn,
@@ -122,7 +125,7 @@ func newServer(stages []Stage) (*server, error) {
 }
 
 func specToWire(s StageSpec) (*pb.StageSpec, error) {
-	w := &pb.StageSpec{Name: s.Name, Version: s.Version, Doc: s.Doc, Threads: int32(s.Threads)}
+	w := &pb.StageSpec{Name: s.Name, Version: s.Version, Doc: s.Doc, Threads: int32(s.Threads), Persistent: s.Persistent}
 	for _, p := range s.Params {
 		wp := &pb.ParamSpec{Name: p.Name, Type: string(p.Type), Doc: p.Doc, Min: p.Min, Max: p.Max}
 		if p.Default != nil {
@@ -220,6 +223,19 @@ func (s *server) Run(req *pb.RunRequest, stream grpc.ServerStreamingServer[pb.Ru
 	lvl, err := zerolog.ParseLevel(req.GetLogLevel())
 	if err != nil || req.GetLogLevel() == "" {
 		lvl = zerolog.TraceLevel
+	}
+	// A persistent worker serves many runs from one process, so every run
+	// enters its own OutDir (a one-shot process already starts there) and
+	// leaves it when done.
+	if dir := req.GetOutDir(); dir != "" {
+		prev, err := os.Getwd()
+		if err != nil {
+			return status.Errorf(codes.Internal, "sdk: working directory: %v", err)
+		}
+		if err := os.Chdir(dir); err != nil {
+			return status.Errorf(codes.InvalidArgument, "sdk: enter OutDir: %v", err)
+		}
+		defer func() { _ = os.Chdir(prev) }()
 	}
 	snd := &sender{stream: stream}
 	r := NewRequest(spec.Name, params, inputs, req.GetOutDir(), req.GetSeed(),

@@ -94,6 +94,17 @@ type StageSpec struct {
 	// Threads is the number of threads the stage uses (a scheduler hint;
 	// 0 means 1).
 	Threads int
+	// Persistent declares that the stage keeps no state between runs (no
+	// globals it changes, no caches whose contents change its outputs, no
+	// goroutines or files left behind, no reliance on the process's working
+	// directory beyond the OutDir the SDK changes into for each run), so
+	// the host may serve many of its tasks, one after another, from one
+	// plugin process (a persistent worker) instead of launching one process
+	// per task. Each task still gets a fresh request and an empty OutDir; a
+	// task that crashes its worker is retried once in a fresh process, and
+	// `pipeline verify` always uses fresh processes, so state that leaks
+	// between tasks shows up as a difference. Off by default.
+	Persistent bool
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*$`)

@@ -52,8 +52,9 @@ type Request struct {
 // progressInterval throttles Progress to at most ~10 events per second.
 const progressInterval = 100 * time.Millisecond
 
-// NewRequest builds a Request for calling a Stage in-process, for example in
-// a plugin's unit tests. progress may be nil.
+// NewRequest builds a Request from its parts, as the SDK's server does.
+// progress may be nil. In a plugin's tests, TestRequest is easier to read
+// and validates the parameters first.
 func NewRequest(stage string, params Params, inputs map[string][]string, outDir string, seed uint64,
 	log zerolog.Logger, progress func(done, total float64, msg string)) *Request {
 	return &Request{Stage: stage, Params: params, Inputs: inputs, OutDir: outDir, Seed: seed, Log: log, progress: progress}
@@ -138,12 +139,6 @@ func (d Diagnostic) String() string {
 		return d.Severity.String() + ": " + d.Summary
 	}
 	return d.Severity.String() + ": " + d.Summary + ": " + d.Detail
-}
-
-// Errorf returns a Response carrying one Error diagnostic, for the common
-// "the stage failed" return: `return sdk.Errorf("diverged", "loss %g at step %d", l, k), nil`.
-func Errorf(summary, detailFormat string, args ...any) *Response {
-	return &Response{Diagnostics: []Diagnostic{{Severity: Error, Summary: summary, Detail: fmt.Sprintf(detailFormat, args...)}}}
 }
 
 // HasErrors reports whether any diagnostic fails the stage (Severity.Fails).

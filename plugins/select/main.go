@@ -29,8 +29,9 @@ type selectStage struct{}
 
 func (selectStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "select",
-		Version: "2",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "select",
+		Version:    "2",
 		Doc: "For each (net, init, init_scale, activation, dataset, m, depth) in the curves, the learning rate whose final loss, " +
 			"averaged over replicates, is lowest (a diverged replicate counts as +Inf; ties go to the smaller lr), marked " +
 			"at_grid_edge when it is the smallest or largest rate run (a warning names those rows).",
@@ -74,7 +75,7 @@ type run struct {
 func (selectStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	paths := req.Inputs["curves"]
 	if len(paths) == 0 {
-		return sdk.Errorf("missing input", "curves: no files"), nil
+		return sdk.Failf("missing input", "curves: no files"), nil
 	}
 	type runKey struct {
 		g         group
@@ -89,10 +90,10 @@ func (selectStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 		req.Progress(float64(i), float64(len(paths)), "reading curves")
 		rows, err := table.Read[schema.Curve](path)
 		if err != nil {
-			return sdk.Errorf("bad curves input", "%v", err), nil
+			return sdk.Failf("bad curves input", "%v", err), nil
 		}
 		if len(rows) == 0 {
-			return sdk.Errorf("bad curves input", "%s: no rows", path), nil
+			return sdk.Failf("bad curves input", "%s: no rows", path), nil
 		}
 		// Every run in this file, its rows by epoch.
 		byRun := map[runKey][]schema.Curve{}
@@ -106,12 +107,12 @@ func (selectStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 		}
 		for _, k := range keys {
 			if prev, dup := final[k]; dup {
-				return sdk.Errorf("duplicate run", "%s lr=%v replicate=%d appears in %s and %s",
+				return sdk.Failf("duplicate run", "%s lr=%v replicate=%d appears in %s and %s",
 					k.g, k.lr, k.replicate, prev.file, path), nil
 			}
 			r, err := summarise(byRun[k])
 			if err != nil {
-				return sdk.Errorf("bad curves input", "%s: %s lr=%v replicate=%d: %v", path, k.g, k.lr, k.replicate, err), nil
+				return sdk.Failf("bad curves input", "%s: %s lr=%v replicate=%d: %v", path, k.g, k.lr, k.replicate, err), nil
 			}
 			r.file = path
 			final[k] = r
@@ -135,7 +136,7 @@ func (selectStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 	for _, g := range groups {
 		b, warn, err := best(g, byGroup[g])
 		if err != nil {
-			return sdk.Errorf("inconsistent sweep", "%s: %v", g, err), nil
+			return sdk.Failf("inconsistent sweep", "%s: %v", g, err), nil
 		}
 		if warn != "" {
 			diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: g.String(), Detail: warn})

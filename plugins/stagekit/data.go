@@ -44,7 +44,7 @@ func rowMajor(m *mat.Dense) []float64 {
 	return out
 }
 
-// ReadStats reads and validates a stats table: exactly one row, d = Width,
+// ReadStats reads and validates a stats table: exactly one row, d = schema.Width,
 // matrices of d*d finite values. Errors name the file and the problem.
 func ReadStats(path string) (Stats, error) {
 	rows, err := table.Read[schema.Stats](path)
@@ -55,8 +55,8 @@ func ReadStats(path string) (Stats, error) {
 		return Stats{}, fmt.Errorf("stats input %s: %d rows, want exactly 1", path, len(rows))
 	}
 	r := rows[0]
-	if r.D != Width {
-		return Stats{}, fmt.Errorf("stats input %s: d = %d, the networks have width %d", path, r.D, Width)
+	if r.D != schema.Width {
+		return Stats{}, fmt.Errorf("stats input %s: d = %d, the networks have width %d", path, r.D, schema.Width)
 	}
 	d := int(r.D)
 	mk := func(name string, v []float64) (*mat.Dense, error) {
@@ -93,7 +93,7 @@ type Samples struct {
 func (s Samples) M() int { _, m := s.X.Dims(); return m }
 
 // ReadSamples reads the first m samples of a samples table (m = 0: all of
-// them) and checks that every x and y has Width finite values. It is an
+// them) and checks that every x and y has schema.Width finite values. It is an
 // error if the file holds fewer than m samples or none.
 func ReadSamples(path string, m int) (Samples, error) {
 	rows, err := table.Read[schema.Sample](path)
@@ -112,7 +112,7 @@ func ReadSamples(path string, m int) (Samples, error) {
 	if m > len(rows) {
 		return Samples{}, fmt.Errorf("samples input %s: m = %d but the file has only %d samples", path, m, len(rows))
 	}
-	d := Width
+	d := schema.Width
 	x := mat.NewDense(d, m, nil)
 	y := mat.NewDense(d, m, nil)
 	for j, r := range rows[:m] {

@@ -7,7 +7,7 @@
 //
 // It is imported only by plugin binaries. Errors about the data or the
 // parameters are returned as errors whose message is fit for a stage
-// diagnostic (the plugins turn them into sdk.Errorf responses).
+// diagnostic (the plugins turn them into sdk.Fail responses).
 package stagekit
 
 import (
@@ -20,9 +20,6 @@ import (
 	"github.com/demystify-resnet/repro/core/nets"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
-
-// Width is the width d of every network of the reproduction (SPEC 4).
-const Width = 10
 
 // Net is a fully resolved network of the reproduction: a schema net name, a
 // depth, an activation at the mid position, and an initialisation.
@@ -42,12 +39,9 @@ type Net struct {
 	// unless overridden (Small = 0.01 x Xavier; a Small net of Scale s is
 	// s x Xavier, so the perturbation study varies it).
 	Scale float64
-	// Arch is the core/nets architecture (width Width, activation at Mid).
+	// Arch is the core/nets architecture (width schema.Width, activation at Mid).
 	Arch nets.Arch
 }
-
-// Nets lists the valid net names in a fixed order.
-var Nets = []string{schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut1, schema.NetShortcut2, schema.NetShortcut3}
 
 // ParseNet resolves the stage parameters net, depth, activation and init
 // (init "" = the net's default: xavier -> Xavier, orthogonal -> Orthogonal,
@@ -69,7 +63,7 @@ func ParseNet(name string, depth int, activation, init string) (Net, error) {
 		return Net{}, fmt.Errorf("depth %d < 1", depth)
 	}
 	n := Net{Name: name, Depth: depth, Activation: ActivationName(act)}
-	arch := nets.Arch{Width: Width, Mid: act}
+	arch := nets.Arch{Width: schema.Width, Mid: act}
 	switch name {
 	case schema.NetXavier, schema.NetOrthogonal:
 		arch.Plain = true
@@ -94,7 +88,7 @@ func ParseNet(name string, depth int, activation, init string) (Net, error) {
 		arch.Shortcut = n.N
 		n.Init = initw.Small
 	default:
-		return Net{}, fmt.Errorf("unknown net %q (want one of %v)", name, Nets)
+		return Net{}, fmt.Errorf("unknown net %q (want one of %v)", name, schema.Nets)
 	}
 	arch.Units = depth / arch.Shortcut
 	if init != "" {

@@ -9,35 +9,29 @@ import (
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
 
-// NetParams returns the parameters that describe a network, shared (same
-// names, types, defaults and docs) by train, hessian.point and
-// hessian.trajectory: net, depth, activation, init, replicate. The depth is
-// bounded to [1, maxDepth]: each stage declares the largest network it can
+// NetParams are the parameters that describe a network, shared (same
+// names, types, defaults and docs) by train.init, train, hessian.point and
+// hessian.trajectory: embed it in a stage's params struct (sdk.ParamsOf
+// flattens it). The depth is bounded below by 1; each stage bounds it above
+// with sdk.WithBounds("depth", 1, maxDepth), the largest network it can
 // compute in reasonable memory and time (P = 100 D weights for d = 10).
-func NetParams(maxDepth float64) []sdk.ParamSpec {
-	return []sdk.ParamSpec{
-		{Name: "net", Type: sdk.TypeString, Doc: "xavier | orthogonal (plain nets) | shortcut1 | shortcut2 | shortcut3"},
-		{Name: "depth", Type: sdk.TypeInt, Doc: "number of weight layers D (divisible by n for shortcut nets)",
-			Min: sdk.Bound(1), Max: sdk.Bound(maxDepth)},
-		{Name: "activation", Type: sdk.TypeString, Default: "linear",
-			Doc: "linear | relu | tanh | sigmoid, at the mid position of every unit (plain nets: after layers 1, 3, 5, ...)"},
-		{Name: "init", Type: sdk.TypeString, Default: "",
-			Doc: "overrides the net's initialisation: zero | xavier | small | orthogonal | identity (\"\" = xavier, orthogonal, or small = 0.01 x xavier for shortcut nets)"},
-		{Name: "init_scale", Type: sdk.TypeFloat, Default: 0.0,
-			Doc: "factor applied to the initialisation's draws (0 = default: 0.01 for small, i.e. 0.01 x xavier; 1 otherwise)"},
-		{Name: "replicate", Type: sdk.TypeInt, Default: 0,
-			Doc: "replicate number: with the fields above it names one set of initial weights (train.init draws them; the other stages read them from their init input)"},
-	}
+type NetParams struct {
+	Net        string  `param:"net" doc:"xavier | orthogonal (plain nets) | shortcut1 | shortcut2 | shortcut3"`
+	Depth      int     `param:"depth" min:"1" doc:"number of weight layers D (divisible by n for shortcut nets)"`
+	Activation string  `param:"activation" default:"linear" doc:"linear | relu | tanh | sigmoid, at the mid position of every unit (plain nets: after layers 1, 3, 5, ...)"`
+	Init       string  `param:"init" default:"" doc:"overrides the net's initialisation: zero | xavier | small | orthogonal | identity (\"\" = xavier, orthogonal, or small = 0.01 x xavier for shortcut nets)"`
+	InitScale  float64 `param:"init_scale" default:"0" doc:"factor applied to the initialisation's draws (0 = default: 0.01 for small, i.e. 0.01 x xavier; 1 otherwise)"`
+	Replicate  int     `param:"replicate" default:"0" doc:"replicate number: with the fields above it names one set of initial weights (train.init draws them; the other stages read them from their init input)"`
 }
 
-// NetFromParams resolves the NetParams of a request (see ParseNet and
+// Resolve returns the network the parameters describe (see ParseNet and
 // Net.WithScale).
-func NetFromParams(p sdk.Params) (Net, error) {
-	n, err := ParseNet(p.String("net"), p.Int("depth"), p.String("activation"), p.String("init"))
+func (p NetParams) Resolve() (Net, error) {
+	n, err := ParseNet(p.Net, p.Depth, p.Activation, p.Init)
 	if err != nil {
 		return Net{}, err
 	}
-	return n.WithScale(p.Float("init_scale"))
+	return n.WithScale(p.InitScale)
 }
 
 // InitInput is the input port holding a network's initial weights
@@ -52,11 +46,11 @@ func InitInput() sdk.PortSpec {
 func LoadInit(req *sdk.Request, net Net, replicate int) ([]float64, *sdk.Response) {
 	path, ok := req.Input("init")
 	if !ok {
-		return nil, sdk.Errorf("missing input", "init: the initial weights (bind it to a train.init stage swept over the same net, depth and replicate)")
+		return nil, sdk.Failf("missing input", "init: the initial weights (bind it to a train.init stage swept over the same net, depth and replicate)")
 	}
 	w, err := ReadInit(path, net, replicate)
 	if err != nil {
-		return nil, sdk.Errorf("bad init input", "%v", err)
+		return nil, sdk.Failf("bad init input", "%v", err)
 	}
 	return w, nil
 }
@@ -89,27 +83,27 @@ func DataInputs() []sdk.PortSpec {
 func LoadObjective(req *sdk.Request, net Net, m int) (nets.Objective, Data, *sdk.Response) {
 	sp, ok := req.Input("stats")
 	if !ok {
-		return nil, Data{}, sdk.Errorf("missing input", "stats")
+		return nil, Data{}, sdk.Failf("missing input", "stats")
 	}
 	st, err := ReadStats(sp)
 	if err != nil {
-		return nil, Data{}, sdk.Errorf("bad stats input", "%v", err)
+		return nil, Data{}, sdk.Failf("bad stats input", "%v", err)
 	}
 	var smp *Samples
 	if !net.Linear() {
 		path, ok := req.Input("samples")
 		if !ok {
-			return nil, Data{}, sdk.Errorf("missing input", "activation %s needs the samples input (nonlinear nets are trained on samples)", net.Activation)
+			return nil, Data{}, sdk.Failf("missing input", "activation %s needs the samples input (nonlinear nets are trained on samples)", net.Activation)
 		}
 		s, err := ReadSamples(path, m)
 		if err != nil {
-			return nil, Data{}, sdk.Errorf("bad samples input", "%v", err)
+			return nil, Data{}, sdk.Failf("bad samples input", "%v", err)
 		}
 		smp = &s
 	}
 	obj, lmin, err := Objective(net, st, smp)
 	if err != nil {
-		return nil, Data{}, sdk.Errorf("bad data", "%v", err)
+		return nil, Data{}, sdk.Failf("bad data", "%v", err)
 	}
 	d := Data{Dataset: st.Row.Dataset, M: int(st.Row.M), LMin: lmin}
 	if smp != nil {

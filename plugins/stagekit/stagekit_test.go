@@ -11,6 +11,7 @@ import (
 
 	"github.com/demystify-resnet/repro/core/initw"
 	"github.com/demystify-resnet/repro/core/nets"
+	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
 // TestParseNet: the table of SPEC 4 / the brief (oracle: the architecture
@@ -38,7 +39,7 @@ func TestParseNet(t *testing.T) {
 		}
 		a := n.Arch
 		if a.Plain != tc.plain || n.N != tc.n || a.Shortcut != tc.shortcut || a.Units != tc.r || n.Init != tc.kind ||
-			a.Mid != tc.mid || a.Pre != nets.Identity || a.Post != nets.Identity || a.Width != Width || a.Depth() != tc.depth {
+			a.Mid != tc.mid || a.Pre != nets.Identity || a.Post != nets.Identity || a.Width != schema.Width || a.Depth() != tc.depth {
 			t.Errorf("%v: got %+v", tc, n)
 		}
 	}

@@ -165,7 +165,7 @@ func checkT2(c *checker, d *setup) error {
 	blockwise := true
 	for _, r := range c.units {
 		a := res(2, r)
-		ev, blocks, err := unitEigenvalues(hessianAt(d.lin(a), make([]float64, a.NumParams())), 2*stagekit.Width*stagekit.Width)
+		ev, blocks, err := unitEigenvalues(hessianAt(d.lin(a), make([]float64, a.NumParams())), 2*schema.Width*schema.Width)
 		if err != nil {
 			return fmt.Errorf("T2 R=%d: %w", r, err)
 		}
@@ -242,7 +242,7 @@ func checkT4(c *checker, d *setup) error {
 	bdev := maxAbsDiff(h1, &h1t) / hs
 	c.within("T4.blocks", "T4", d.name, "n=1: H at 0 has B = I (x) Sxx on the diagonal and B + A (A from Sxx - Syx) off it",
 		bdev, tolEntries, "max |H - Theorem 1 H| / max|H|, R=3")
-	dd := stagekit.Width * stagekit.Width
+	dd := schema.Width * schema.Width
 	var tdev float64
 	for k := 0; k+1 < a1.Depth(); k++ {
 		for kp := 0; kp+1 < a1.Depth(); kp++ {
@@ -301,12 +301,12 @@ func checkT5(c *checker, d *setup) error {
 	if rr.Diverged || rp.Diverged {
 		return fmt.Errorf("T5: GD diverged at lr %v", t5LR)
 	}
-	dd := stagekit.Width * stagekit.Width
+	dd := schema.Width * schema.Width
 	var wdev, ldev float64
 	for k := 0; k < aRes.Depth(); k++ {
 		for i := 0; i < dd; i++ {
 			v := rr.Checkpoints[c.steps][k*dd+i]
-			if i%(stagekit.Width+1) == 0 { // diagonal entry (column-major i = j*d + j)
+			if i%(schema.Width+1) == 0 { // diagonal entry (column-major i = j*d + j)
 				v++
 			}
 			wdev = math.Max(wdev, math.Abs(v-rp.Checkpoints[c.steps][k*dd+i]))
@@ -382,7 +382,7 @@ func checkReLU(c *checker, d *setup) error {
 	return nil
 }
 
-func res(n, r int) nets.Arch { return nets.Arch{Width: stagekit.Width, Shortcut: n, Units: r} }
+func res(n, r int) nets.Arch { return nets.Arch{Width: schema.Width, Shortcut: n, Units: r} }
 
 func maxAbs(x []float64) float64 {
 	var m float64

@@ -20,6 +20,7 @@ import (
 
 	"github.com/demystify-resnet/repro/core/data"
 	"github.com/demystify-resnet/repro/core/spectrum"
+	"github.com/demystify-resnet/repro/plugins/schema"
 	"github.com/demystify-resnet/repro/plugins/sdk"
 	"github.com/demystify-resnet/repro/plugins/stagekit"
 )
@@ -28,20 +29,22 @@ func main() { sdk.Serve(theorems{}) }
 
 type theorems struct{}
 
+type params struct {
+	SyntheticSeed int   `param:"synthetic_seed" default:"1" doc:"seed of the synthetic data set (core/data.Synthetic, rand.NewPCG(seed, 1))"`
+	SyntheticM    int   `param:"synthetic_m" default:"2000" doc:"number of synthetic samples"`
+	Units         []int `param:"units" default:"[1, 2, 3, 5, 10, 20]" doc:"numbers of residual units R for the depth claims (T2: n = 2 nets of R units; T4: n = 1 nets of R layers)"`
+	M             int   `param:"m" default:"0" doc:"samples input: number of samples used by the nonlinear checks (0 = all)"`
+	T5Steps       int   `param:"t5_steps" default:"50" doc:"T5: number of GD steps compared"`
+}
+
 func (theorems) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "theorems",
-		Version: "1",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "theorems",
+		Version:    "1",
 		Doc: "Numerical checks of Theorem 1 (SPEC 3: T1..T6, ReLU convention) on the input statistics (and samples, " +
 			"if given) and on a synthetic data set; one schema.Check row per check and data set.",
-		Params: []sdk.ParamSpec{
-			{Name: "synthetic_seed", Type: sdk.TypeInt, Default: 1, Doc: "seed of the synthetic data set (core/data.Synthetic, rand.NewPCG(seed, 1))"},
-			{Name: "synthetic_m", Type: sdk.TypeInt, Default: 2000, Doc: "number of synthetic samples"},
-			{Name: "units", Type: sdk.TypeInts, Default: []int{1, 2, 3, 5, 10, 20},
-				Doc: "numbers of residual units R for the depth claims (T2: n = 2 nets of R units; T4: n = 1 nets of R layers)"},
-			{Name: "m", Type: sdk.TypeInt, Default: 0, Doc: "samples input: number of samples used by the nonlinear checks (0 = all)"},
-			{Name: "t5_steps", Type: sdk.TypeInt, Default: 50, Doc: "T5: number of GD steps compared"},
-		},
+		Params: sdk.ParamsOf[params](),
 		Inputs: []sdk.PortSpec{
 			{Name: "stats", Doc: "datagen stats (schema.Stats), e.g. whitened MNIST"},
 			{Name: "samples", Optional: true, Doc: "datagen samples of the same data set: adds the nonlinear checks (tanh, ReLU) on it"},
@@ -59,50 +62,53 @@ type dataset struct {
 }
 
 func (theorems) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p := req.Params
-	units := p.Ints("units")
+	p, err := sdk.Decode[params](req.Params)
+	if err != nil {
+		return nil, err
+	}
+	units := p.Units
 	if len(units) < 2 {
-		return sdk.Errorf("bad param", "units needs at least two values to test depth claims, got %v", units), nil
+		return sdk.Failf("bad param", "units needs at least two values to test depth claims, got %v", units), nil
 	}
 	for _, r := range units {
 		if r < 1 {
-			return sdk.Errorf("bad param", "units: R = %d < 1", r), nil
+			return sdk.Failf("bad param", "units: R = %d < 1", r), nil
 		}
 	}
 	units = slices.Clone(units)
 	slices.Sort(units)
 	units = slices.Compact(units)
-	if p.Int("synthetic_m") < 1 || p.Int("t5_steps") < 1 {
-		return sdk.Errorf("bad param", "synthetic_m and t5_steps must be >= 1"), nil
+	if p.SyntheticM < 1 || p.T5Steps < 1 {
+		return sdk.Failf("bad param", "synthetic_m and t5_steps must be >= 1"), nil
 	}
 	sp, _ := req.Input("stats")
 	st, err := stagekit.ReadStats(sp)
 	if err != nil {
-		return sdk.Errorf("bad stats input", "%v", err), nil
+		return sdk.Failf("bad stats input", "%v", err), nil
 	}
 	in := dataset{name: st.Row.Dataset, sxx: st.Sxx, syx: st.Syx, syy: st.Syy}
 	if in.name == "synthetic" || in.name == "" {
 		in.name = "input-" + in.name
 	}
 	if path, ok := req.Input("samples"); ok {
-		s, err := stagekit.ReadSamples(path, p.Int("m"))
+		s, err := stagekit.ReadSamples(path, p.M)
 		if err != nil {
-			return sdk.Errorf("bad samples input", "%v", err), nil
+			return sdk.Failf("bad samples input", "%v", err), nil
 		}
 		in.x, in.y = s.X, s.Y
 	}
-	x, y := data.Synthetic(rand.New(rand.NewPCG(uint64(p.Int("synthetic_seed")), 1)), stagekit.Width, p.Int("synthetic_m"))
+	x, y := data.Synthetic(rand.New(rand.NewPCG(uint64(p.SyntheticSeed), 1)), schema.Width, p.SyntheticM)
 	ds := data.ComputeStats(x, y)
 	syn := dataset{name: "synthetic", sxx: ds.Sxx, syx: ds.Syx, syy: ds.Syy, x: x, y: y}
 
-	c := &checker{ctx: ctx, req: req, units: units, steps: p.Int("t5_steps")}
+	c := &checker{ctx: ctx, req: req, units: units, steps: p.T5Steps}
 	c.total = 2 * float64(c.count())
 	for _, d := range []dataset{in, syn} {
 		if err := c.all(d); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return sdk.Errorf("check failed to run", "%s: %v", d.name, err), nil
+			return sdk.Failf("check failed to run", "%s: %v", d.name, err), nil
 		}
 	}
 	file, err := stagekit.WriteTable(req.OutDir, "checks.parquet", c.rows)

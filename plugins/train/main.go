@@ -35,12 +35,13 @@ type initStage struct{}
 
 func (initStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "train.init",
-		Version: "1",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "train.init",
+		Version:    "1",
 		Doc: "Draws the initial weights of one network replicate from the stage seed (which the engine derives from the " +
 			"manifest seed and these parameters only): the one set of weights that train, hessian.point and " +
 			"hessian.trajectory read for this (net, depth, activation, init, init_scale, replicate).",
-		Params: stagekit.NetParams(maxDepth),
+		Params: sdk.ParamsOf[stagekit.NetParams](sdk.WithBounds("depth", 1, maxDepth)),
 		Outputs: []sdk.PortSpec{
 			{Name: "init", Doc: "init.parquet: one schema.Init row"},
 		},
@@ -49,11 +50,15 @@ func (initStage) Spec() sdk.StageSpec {
 }
 
 func (initStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	net, err := stagekit.NetFromParams(req.Params)
+	p, err := sdk.Decode[stagekit.NetParams](req.Params)
 	if err != nil {
-		return sdk.Errorf("bad network", "%v", err), nil
+		return nil, err
 	}
-	rep := req.Params.Int("replicate")
+	net, err := p.Resolve()
+	if err != nil {
+		return sdk.Fail("bad network", err.Error()), nil
+	}
+	rep := p.Replicate
 	w := net.InitWeights(req.Seed)
 	row := net.InitRow(rep, w)
 	req.Log.Info().Str("arch", net.Arch.String()).Str("init", net.InitName()).Float64("init_scale", net.Scale).
@@ -67,25 +72,27 @@ func (initStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, erro
 
 type trainStage struct{}
 
+// trainParams are train's parameters: the network's, then the run's.
+type trainParams struct {
+	stagekit.NetParams
+	LR          float64 `param:"lr" doc:"learning rate (> 0)"`
+	Epochs      int     `param:"epochs" default:"1000" min:"0" doc:"number of full-batch steps"`
+	Checkpoints []int   `param:"checkpoints" default:"[]" doc:"epochs (0..epochs) at which to save the weights in checkpoints.parquet; [] = no checkpoints output"`
+	M           int     `param:"m" default:"0" doc:"nonlinear nets: number of samples used (the first m of the samples input; 0 = all)"`
+}
+
 // maxDepth and maxEpochs bound the networks train accepts (P = 100,000
 // weights; a curve of a million rows).
 const maxDepth, maxEpochs = 1000, 1e6
 
 func (trainStage) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
-		Name:    "train",
-		Version: "2",
+		Persistent: true, // keeps no state between tasks: a persistent worker may serve many
+		Name:       "train",
+		Version:    "2",
 		Doc: "Full-batch gradient descent (no momentum, no weight decay) of one network from its initial weights " +
 			"(the init input, from train.init). Records loss, gradient norm and mean Frobenius norm at every epoch.",
-		Params: append(stagekit.NetParams(maxDepth),
-			sdk.ParamSpec{Name: "lr", Type: sdk.TypeFloat, Doc: "learning rate (> 0)"},
-			sdk.ParamSpec{Name: "epochs", Type: sdk.TypeInt, Default: 1000, Doc: "number of full-batch steps",
-				Min: sdk.Bound(0), Max: sdk.Bound(maxEpochs)},
-			sdk.ParamSpec{Name: "checkpoints", Type: sdk.TypeInts, Default: []int{},
-				Doc: "epochs (0..epochs) at which to save the weights in checkpoints.parquet; [] = no checkpoints output"},
-			sdk.ParamSpec{Name: "m", Type: sdk.TypeInt, Default: 0,
-				Doc: "nonlinear nets: number of samples used (the first m of the samples input; 0 = all)"},
-		),
+		Params: sdk.ParamsOf[trainParams](sdk.WithBounds("depth", 1, maxDepth), sdk.WithBounds("epochs", 0, maxEpochs)),
 		Inputs: append(stagekit.DataInputs(), stagekit.InitInput()),
 		Outputs: []sdk.PortSpec{
 			{Name: "curve", Doc: "curve.parquet: schema.Curve rows, epochs 0..epochs"},
@@ -96,32 +103,35 @@ func (trainStage) Spec() sdk.StageSpec {
 }
 
 func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p := req.Params
-	net, err := stagekit.NetFromParams(p)
+	p, err := sdk.Decode[trainParams](req.Params)
 	if err != nil {
-		return sdk.Errorf("bad network", "%v", err), nil
+		return nil, err
 	}
-	lr, epochs := p.Float("lr"), p.Int("epochs")
+	net, err := p.Resolve()
+	if err != nil {
+		return sdk.Fail("bad network", err.Error()), nil
+	}
+	lr, epochs := p.LR, p.Epochs
 	if !(lr > 0) {
-		return sdk.Errorf("bad param", "lr = %v, want > 0", lr), nil
+		return sdk.Failf("bad param", "lr = %v, want > 0", lr), nil
 	}
 	if epochs < 0 {
-		return sdk.Errorf("bad param", "epochs = %d < 0", epochs), nil
+		return sdk.Failf("bad param", "epochs = %d < 0", epochs), nil
 	}
-	cps := p.Ints("checkpoints")
+	cps := p.Checkpoints
 	for _, e := range cps {
 		if e < 0 || e > epochs {
-			return sdk.Errorf("bad param", "checkpoint epoch %d outside [0, %d]", e, epochs), nil
+			return sdk.Failf("bad param", "checkpoint epoch %d outside [0, %d]", e, epochs), nil
 		}
 	}
 	slices.Sort(cps)
 	cps = slices.Compact(cps)
-	rep := p.Int("replicate")
+	rep := p.Replicate
 	w0, resp := stagekit.LoadInit(req, net, rep)
 	if resp != nil {
 		return resp, nil
 	}
-	obj, data, resp := stagekit.LoadObjective(req, net, p.Int("m"))
+	obj, data, resp := stagekit.LoadObjective(req, net, p.M)
 	if resp != nil {
 		return resp, nil
 	}
@@ -159,8 +169,8 @@ func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 				Activation: net.Activation, LR: lr, Replicate: int64(rep), Epoch: int64(e), Loss: res.Loss[e], W: w, InitScale: net.Scale})
 		}
 		if len(cr) < len(cps) {
-			diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "diverged",
-				Detail: fmt.Sprintf("%d of %d checkpoints lie after the divergence at epoch %d and were not written", len(cps)-len(cr), len(cps), res.DivergedAt)})
+			diags = append(diags, sdk.Warn("diverged",
+				fmt.Sprintf("%d of %d checkpoints lie after the divergence at epoch %d and were not written", len(cps)-len(cr), len(cps), res.DivergedAt)))
 		}
 		if out["checkpoints"], err = stagekit.WriteTable(req.OutDir, "checkpoints.parquet", cr); err != nil {
 			return nil, fmt.Errorf("train: %w", err)

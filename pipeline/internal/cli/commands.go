@@ -35,6 +35,7 @@ func runCmd(g *globals) *cobra.Command {
 		profile   string
 		locked    bool
 		lockFile  string
+		workers   bool
 	)
 	cmd := &cobra.Command{
 		Use:               "run MANIFEST [TARGET...]",
@@ -61,6 +62,13 @@ func runCmd(g *globals) *cobra.Command {
 			ex, err := g.executor(executor, l.store)
 			if err != nil {
 				return err
+			}
+			if loc, ok := ex.(*engine.Local); ok && workers {
+				loc.Workers = host.NewWorkers(jobs)
+				defer func() {
+					loc.Workers.Close()
+					g.log.Debug().Int64("launches", loc.Workers.Launches()).Int64("tasks", loc.Workers.Tasks()).Msg("persistent workers ended")
+				}()
 			}
 			live := g.tty && !g.jsonOut
 			disp := progress.New(os.Stderr, live, len(nodes))
@@ -122,6 +130,7 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
 	cmd.Flags().StringVar(&out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
+	cmd.Flags().BoolVar(&workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor); false: a fresh process per task")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
 	cmd.Flags().BoolVar(&locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
@@ -572,7 +581,7 @@ func pluginsCmd(g *globals) *cobra.Command {
 				}
 			}
 			if g.jsonOut {
-				return printJSON(os.Stdout, ps)
+				return printJSON(os.Stdout, pluginsJSON(ps))
 			}
 			if len(ps) == 0 {
 				fmt.Printf("no plugins found in %s\n", strings.Join(dirs, ", "))
@@ -613,6 +622,9 @@ func gcCmd(g *globals) *cobra.Command {
 		Short: "Delete what no kept run record reaches (dry run unless --apply)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if keepLast < 0 {
+				return withCode(ExitUsage, fmt.Errorf("gc: --keep-last %d: want 0 (keep all) or a positive number of run records", keepLast))
+			}
 			store, err := g.openStore()
 			if err != nil {
 				return err

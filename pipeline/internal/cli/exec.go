@@ -29,6 +29,14 @@ func execCmd(g *globals) *cobra.Command {
 			if err := json.Unmarshal(data, &t); err != nil {
 				return withCode(ExitUsage, fmt.Errorf("exec: %s: %w", args[0], err))
 			}
+			// A task file that names no valid action or plugin is bad input
+			// (exit 2, like a bad manifest), not a stage that failed.
+			if _, err := artifacts.ParseActionID(t.ActionID); err != nil {
+				return withCode(ExitUsage, fmt.Errorf("exec: %s: action_id: %w", args[0], err))
+			}
+			if t.Instance == "" || t.PluginPath == "" || t.Spec.Name == "" {
+				return withCode(ExitUsage, fmt.Errorf("exec: %s: want instance, plugin_path and spec.name", args[0]))
+			}
 			store, err := g.openStore()
 			if err != nil {
 				return err

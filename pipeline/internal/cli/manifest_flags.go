@@ -25,7 +25,7 @@ func addManifestFlags(cmd *cobra.Command, f *manifestFlags) {
 	pf.StringVar(&f.stages, "max-stages", "", fmt.Sprintf("most stage instances a manifest may expand to (env %s; default %d)", manifest.EnvMaxStages, d.Stages))
 	pf.StringVar(&f.bindings, "max-bindings", "", fmt.Sprintf("most input bindings (instances times the instances each reads) (env %s; default %d)", manifest.EnvMaxBindings, d.Bindings))
 	pf.StringVar(&f.bytes, "max-manifest-bytes", "", fmt.Sprintf("largest manifest file, e.g. 64M (env %s; default %d)", manifest.EnvMaxManifestBytes, d.Bytes))
-	pf.StringVar(&f.paramBytes, "max-param-bytes", "", fmt.Sprintf("largest encoded parameters of one stage instance; a plugin request must stay below gRPC's 4 MiB (env %s; default %d)", manifest.EnvMaxParamBytes, d.ParamBytes))
+	pf.StringVar(&f.paramBytes, "max-param-bytes", "", fmt.Sprintf("largest encoded parameters of one stage instance; a plugin request, with its input paths, must stay below the protocol's 64 MiB (env %s; default %d)", manifest.EnvMaxParamBytes, d.ParamBytes))
 }
 
 // options resolves the manifest options: limits from flags over environment

@@ -95,7 +95,7 @@ func TestNewPlugin(t *testing.T) {
 	if d := digest(); d != d0 {
 		t.Errorf("a comment-only edit changed the digest: %s -> %s", d0[:12], d[:12])
 	}
-	edit("Default: 8,", "Default: 9,")
+	edit(`default:"8"`, `default:"9"`)
 	if d := digest(); d == d0 {
 		t.Errorf("a code edit kept the digest %s", d0[:12])
 	}

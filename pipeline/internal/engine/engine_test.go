@@ -441,15 +441,15 @@ func TestComposedManifestHasTheFlatActionIDs(t *testing.T) {
 
 func TestRequestSizeIsCheckedBeforeLaunch(t *testing.T) {
 	n := &Node{Name: "agg", ParamsJSON: `{"n":1}`}
-	paths := map[string][]string{"in": make([]string, 50000)}
+	paths := map[string][]string{"in": make([]string, 700000)}
 	for i := range paths["in"] {
 		paths["in"][i] = "/store/objects/ab/" + strings.Repeat("f", 64)
 	}
 	err := checkRequestSize(n, paths)
-	if err == nil || !strings.Contains(err.Error(), "stage agg: its plugin request (parameters and 50000 input paths, 4.7 MiB) exceeds") {
+	if err == nil || !strings.Contains(err.Error(), "stage agg: its plugin request (parameters and 700000 input paths, 65.4 MiB) exceeds the plugin protocol's 64 MiB") {
 		t.Fatalf("error %v", err)
 	}
-	paths["in"] = paths["in"][:10000]
+	paths["in"] = paths["in"][:100000] // the engine benchmark's final stage at 1e5
 	if err := checkRequestSize(n, paths); err != nil {
 		t.Fatal(err)
 	}

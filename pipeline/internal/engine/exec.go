@@ -82,6 +82,11 @@ func (e *StageError) Error() string {
 // Local executes tasks in this process's machine, launching plugins directly.
 type Local struct {
 	Store *artifacts.Store
+	// Workers, if set, serves the tasks of stages that declare themselves
+	// persistent from long-lived plugin processes (host.Workers); nil
+	// launches a fresh process for every task. The caller closes it after
+	// the run.
+	Workers *host.Workers
 }
 
 // Name implements Executor.
@@ -89,7 +94,7 @@ func (l *Local) Name() string { return "local" }
 
 // Execute implements Executor.
 func (l *Local) Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
-	return ExecuteTask(ctx, l.Store, t, progress, log)
+	return executeTask(ctx, l.Store, t, progress, log, l.Workers)
 }
 
 // ExecuteTask runs a task against a store: it takes the action's lock (so two
@@ -98,6 +103,11 @@ func (l *Local) Execute(ctx context.Context, t *Task, progress Progress, log zer
 // t.Retries times on failure), publishes every output and records the action.
 // It is shared by the local executor and by `pipeline exec` on cluster nodes.
 func ExecuteTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
+	return executeTask(ctx, store, t, progress, log, nil)
+}
+
+// executeTask is ExecuteTask on workers (nil: a fresh process per attempt).
+func executeTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (artifacts.Action, error) {
 	aid, err := artifacts.ParseActionID(t.ActionID)
 	if err != nil {
 		return artifacts.Action{}, fmt.Errorf("engine: task %s: %w", t.Instance, err)
@@ -120,7 +130,7 @@ func ExecuteTask(ctx context.Context, store *artifacts.Store, t *Task, progress 
 		if attempt > 0 {
 			log.Warn().Err(lastErr).Int("attempt", attempt+1).Msg("retrying stage")
 		}
-		a, err := runOnce(ctx, store, aid, t, progress, log)
+		a, err := runOnce(ctx, store, aid, t, progress, log, workers)
 		if err == nil {
 			return a, nil
 		}
@@ -132,8 +142,8 @@ func ExecuteTask(ctx context.Context, store *artifacts.Store, t *Task, progress 
 	return artifacts.Action{}, lastErr
 }
 
-func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
-	st, err := RunStaged(ctx, store, t, progress, log)
+func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (artifacts.Action, error) {
+	st, err := runStaged(ctx, store, t, progress, log, workers)
 	if err != nil {
 		return artifacts.Action{}, err
 	}

@@ -70,9 +70,15 @@ type Staged struct {
 // Cleanup removes the staging directory.
 func (s *Staged) Cleanup() { os.RemoveAll(s.Dir) }
 
-// RunStaged runs a task's plugin into a fresh staging directory of the store
-// and checks its diagnostics; nothing is published. The caller must Cleanup.
+// RunStaged runs a task's plugin, in a fresh process, into a fresh staging
+// directory of the store and checks its diagnostics; nothing is published.
+// The caller must Cleanup.
 func RunStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger) (*Staged, error) {
+	return runStaged(ctx, store, t, progress, log, nil)
+}
+
+// runStaged is RunStaged on workers (nil: a fresh process per task).
+func runStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (*Staged, error) {
 	dir, err := store.Staging("run")
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", t.Instance, err)
@@ -84,7 +90,11 @@ func RunStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Pr
 		return nil, err
 	}
 	defer release()
-	res, err := host.Run(ctx, t.Plugin(), host.RunRequest{
+	run := host.Run
+	if workers != nil {
+		run = workers.Run
+	}
+	res, err := run(ctx, t.Plugin(), host.RunRequest{
 		Stage: t.Spec.Name, Params: t.Params, Inputs: inputs, OutDir: dir,
 		Seed: t.Seed, Timeout: t.Timeout, OnProgress: progress, Log: log,
 	})

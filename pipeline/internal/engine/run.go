@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/plugins/host"
 )
 
 // Status is the outcome of one node in a run.
@@ -208,9 +209,9 @@ func executeNode(ctx context.Context, n *Node, res Result, results map[*Node]*Re
 	return res
 }
 
-// maxRequestBytes is the message cap of the plugin protocol (gRPC's default
-// of 4 MiB); a request carries the parameters and one path per input file.
-const maxRequestBytes = 4 << 20
+// maxRequestBytes is the message cap of the plugin protocol; a request
+// carries the parameters and one path per input file.
+const maxRequestBytes = host.MaxRequestBytes
 
 // checkRequestSize fails, before a plugin is launched, a node whose request
 // would not fit in one message (estimated with 16 bytes of framing per path).

@@ -21,8 +21,9 @@ type Limits struct {
 
 // DefaultLimits are high enough for real work (a million stage instances, the
 // engine benchmark) and low enough to fail in seconds rather than exhaust a
-// machine. ParamBytes stays below gRPC's default 4 MiB message cap, which the
-// plugin request must fit in.
+// machine. ParamBytes stays far below the plugin protocol's 64 MiB message
+// cap (host.MaxRequestBytes), which the plugin request, parameters plus one
+// path per input file, must fit in.
 var DefaultLimits = Limits{
 	Bytes:      64 << 20,
 	Stages:     1_000_000,

@@ -17,6 +17,8 @@ import (
 const (
 	Example = "github.com/demystify-resnet/repro/plugins/example"
 	Testkit = "github.com/demystify-resnet/repro/plugins/testplugins/testkit"
+	// Worker's stages declare themselves persistent (plugins/testplugins/worker).
+	Worker = "github.com/demystify-resnet/repro/plugins/testplugins/worker"
 )
 
 // Build compiles each package of plugins (plugin name -> import path) with

@@ -8,6 +8,11 @@ import plugin "github.com/hashicorp/go-plugin"
 // go-plugin handshake with a "recompile the plugin" message.
 const ProtocolVersion = 1
 
+// MaxMessageBytes is the largest gRPC message either side sends or accepts
+// (gRPC's default is 4 MiB). A run request lists one path per input file: a
+// final stage reading 100,000 inputs sends about 15 MB.
+const MaxMessageBytes = 64 << 20
+
 // PluginKey is the single go-plugin plugin-set key both sides register.
 const PluginKey = "stage"
 

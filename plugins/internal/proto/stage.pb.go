@@ -169,14 +169,17 @@ func (x *DescribeResponse) GetStages() []*StageSpec {
 }
 
 type StageSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Doc           string                 `protobuf:"bytes,3,opt,name=doc,proto3" json:"doc,omitempty"`
-	Params        []*ParamSpec           `protobuf:"bytes,4,rep,name=params,proto3" json:"params,omitempty"`
-	Inputs        []*PortSpec            `protobuf:"bytes,5,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	Outputs       []*PortSpec            `protobuf:"bytes,6,rep,name=outputs,proto3" json:"outputs,omitempty"`
-	Threads       int32                  `protobuf:"varint,7,opt,name=threads,proto3" json:"threads,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Doc     string                 `protobuf:"bytes,3,opt,name=doc,proto3" json:"doc,omitempty"`
+	Params  []*ParamSpec           `protobuf:"bytes,4,rep,name=params,proto3" json:"params,omitempty"`
+	Inputs  []*PortSpec            `protobuf:"bytes,5,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Outputs []*PortSpec            `protobuf:"bytes,6,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	Threads int32                  `protobuf:"varint,7,opt,name=threads,proto3" json:"threads,omitempty"`
+	// The stage keeps no state between Run calls: the host may run many of its
+	// tasks, one after another, in one process (a persistent worker).
+	Persistent    bool `protobuf:"varint,8,opt,name=persistent,proto3" json:"persistent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -258,6 +261,13 @@ func (x *StageSpec) GetThreads() int32 {
 		return x.Threads
 	}
 	return 0
+}
+
+func (x *StageSpec) GetPersistent() bool {
+	if x != nil {
+		return x.Persistent
+	}
+	return false
 }
 
 type ParamSpec struct {
@@ -870,7 +880,7 @@ const file_stage_proto_rawDesc = "" +
 	"\x0fDescribeRequest\"u\n" +
 	"\x10DescribeResponse\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\rR\x0fprotocolVersion\x126\n" +
-	"\x06stages\x18\x02 \x03(\v2\x1e.demystify.plugin.v1.StageSpecR\x06stages\"\x8d\x02\n" +
+	"\x06stages\x18\x02 \x03(\v2\x1e.demystify.plugin.v1.StageSpecR\x06stages\"\xad\x02\n" +
 	"\tStageSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x10\n" +
@@ -878,7 +888,10 @@ const file_stage_proto_rawDesc = "" +
 	"\x06params\x18\x04 \x03(\v2\x1e.demystify.plugin.v1.ParamSpecR\x06params\x125\n" +
 	"\x06inputs\x18\x05 \x03(\v2\x1d.demystify.plugin.v1.PortSpecR\x06inputs\x127\n" +
 	"\aoutputs\x18\x06 \x03(\v2\x1d.demystify.plugin.v1.PortSpecR\aoutputs\x12\x18\n" +
-	"\athreads\x18\a \x01(\x05R\athreads\"\xa6\x01\n" +
+	"\athreads\x18\a \x01(\x05R\athreads\x12\x1e\n" +
+	"\n" +
+	"persistent\x18\b \x01(\bR\n" +
+	"persistent\"\xa6\x01\n" +
 	"\tParamSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12!\n" +

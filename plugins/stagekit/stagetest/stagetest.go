@@ -95,12 +95,12 @@ func MustSucceed(t testing.TB, r Result, stage string) {
 // dir and returns their paths.
 func SyntheticData(t testing.TB, dir string, seed uint64, m int) (stats, samples string) {
 	t.Helper()
-	x, y := data.Synthetic(rand.New(rand.NewPCG(seed, 1)), stagekit.Width, m)
+	x, y := data.Synthetic(rand.New(rand.NewPCG(seed, 1)), schema.Width, m)
 	row := stagekit.StatsRow("synthetic", data.ComputeStats(x, y))
 	rows := make([]schema.Sample, m)
 	for j := range rows {
-		rows[j] = schema.Sample{Index: int64(j), Label: -1, X: make([]float64, stagekit.Width), Y: make([]float64, stagekit.Width)}
-		for i := 0; i < stagekit.Width; i++ {
+		rows[j] = schema.Sample{Index: int64(j), Label: -1, X: make([]float64, schema.Width), Y: make([]float64, schema.Width)}
+		for i := 0; i < schema.Width; i++ {
 			rows[j].X[i], rows[j].Y[i] = x.At(i, j), y.At(i, j)
 		}
 	}
@@ -146,16 +146,16 @@ func MNISTData(t testing.TB, dir string, nSamples int) (stats, samples string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, _, err := data.Whiten(img, stagekit.Width)
+	x, _, err := data.Whiten(img, schema.Width)
 	if err != nil {
 		t.Fatal(err)
 	}
-	y := data.OneHot(lbl, stagekit.Width)
+	y := data.OneHot(lbl, schema.Width)
 	row := stagekit.StatsRow("mnist", data.ComputeStats(x, y))
 	rows := make([]schema.Sample, nSamples)
 	for j := range rows {
-		rows[j] = schema.Sample{Index: int64(j), Label: int64(lbl[j]), X: make([]float64, stagekit.Width), Y: make([]float64, stagekit.Width)}
-		for i := 0; i < stagekit.Width; i++ {
+		rows[j] = schema.Sample{Index: int64(j), Label: int64(lbl[j]), X: make([]float64, schema.Width), Y: make([]float64, schema.Width)}
+		for i := 0; i < schema.Width; i++ {
 			rows[j].X[i], rows[j].Y[i] = x.At(i, j), y.At(i, j)
 		}
 	}

@@ -99,12 +99,12 @@ func (big) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	for written := 0; written < size; written += len(block) {
 		if _, err := f.Write(block[:min(len(block), size-written)]); err != nil {
 			f.Close()
-			return sdk.Errorf("cannot write output", "%v", err), nil
+			return sdk.Failf("cannot write output", "%v", err), nil
 		}
 		block = sha256.Sum256(block[:])
 	}
 	if err := f.Close(); err != nil {
-		return sdk.Errorf("cannot write output", "%v", err), nil
+		return sdk.Failf("cannot write output", "%v", err), nil
 	}
 	return &sdk.Response{Outputs: map[string]string{"out": "big.bin"}}, nil
 }
@@ -123,7 +123,7 @@ func write(req *sdk.Request, name string) (*sdk.Response, error) {
 		for _, p := range paths {
 			b, err := os.ReadFile(p)
 			if err != nil {
-				return sdk.Errorf("cannot read input", "%v", err), nil
+				return sdk.Failf("cannot read input", "%v", err), nil
 			}
 			sum := sha256.Sum256(b)
 			ins = append(ins, hex.EncodeToString(sum[:]))
@@ -136,7 +136,7 @@ func write(req *sdk.Request, name string) (*sdk.Response, error) {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(req.OutDir, name), b, 0o644); err != nil {
-		return sdk.Errorf("cannot write output", "%v", err), nil
+		return sdk.Failf("cannot write output", "%v", err), nil
 	}
 	return &sdk.Response{Outputs: map[string]string{"out": name}}, nil
 }
@@ -164,7 +164,7 @@ func (tableStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 		rows[i] = tableRow{I: int64(i), X: float64(i) + b}
 	}
 	if err := table.Write(filepath.Join(req.OutDir, "table.parquet"), rows); err != nil {
-		return sdk.Errorf("cannot write output", "%v", err), nil
+		return sdk.Failf("cannot write output", "%v", err), nil
 	}
 	return &sdk.Response{Outputs: map[string]string{"out": "table.parquet"}}, nil
 }
@@ -184,7 +184,7 @@ func (claimsStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 		for _, p := range paths {
 			b, err := os.ReadFile(p)
 			if err != nil {
-				return sdk.Errorf("cannot read input", "%v", err), nil
+				return sdk.Failf("cannot read input", "%v", err), nil
 			}
 			h.Write(b)
 			n++
@@ -204,7 +204,7 @@ func (claimsStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(req.OutDir, "claims.json"), b, 0o644); err != nil {
-		return sdk.Errorf("cannot write output", "%v", err), nil
+		return sdk.Failf("cannot write output", "%v", err), nil
 	}
 	return &sdk.Response{Outputs: map[string]string{"claims": "claims.json"}}, nil
 }

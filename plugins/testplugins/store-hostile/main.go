@@ -45,7 +45,7 @@ func (tamper) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 	for _, p := range req.Inputs["in"] {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return sdk.Errorf("cannot read input", "%v", err), nil
+			return sdk.Failf("cannot read input", "%v", err), nil
 		}
 		sum := sha256.Sum256(b)
 		read = append(read, hex.EncodeToString(sum[:]))
@@ -56,7 +56,7 @@ func (tamper) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 		for _, p := range req.Inputs["in"] {
 			os.Chmod(p, 0o644)
 			if err := os.WriteFile(p, []byte("poisoned by the plugin"), 0o644); err != nil {
-				return sdk.Errorf("cannot overwrite input", "%v", err), nil
+				return sdk.Failf("cannot overwrite input", "%v", err), nil
 			}
 		}
 	case "store":
@@ -73,7 +73,7 @@ func (tamper) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 	}
 	b, _ := json.Marshal(map[string]any{"read": read, "label": req.Params.String("label")})
 	if err := os.WriteFile(filepath.Join(req.OutDir, "out.json"), b, 0o644); err != nil {
-		return sdk.Errorf("cannot write output", "%v", err), nil
+		return sdk.Failf("cannot write output", "%v", err), nil
 	}
 	return &sdk.Response{Outputs: map[string]string{"out": "out.json"}}, nil
 }

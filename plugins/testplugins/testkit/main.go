@@ -92,7 +92,7 @@ func (echo) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 		for _, path := range paths {
 			b, err := os.ReadFile(path)
 			if err != nil {
-				return sdk.Errorf("cannot read input", "%v", err), nil
+				return sdk.Failf("cannot read input", "%v", err), nil
 			}
 			rec.Content[path] = string(b)
 		}
@@ -135,7 +135,7 @@ func (fail) Spec() sdk.StageSpec {
 }
 
 func (fail) Run(context.Context, *sdk.Request) (*sdk.Response, error) {
-	return sdk.Errorf("diverged", "loss became %v at step %d", "NaN", 7), nil
+	return sdk.Failf("diverged", "loss became %v at step %d", "NaN", 7), nil
 }
 
 type goerror struct{}

@@ -701,7 +701,7 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 	relu := o.Figure == "fig10"
 	if !relu {
 		act = activationOr(o, "linear")
-		nets = netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut1, schema.NetShortcut2, schema.NetShortcut3)
+		nets = netsOr(o, schema.Nets...)
 	} else {
 		act = activationOr(o, "relu")
 		nets = netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
@@ -709,11 +709,12 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 	f := &Figure{Title: fmt.Sprintf("Final training loss at the best learning rate vs depth (%s)", act), Width: 11 * vg.Inch, Height: 5.5 * vg.Inch}
 	// The reference: L_min of the linear problem (fig9), or for ReLU nets
 	// L_ref(D), the lowest final loss any net reaches at depth D (fig10).
-	lm, haveL := d.lmin()
 	lref := map[int64]float64{}
 	rows := map[string][]schema.Best{}
+	var main []schema.Best // every net's main rows: one data set
 	for _, net := range nets {
 		rows[net] = mainBest(d, net, act)
+		main = append(main, rows[net]...)
 		for _, b := range rows[net] {
 			for _, v := range seedFinals(b) {
 				if isFinite(v) {
@@ -724,6 +725,8 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 			}
 		}
 	}
+	// L_min of the main rows' samples (the m study's other m have their own).
+	lm, haveL := schema.LMin(d.Curves, main, d.Stats)
 	ref := func(depth int64) (float64, bool) {
 		if relu {
 			v, ok := lref[depth]
@@ -833,7 +836,7 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 			ml.Color, ml.Width, ml.Dashes = color.Gray{Y: 130}, vg.Points(1.2), []vg.Length{vg.Points(2), vg.Points(3)}
 			left.Add(ml)
 			leg.Add("linear L_min = "+strconv.FormatFloat(lm, 'g', 5, 64), ml)
-			f.notef("Grey dotted: L_min of the linear problem on the samples these runs used%s.", samplesNote(d, act))
+			f.notef("Grey dotted: L_min of the linear problem on the samples these runs used%s.", samplesNote(main))
 		}
 	case !relu && haveL:
 		ref := plotter.NewFunction(func(float64) float64 { return lm })
@@ -882,7 +885,7 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 		if len(study) > 0 {
 			f.panels = append(f.panels, study)
 			f.Height = 10 * vg.Inch
-			f.notef("Bottom: the m study (claim fig10.m_study): the same nets and weights trained on m samples, final loss at each m's best rate; the claim compares the nets' order at each m.")
+			f.notef("Bottom: the m study (claim fig10.m_study): the same nets and weights on m samples, final loss at each m's best rate.")
 		}
 	}
 	f.legend = leg
@@ -961,18 +964,21 @@ func mStudyPanels(d Data, act string, nets []string) ([]*plot.Plot, error) {
 	return out, nil
 }
 
-// samplesNote names the number of samples of act's best rows (" (m = N)").
-func samplesNote(d Data, act string) string {
+// samplesNote names the numbers of samples of rows (" (m = N)").
+func samplesNote(rows []schema.Best) string {
 	var ms []int64
-	for _, b := range d.Best {
-		if b.Activation == act && b.M > 0 {
+	for _, b := range rows {
+		if b.M > 0 {
 			ms = append(ms, b.M)
 		}
 	}
 	slices.Sort(ms)
 	ms = slices.Compact(ms)
-	if len(ms) == 0 {
+	switch len(ms) {
+	case 0:
 		return ""
+	case 1:
+		return fmt.Sprintf(" (m = %d)", ms[0])
 	}
 	return fmt.Sprintf(" (m = %v)", ms)
 }

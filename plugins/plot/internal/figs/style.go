@@ -52,9 +52,6 @@ var netStyles = map[string]netStyle{
 	schema.NetShortcut3:  {"3-shortcut", color.RGBA{R: 148, G: 103, B: 189, A: 255}, []vg.Length{vg.Points(2), vg.Points(2)}, draw.BoxGlyph{}, 2},
 }
 
-// netOrder is the order in which network families appear in legends.
-var netOrder = []string{schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut1, schema.NetShortcut2, schema.NetShortcut3}
-
 func styleOf(net string) netStyle {
 	if s, ok := netStyles[net]; ok {
 		return s

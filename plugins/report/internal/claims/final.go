@@ -430,7 +430,7 @@ func lrClaims(x *index) schema.Claim {
 		e.depth(d)
 		p := fmt.Sprintf("D%d: 2-shortcut %s%s (best %s)", d, num(r2), map[bool]string{true: "+", false: ""}[top2], num(x.best[x.k(schema.NetShortcut2, "linear", d)].LR))
 		e.point(schema.NetShortcut2, float64(d), r2)
-		for _, other := range []string{schema.NetXavier, schema.NetOrthogonal} {
+		for _, other := range schema.PlainNets {
 			k := x.k(other, "linear", d)
 			ro, topO, okO := x.stableRate(k)
 			e.point(other, float64(d), ro)
@@ -566,7 +566,7 @@ func (x *index) lowestClaim(e *ev, keys map[int64]map[string]schema.Best, minDep
 			continue
 		}
 		fa := x.finals(k2)
-		for _, other := range []string{schema.NetXavier, schema.NetOrthogonal} {
+		for _, other := range schema.PlainNets {
 			ko, has := ks[other]
 			if !has {
 				continue
@@ -633,7 +633,7 @@ func fig10Claims(x *index) []schema.Claim {
 		out = append(out, x.lowestClaim(le, long, 2))
 	}
 	out = append(out, x.mStudyClaim())
-	for _, net := range []string{schema.NetXavier, schema.NetOrthogonal} {
+	for _, net := range schema.PlainNets {
 		e := newEv(spec{id: "fig10.degrade." + net, statement: "S5.5", figure: "fig10", kind: KindInferred,
 			text: fmt.Sprintf("With ReLU, the %s net's final loss degrades with depth relative to the best any net reaches there.", net),
 			criterion: fmt.Sprintf("as fig9.degrade with the relative excess over L_ref(D), the lowest final loss any relu net reaches at depth D: trend over >= %d depths, ends separated, every seed's relative excess at the largest depth > %s",

@@ -100,7 +100,7 @@ func (x *index) smallerAlong(e *ev, st stat, threshold float64) schema.Claim {
 	depths := map[int64]bool{}
 	thin := 0
 	e.what(fmt.Sprintf("lowest excess loss of the compared range -> worst %s comparison (2-shortcut max over seeds vs other min), per depth", st.name))
-	for _, other := range []string{schema.NetXavier, schema.NetOrthogonal} {
+	for _, other := range schema.PlainNets {
 		for _, d := range x.trajDepths(schema.NetShortcut2, other) {
 			a, okA := x.seedCurves(schema.NetShortcut2, d, st)
 			b, okB := x.seedCurves(other, d, st)
@@ -186,7 +186,7 @@ func (x *index) commonLRClaim() schema.Claim {
 	var parts []string
 	ok, worst, n := true, math.Inf(-1), 0
 	e.what("lowest excess loss compared -> worst |lambda|max ratio, per (net, depth, lr)")
-	for _, other := range []string{schema.NetXavier, schema.NetOrthogonal} {
+	for _, other := range schema.PlainNets {
 		var keys []dl
 		for k, c := range has[schema.NetShortcut2] {
 			if c >= MinSeeds && has[other][k] >= MinSeeds {
