@@ -132,14 +132,33 @@ func (b *lineBuffer) write(p []byte, emit func(line []byte)) (int, error) {
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
 	for {
-		i := bytes.IndexByte(b.buf, '\n')
-		if i < 0 {
+		line, rest, ok := nextLine(b.buf)
+		if !ok {
 			break
 		}
-		emit(b.buf[:i])
-		b.buf = b.buf[i+1:]
+		emit(line)
+		b.buf = rest
 	}
 	return len(p), nil
+}
+
+// maxLineBytes bounds a line of plugin output kept in memory: a longer run
+// of bytes without a newline is cut into lines of this size, so that a
+// plugin writing hundreds of megabytes without a newline cannot grow the
+// host (it did: 200 MB on one line took the host to 730 MB).
+const maxLineBytes = 64 << 10
+
+// nextLine splits the first line off buf: up to a newline (dropped), or the
+// first maxLineBytes bytes when no newline comes before them. ok is false
+// when buf holds only the start of a line shorter than that.
+func nextLine(buf []byte) (line, rest []byte, ok bool) {
+	if i := bytes.IndexByte(buf[:min(len(buf), maxLineBytes)], '\n'); i >= 0 {
+		return buf[:i], buf[i+1:], true
+	}
+	if len(buf) >= maxLineBytes {
+		return buf[:maxLineBytes], buf[maxLineBytes:], true
+	}
+	return nil, buf, false
 }
 
 func (w *hclogWriter) emit(line []byte) {
@@ -222,12 +241,12 @@ func (t *tail) Write(p []byte) (int, error) {
 	defer t.mu.Unlock()
 	t.part = append(t.part, p...)
 	for {
-		i := bytes.IndexByte(t.part, '\n')
-		if i < 0 {
+		line, rest, ok := nextLine(t.part)
+		if !ok {
 			break
 		}
-		t.lines = append(t.lines, string(t.part[:i]))
-		t.part = t.part[i+1:]
+		t.lines = append(t.lines, string(line))
+		t.part = rest
 		if len(t.lines) > tailLines {
 			t.lines = t.lines[len(t.lines)-tailLines:]
 		}

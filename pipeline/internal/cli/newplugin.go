@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -98,6 +99,13 @@ func newPlugin(name, dir string) (files []string, build string, err error) {
 	if err != nil || rel == "." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || rel == ".." {
 		return nil, "", withCode(ExitUsage, fmt.Errorf("new-plugin: --dir %s is not inside the module at %s (a plugin must live in module %s)", dir, root, modulePath))
 	}
+	// The same check on the folder's real path: a symbolic link on the way
+	// (plugins/NAME -> /elsewhere) must not take the files out of the module.
+	realRoot, err1 := filepath.EvalSymlinks(root)
+	realDir, err2 := resolveExisting(abs)
+	if realRel, err := filepath.Rel(realRoot, realDir); err1 != nil || err2 != nil || err != nil || realRel == "." || realRel == ".." || strings.HasPrefix(realRel, ".."+string(filepath.Separator)) {
+		return nil, "", withCode(ExitUsage, fmt.Errorf("new-plugin: --dir %s resolves to %s, which is not inside the module at %s (a symbolic link on the way?)", dir, realDir, realRoot))
+	}
 	if entries, err := os.ReadDir(abs); err == nil && len(entries) > 0 {
 		return nil, "", withCode(ExitUsage, fmt.Errorf("new-plugin: %s already exists and is not empty", abs))
 	}
@@ -122,6 +130,27 @@ func newPlugin(name, dir string) (files []string, build string, err error) {
 	}
 	build = fmt.Sprintf("%s -o bin/pipeline-plugin-%s ./%s", PluginBuild, name, data.Dir)
 	return files, build, nil
+}
+
+// resolveExisting returns p with the symbolic links of its longest existing
+// prefix resolved and the rest of its components appended.
+func resolveExisting(p string) (string, error) {
+	rest := ""
+	for {
+		real, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return "", err
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }
 
 // moduleRoot returns the folder of the go.mod of modulePath that contains dir.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -85,6 +84,39 @@ type composer struct {
 	read    int64    // bytes of all files read so far
 	stack   []string // absolute paths being composed, for cycle errors
 	digests []string // sha256 of every file, in composition order
+	// expanded counts the bytes that variable substitution adds (a
+	// variable's text, or a whole value's weight, per reference), so that
+	// a small manifest cannot expand into an unbounded one: it is held to
+	// Limits.Bytes like the files themselves.
+	expanded int64
+	weights  map[*yaml.Node]int64 // weight of each variable value, computed once
+}
+
+// weight is the size a substituted value adds to the manifest: the bytes of
+// its scalars plus one per node.
+func (c *composer) weight(n *yaml.Node) int64 {
+	if w, ok := c.weights[n]; ok {
+		return w
+	}
+	w := int64(len(n.Value)) + 1
+	for _, ch := range n.Content {
+		w += c.weight(ch)
+	}
+	if c.weights == nil {
+		c.weights = map[*yaml.Node]int64{}
+	}
+	c.weights[n] = w
+	return w
+}
+
+// grow adds n bytes of substituted text at pos to c.expanded, or fails when
+// the expansion passes the manifest size limit.
+func (c *composer) grow(pos Pos, n int64) error {
+	c.expanded += n
+	if max := c.opts.Limits.Bytes; max > 0 && c.expanded > max {
+		return Errorf(pos, "variable references expand the manifest by more than %d bytes (raise with --max-manifest-bytes or %s)", max, EnvMaxManifestBytes)
+	}
+	return nil
 }
 
 // compose reads the top file's tree with its includes, applies the --set
@@ -240,7 +272,7 @@ func (c *composer) include(from, rel string, pos Pos, depth int) (*layer, error)
 	if i := slices.Index(c.stack, abs); i >= 0 {
 		return nil, Errorf(pos, "include cycle: %s -> %s", strings.Join(c.stack[i:], " -> "), abs)
 	}
-	f, err := os.Open(p)
+	f, err := openFile(p)
 	if err != nil {
 		return nil, Errorf(pos, "include %q: %v", rel, errors.Unwrap(err))
 	}
@@ -358,6 +390,9 @@ func (c *composer) subst(n *yaml.Node, vars map[string]*yaml.Node) (*yaml.Node, 
 			if !ok {
 				return nil, Errorf(fp.pos(n), "unknown variable %q (variables: %s)", name, varNames(vars))
 			}
+			if err := c.grow(fp.pos(n), c.weight(v)); err != nil {
+				return nil, err
+			}
 			return v, nil
 		}
 		var err error
@@ -377,6 +412,12 @@ func (c *composer) subst(n *yaml.Node, vars map[string]*yaml.Node) (*yaml.Node, 
 				if err == nil {
 					err = Errorf(fp.pos(n), "variable %q is %s, which cannot be part of a string", name, kindName(v))
 				}
+				return ""
+			}
+			if err != nil {
+				return ""
+			}
+			if err = c.grow(fp.pos(n), int64(len(v.Value))); err != nil {
 				return ""
 			}
 			return v.Value

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -155,7 +156,7 @@ func LoadWith(path string, o Options) (*Manifest, error) {
 
 // readLimited reads a manifest file of at most max bytes (0: any size).
 func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
@@ -172,6 +173,25 @@ func readLimited(path string, max int64) ([]byte, error) {
 		return nil, Errorf(Pos{File: path}, "manifest is larger than %d bytes (raise with --max-manifest-bytes or %s)", max, EnvMaxManifestBytes)
 	}
 	return data, nil
+}
+
+// openFile opens a manifest or include file for reading without blocking:
+// a FIFO with no writer is opened at once (and reads as empty) instead of
+// hanging the command beyond the reach of Ctrl-C and SIGTERM, and a directory
+// is refused at once.
+func openFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || fi.IsDir() {
+		f.Close()
+		if err == nil {
+			err = &os.PathError{Op: "read", Path: path, Err: syscall.EISDIR}
+		}
+		return nil, err
+	}
+	return f, nil
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
@@ -328,6 +348,9 @@ func kindName(n *yaml.Node) string {
 	case yaml.ScalarNode:
 		if n.Tag == "!!null" {
 			return "null"
+		}
+		if len(n.Value) > 40 {
+			return fmt.Sprintf("the scalar %.40q... (%d bytes)", n.Value, len(n.Value))
 		}
 		return fmt.Sprintf("the scalar %q", n.Value)
 	case yaml.AliasNode:
