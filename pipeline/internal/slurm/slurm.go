@@ -409,6 +409,7 @@ func (e *Executor) follow(ctx context.Context, t *engine.Task, id, logPath strin
 	defer tick.Stop()
 	lt := &logTail{path: logPath}
 	var lastState, lastReason string
+	var lastDone, lastTotal float64 // the stage's last reported progress
 	var failingSince time.Time
 	for {
 		select {
@@ -435,6 +436,7 @@ func (e *Executor) follow(ctx context.Context, t *engine.Task, id, logPath strin
 			// scontrol for the details, then accounting.
 			if p, ok := lt.poll(); ok {
 				progress(p.Done, p.Total, p.Msg)
+				lastDone, lastTotal = p.Done, p.Total
 			}
 			if fin, ok := e.final(id); ok && terminal(fin.State) {
 				return fin, nil
@@ -450,12 +452,15 @@ func (e *Executor) follow(ctx context.Context, t *engine.Task, id, logPath strin
 				msg += " (" + ji.Reason + ")"
 			}
 			log.Debug().Str("job", id).Str("state", ji.State).Str("reason", ji.Reason).Msg("Slurm job state")
-			progress(0, 0, msg)
+			// A state change keeps the last fraction the stage reported:
+			// COMPLETING after "step 3 of 3" must not read as 0 of 0.
+			progress(lastDone, lastTotal, msg)
 			lastState, lastReason = ji.State, ji.Reason
 		}
 		if ji.State == StateRunning {
 			if p, ok := lt.poll(); ok {
 				progress(p.Done, p.Total, p.Msg)
+				lastDone, lastTotal = p.Done, p.Total
 			}
 		}
 	}

@@ -393,7 +393,7 @@ func trajectories(d Data, o Options, nets []string, act string, f *Figure) (map[
 	point := cmp.Or(o.Point, "epoch")
 	var rows []schema.Spectrum
 	for _, s := range d.Spectra {
-		if s.Activation == act && s.Point == point && slices.Contains(nets, s.Net) && defaultScale(s.Init, s.InitScale) {
+		if s.Activation == act && s.Point == point && slices.Contains(nets, s.Net) && schema.DefaultScale(s.Init, s.InitScale) {
 			rows = append(rows, s)
 		}
 	}
@@ -406,7 +406,7 @@ func trajectories(d Data, o Options, nets []string, act string, f *Figure) (map[
 	for _, net := range nets {
 		lr, found := 0.0, false
 		for _, b := range d.Best {
-			if b.Net == net && b.Depth == depth && b.Activation == act && defaultScale(b.Init, b.InitScale) {
+			if b.Net == net && b.Depth == depth && b.Activation == act && schema.DefaultScale(b.Init, b.InitScale) {
 				for _, s := range rows {
 					if s.Net == net && s.Depth == depth && s.LR == b.LR {
 						lr, found = b.LR, true
@@ -436,19 +436,6 @@ func trajectories(d Data, o Options, nets []string, act string, f *Figure) (map[
 		}
 	}
 	return out, depth, nil
-}
-
-// defaultScale reports whether s is the default scale of initialisation
-// init (0.01 for small, 1 otherwise; 0 = a table without the column): the
-// perturbation study's other scales are drawn only by the perturb figure.
-func defaultScale(init string, s float64) bool {
-	if s == 0 {
-		return true
-	}
-	if init == "small" {
-		return s == 0.01
-	}
-	return s == 1
 }
 
 // seedNote says how seeds are drawn along training.
@@ -682,15 +669,14 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 const claimRelTol = 1e-3
 
 // mainBest returns the best rows of net/act at the default initialisation
-// scale, one per depth (the largest m when several sample counts were
-// run), ordered by depth.
+// scale and schema.MainSamples' m (the one data set of the trend; the
+// report's claims read the same rows), one per depth, ordered by depth.
 func mainBest(d Data, net, act string) []schema.Best {
+	m, _ := schema.MainSamples(d.Best, net, act)
 	by := map[int64]schema.Best{}
 	for _, b := range d.Best {
-		if b.Net == net && b.Activation == act && defaultScale(b.Init, b.InitScale) {
-			if old, ok := by[b.Depth]; !ok || b.M > old.M {
-				by[b.Depth] = b
-			}
+		if b.Net == net && b.Activation == act && b.M == m && schema.DefaultScale(b.Init, b.InitScale) {
+			by[b.Depth] = b
 		}
 	}
 	var out []schema.Best
@@ -867,9 +853,16 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 	right.Y.Max = max(right.Y.Max, claimRelTol*3)
 	leg.Add("claim threshold 1e-3", thr)
 	leg.Add("  (below: at the reference)", blank{})
+	// Depth on a log axis: the small depths (2, 3, 4, 6) where the nets part
+	// get room, and their labels do not run together.
 	slices.Sort(allDepths)
-	left.X.Tick.Marker = intTicks(slices.Compact(allDepths))
-	right.X.Tick.Marker = intTicks(slices.Compact(allDepths))
+	allDepths = slices.Compact(allDepths)
+	for _, p := range []*plot.Plot{left, right} {
+		p.X.Label.Text = "depth (number of weight layers, log scale)"
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = intTicks(allDepths)
+		p.X.Min, p.X.Max = p.X.Min/1.1, p.X.Max*1.1
+	}
 	for _, net := range nets {
 		if omitted[net] > 0 {
 			why := "at L_min to rounding"
@@ -881,8 +874,91 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 	}
 	f.notef("Lines: mean over seeds at the best learning rate; rings: each seed. Right: the excess over the reference, log scale.")
 	f.panels = [][]*plot.Plot{{left, right}}
+	if relu {
+		study, err := mStudyPanels(d, act, nets)
+		if err != nil {
+			return nil, err
+		}
+		if len(study) > 0 {
+			f.panels = append(f.panels, study)
+			f.Height = 10 * vg.Inch
+			f.notef("Bottom: the m study (claim fig10.m_study): the same nets and weights trained on m samples, final loss at each m's best rate; the claim compares the nets' order at each m.")
+		}
+	}
 	f.legend = leg
 	return f, nil
+}
+
+// mStudyPanels draws, for every depth at which the nets' default-scale
+// best rows exist at two or more sample counts m, the final loss vs m (log
+// axis): one panel per depth, lines = seed means, rings = seeds. Nil when
+// there is no such depth.
+func mStudyPanels(d Data, act string, nets []string) ([]*plot.Plot, error) {
+	by := map[int64]map[string]map[int64]schema.Best{} // depth -> net -> m
+	for _, b := range d.Best {
+		if b.Activation != act || !slices.Contains(nets, b.Net) || !schema.DefaultScale(b.Init, b.InitScale) || b.M <= 0 {
+			continue
+		}
+		if by[b.Depth] == nil {
+			by[b.Depth] = map[string]map[int64]schema.Best{}
+		}
+		if by[b.Depth][b.Net] == nil {
+			by[b.Depth][b.Net] = map[int64]schema.Best{}
+		}
+		by[b.Depth][b.Net][b.M] = b
+	}
+	var out []*plot.Plot
+	for _, depth := range sortedKeys(by) {
+		full := 0
+		for _, net := range nets {
+			if len(by[depth][net]) >= 2 {
+				full++
+			}
+		}
+		if full < 2 {
+			continue
+		}
+		p := newPlot("training samples m (log scale)", "final loss")
+		p.Title.Text = fmt.Sprintf("m study, depth %d", depth)
+		p.X.Scale = plot.LogScale{}
+		var ms []float64
+		for _, net := range nets {
+			var means, seeds plotter.XYs
+			for _, m := range sortedKeys(by[depth][net]) {
+				b := by[depth][net][m]
+				if !isFinite(b.MeanFinalLoss) {
+					continue
+				}
+				x := float64(m)
+				ms = append(ms, x)
+				means = append(means, plotter.XY{X: x, Y: b.MeanFinalLoss})
+				for _, v := range seedFinals(b) {
+					if isFinite(v) {
+						seeds = append(seeds, plotter.XY{X: x, Y: v})
+					}
+				}
+			}
+			if len(means) == 0 {
+				continue
+			}
+			st := styleOf(net)
+			l, sc, err := lineFor(means, st, true)
+			if err != nil {
+				return nil, err
+			}
+			p.Add(l, sc)
+			if len(seeds) > len(means) {
+				if err := addRings(p, seeds, st); err != nil {
+					return nil, err
+				}
+			}
+		}
+		slices.Sort(ms)
+		p.X.Tick.Marker = intTicks(slices.Compact(ms))
+		p.X.Min, p.X.Max = p.X.Min/1.4, p.X.Max*1.4
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // samplesNote names the number of samples of act's best rows (" (m = N)").

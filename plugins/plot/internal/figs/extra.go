@@ -113,7 +113,7 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 		}
 		byRep := map[int64]plotter.XYs{}
 		for _, c := range d.Curves {
-			if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == lr && defaultScale(c.Init, c.InitScale) {
+			if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == lr && schema.DefaultScale(c.Init, c.InitScale) {
 				ex := c.Loss - c.LMin
 				if !(ex > 0) || !isFinite(ex) {
 					dropped++
@@ -195,7 +195,7 @@ func buildZero(d Data, o Options) (*Figure, error) {
 	last := map[[2]int64]schema.Curve{}
 	for _, c := range d.Curves {
 		lr, ok := lrs[c.Depth]
-		if c.Net != schema.NetShortcut2 || c.Activation != act || !ok || c.LR != lr || !defaultScale(c.Init, c.InitScale) {
+		if c.Net != schema.NetShortcut2 || c.Activation != act || !ok || c.LR != lr || !schema.DefaultScale(c.Init, c.InitScale) {
 			continue
 		}
 		k := [2]int64{c.Depth, c.Replicate}
@@ -251,7 +251,7 @@ func buildZero(d Data, o Options) (*Figure, error) {
 	}
 	mx := map[tk]float64{}
 	for _, s := range d.Spectra {
-		if s.Net == schema.NetShortcut2 && s.Activation == act && s.Point == "epoch" && isFinite(s.HDist0) && defaultScale(s.Init, s.InitScale) {
+		if s.Net == schema.NetShortcut2 && s.Activation == act && s.Point == "epoch" && isFinite(s.HDist0) && schema.DefaultScale(s.Init, s.InitScale) {
 			k := tk{s.Depth, s.Replicate, s.LR}
 			if old, ok := mx[k]; !ok || s.HDist0 > old {
 				mx[k] = s.HDist0

@@ -40,7 +40,7 @@ const (
 	// training.
 	Levels = 25
 	// Perturbation is the scale of the small initialisation (0.01 x Xavier).
-	Perturbation = 0.01
+	Perturbation = schema.SmallScale
 	// FlatTol: fig5, the 2-shortcut initial cond10 is flat in depth when
 	// max/min over depths <= 1 + FlatTol: ten times the first-order scale
 	// of the perturbation.

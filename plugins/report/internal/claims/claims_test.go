@@ -575,3 +575,55 @@ func TestTrajectoryColumns(t *testing.T) {
 		t.Errorf("end_near value %v, want cond_top ratio 5/1 over 5/1.5 = 1.5", c.Value)
 	}
 }
+
+func TestFig10MStudy(t *testing.T) {
+	// losses[m][net] at depths 2 and 4 (and depth 6 at m = 1000 only, so
+	// m = 1000 is the main rows' m), two seeds each: base and base + 0.001.
+	rows := func(losses map[int64]map[string]float64, depths []int64) []schema.Best {
+		var best []schema.Best
+		for _, m := range sortedKeys(losses) {
+			for _, net := range fig10Nets {
+				for _, d := range depths {
+					if d == 6 && m != 1000 {
+						continue
+					}
+					l := losses[m][net]
+					best = append(best, schema.Best{Net: net, Activation: "relu", Depth: d, M: m, LR: 0.1, Seeds: 2, LRsTried: 3,
+						MeanFinalLoss: l + 0.0005, FinalLosses: []float64{l, l + 0.001}})
+				}
+			}
+		}
+		return best
+	}
+	same := map[int64]map[string]float64{
+		1000: {schema.NetShortcut2: 0.10, schema.NetXavier: 0.20, schema.NetOrthogonal: 0.30},
+		6000: {schema.NetShortcut2: 0.15, schema.NetXavier: 0.25, schema.NetOrthogonal: 0.35},
+	}
+	cs := Evaluate(Inputs{Best: rows(same, []int64{2, 4, 6})})
+	expect(t, cs, map[string]string{"fig10.m_study": Pass, "fig10.shortcut2_lowest": Pass})
+	if c := find(t, cs, "fig10.m_study"); c.Value != 0 || !slices.Equal(c.Depths, []int64{2, 4}) {
+		t.Errorf("m_study value %v depths %v, want 0 at [2 4]", c.Value, c.Depths)
+	}
+	// The main claim reads one data set at every depth: m = 1000 (3 depths), not 6000 (2).
+	if c := find(t, cs, "fig10.shortcut2_lowest"); !strings.Contains(c.Measured, "D2 (m 1000") || strings.Contains(c.Measured, "m 6000") {
+		t.Errorf("fig10.shortcut2_lowest mixes sample counts: %s", c.Measured)
+	}
+	// Xavier below 2-shortcut at m = 6000: one reversal per depth.
+	rev := map[int64]map[string]float64{
+		1000: same[1000],
+		6000: {schema.NetShortcut2: 0.25, schema.NetXavier: 0.15, schema.NetOrthogonal: 0.35},
+	}
+	cs = Evaluate(Inputs{Best: rows(rev, []int64{2, 4, 6})})
+	expect(t, cs, map[string]string{"fig10.m_study": Fail})
+	if c := find(t, cs, "fig10.m_study"); c.Value != 2 || !strings.Contains(c.Measured, "REVERSED") {
+		t.Errorf("m_study value %v (%s), want 2 reversals", c.Value, c.Measured)
+	}
+	// Inside the seed spread at m = 6000: a tie, no evidence of a reversal.
+	tie := map[int64]map[string]float64{
+		1000: same[1000],
+		6000: {schema.NetShortcut2: 0.2005, schema.NetXavier: 0.2, schema.NetOrthogonal: 0.35},
+	}
+	expect(t, Evaluate(Inputs{Best: rows(tie, []int64{2, 4, 6})}), map[string]string{"fig10.m_study": Pass})
+	// One depth with two values of m: not enough.
+	expect(t, Evaluate(Inputs{Best: rows(same, []int64{2})}), map[string]string{"fig10.m_study": Skip})
+}

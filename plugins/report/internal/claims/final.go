@@ -526,11 +526,12 @@ func shortcut1Claim(x *index) schema.Claim {
 // ---------- fig10: ReLU ----------
 
 // lref returns L_ref(D) for ReLU nets: the lowest final loss any net
-// reaches at depth D over nets and seeds (best-lr runs, else best rows).
+// reaches at depth D over nets and seeds (best-lr runs, else best rows), on
+// the main rows' data (one m; see pickMain).
 func (x *index) lref(d int64) float64 {
 	l := math.Inf(1)
-	for k, b := range x.best {
-		if k.act == "relu" && k.depth == d {
+	for _, k := range x.main {
+		if b := x.best[k]; k.act == "relu" && k.depth == d {
 			l = math.Min(l, b.MeanFinalLoss)
 			for _, r := range x.bestRuns(k) {
 				l = math.Min(l, r.final())
@@ -610,7 +611,7 @@ func fig10Claims(x *index) []schema.Claim {
 		}
 	}
 	for _, b := range x.long {
-		if b.Activation == "relu" && (b.Depth == 2 || b.Depth == 4) && defaultScale(b.Init, b.InitScale) && b.M == FullSamples {
+		if b.Activation == "relu" && (b.Depth == 2 || b.Depth == 4) && schema.DefaultScale(b.Init, b.InitScale) && b.M == FullSamples {
 			if long[b.Depth] == nil {
 				long[b.Depth] = map[string]schema.Best{}
 			}
@@ -631,6 +632,7 @@ func fig10Claims(x *index) []schema.Claim {
 	} else {
 		out = append(out, x.lowestClaim(le, long, 2))
 	}
+	out = append(out, x.mStudyClaim())
 	for _, net := range []string{schema.NetXavier, schema.NetOrthogonal} {
 		e := newEv(spec{id: "fig10.degrade." + net, statement: "S5.5", figure: "fig10", kind: KindInferred,
 			text: fmt.Sprintf("With ReLU, the %s net's final loss degrades with depth relative to the best any net reaches there.", net),
@@ -641,6 +643,96 @@ func fig10Claims(x *index) []schema.Claim {
 		out = append(out, x.degrade(e, net, "relu", MinDepths, x.lref, false))
 	}
 	return out
+}
+
+// fig10Nets are the nets of fig10, in the order the m study lists them.
+var fig10Nets = []string{schema.NetShortcut2, schema.NetXavier, schema.NetOrthogonal}
+
+// order compares two nets' per-seed final losses: -1 when a's largest is
+// below b's smallest, +1 the other way round, 0 when the seed ranges
+// overlap (a tie: no evidence either way) or a value is NaN.
+func order(fa, fb []float64) int {
+	al, ah := rangeOf(fa)
+	bl, bh := rangeOf(fb)
+	switch {
+	case ah < bl:
+		return -1
+	case bh < al:
+		return 1
+	}
+	return 0
+}
+
+// mStudyClaim evaluates fig10.m_study (docs/claims.md): no pair of fig10's
+// nets ordered one way at one number of samples m and the other way at
+// another, at >= 2 depths with all three nets at >= 2 values of m.
+func (x *index) mStudyClaim() schema.Claim {
+	e := newEv(spec{id: "fig10.m_study", statement: "S5.5", figure: "fig10", kind: KindDeciding,
+		text: "fig10's ordering of the ReLU nets does not depend on the number of training samples m (the subsample of paper.yaml stands for the training set).",
+		criterion: fmt.Sprintf("at every depth with best rows of 2-shortcut, Xavier and orthogonal relu nets at >= 2 values of m (>= %d seeds each): "+
+			"no pair of nets ordered (one's largest seed final loss below the other's smallest) one way at one m and the other way at another; >= 2 such depths (value = number of reversals)", MinSeeds),
+		threshold: 0, comparison: "<="})
+	e.what("depth -> m -> order of the pair (-1: first net lower, +1: second lower, 0: tied within the seed spread); series = pair")
+	rows := map[int64]map[int64]map[string]schema.Best{} // depth -> m -> net
+	for k, b := range x.best {
+		if k.act != "relu" || !schema.DefaultScale(b.Init, b.InitScale) || !slices.Contains(fig10Nets, k.net) {
+			continue
+		}
+		if rows[k.depth] == nil {
+			rows[k.depth] = map[int64]map[string]schema.Best{}
+		}
+		if rows[k.depth][k.m] == nil {
+			rows[k.depth][k.m] = map[string]schema.Best{}
+		}
+		rows[k.depth][k.m][k.net] = b
+	}
+	reversals := 0
+	var parts []string
+	for _, d := range sortedKeys(rows) {
+		var ms []int64
+		for _, m := range sortedKeys(rows[d]) {
+			if len(rows[d][m]) == len(fig10Nets) {
+				ms = append(ms, m)
+			}
+		}
+		if len(ms) < 2 {
+			continue
+		}
+		var desc []string
+		for i, a := range fig10Nets {
+			for _, b := range fig10Nets[i+1:] {
+				pair := a + "/" + b
+				seen := map[int]int64{} // order -> an m with it
+				var os []string
+				for _, m := range ms {
+					fa, fb := x.finals(rows[d][m][a]), x.finals(rows[d][m][b])
+					if len(fa) < MinSeeds || len(fb) < MinSeeds {
+						return e.skip("depth %d, m %d: %d %s and %d %s relu seed(s) with final losses (need %d each)", d, m, len(fa), a, len(fb), b, MinSeeds)
+					}
+					o := order(fa, fb)
+					e.seeds(min(len(fa), len(fb)))
+					e.point(pair, float64(m), float64(o))
+					if o != 0 {
+						seen[o] = m
+					}
+					os = append(os, fmt.Sprintf("m %d: %s", m, map[int]string{-1: a + " lower", 0: "tied", 1: b + " lower"}[o]))
+				}
+				if _, lo := seen[-1]; lo {
+					if _, hi := seen[1]; hi {
+						reversals++
+						os = append(os, "REVERSED")
+					}
+				}
+				desc = append(desc, pair+" ("+strings.Join(os, ", ")+")")
+			}
+		}
+		e.depth(d)
+		parts = append(parts, fmt.Sprintf("D%d: %s", d, strings.Join(desc, "; ")))
+	}
+	if len(e.depths) < 2 {
+		return e.skip("%d depth(s) with all three relu nets at >= 2 values of m (need 2)", len(e.depths))
+	}
+	return e.decide(true, float64(reversals), "%d reversal(s). %s", reversals, strings.Join(parts, ". "))
 }
 
 // ---------- perturb: the size of the initial perturbation ----------

@@ -19,18 +19,6 @@ type netKey struct {
 	m        int64
 }
 
-// defaultScale reports whether s is the default scale of initialisation
-// init (0.01 for small, 1 otherwise; 0 = a table without the column).
-func defaultScale(init string, s float64) bool {
-	if s == 0 {
-		return true
-	}
-	if init == "small" {
-		return s == Perturbation
-	}
-	return s == 1
-}
-
 // runKey identifies one training run.
 type runKey struct {
 	netKey
@@ -141,16 +129,10 @@ func newIndex(in Inputs) *index {
 		}
 		k := netKey{b.Net, b.Activation, b.Depth, b.InitScale, b.M}
 		x.best[k] = b
-		if !defaultScale(b.Init, b.InitScale) {
-			continue
-		}
-		mk := [3]string{b.Net, b.Activation, fmt.Sprint(b.Depth)}
-		if old, ok := x.main[mk]; !ok || k.m > old.m {
-			x.main[mk] = k
-		}
 	}
+	x.pickMain()
 	for _, s := range in.Spectra {
-		if s.Point != "epoch" || !defaultScale(s.Init, s.InitScale) {
+		if s.Point != "epoch" || !schema.DefaultScale(s.Init, s.InitScale) {
 			continue
 		}
 		k := runKey{netKey{s.Net, s.Activation, s.Depth, s.InitScale, s.M}, s.LR, s.Replicate}
@@ -171,6 +153,31 @@ func newIndex(in Inputs) *index {
 	}
 	x.lm, x.haveL = schema.LMin(in.Curves, in.Best, in.Stats)
 	return x
+}
+
+// pickMain sets x.main: for every (net, activation), the default-scale best
+// rows of schema.MainSamples' m (docs/claims.md, "Which rows"). Depths run
+// only at other m have no main row.
+func (x *index) pickMain() {
+	mainM := map[[2]string]int64{}
+	rows := make([]schema.Best, 0, len(x.best)) // without the long runs
+	for _, b := range x.best {
+		rows = append(rows, b)
+	}
+	for k, b := range x.best {
+		if !schema.DefaultScale(b.Init, b.InitScale) {
+			continue
+		}
+		g := [2]string{k.net, k.act}
+		m, ok := mainM[g]
+		if !ok {
+			m, _ = schema.MainSamples(rows, k.net, k.act)
+			mainM[g] = m
+		}
+		if k.m == m {
+			x.main[[3]string{k.net, k.act, fmt.Sprint(k.depth)}] = k
+		}
+	}
 }
 
 // eigKey identifies the eigenvalues of one checkpoint.
