@@ -94,6 +94,14 @@ var cases = []struct {
 		kernel.GemmTN(m, n, k, 1, normals(12, k*m), m, normals(13, k*n), n, 0, tn, n)
 		return [][]float64{c, nn, tn}
 	}},
+	{"dotaxpy-gemmadd", func(t *testing.T) [][]float64 {
+		x, v, z := normals(20, 77), normals(21, 77), normals(22, 77)
+		d := kernel.DotAxpy(-0.75, x, v, z)
+		m, n, k := 13, 27, 64 // 6 x 8 blocks and both edges
+		c := normals(23, m*n)
+		kernel.GemmNNAdd(m, n, k, normals(24, m*k), k, normals(25, k*n), n, c, n)
+		return [][]float64{{d}, z, c}
+	}},
 	{"elementary", func(t *testing.T) [][]float64 {
 		var out []float64
 		for i := -2000; i <= 2000; i++ {
@@ -210,16 +218,17 @@ var want = map[string]string{
 	"dot":             "cd2c48340ad58ef4",
 	"axpy":            "e2ae8d0f24ed0403",
 	"gemm":            "d00963a4b4304c19",
+	"dotaxpy-gemmadd": "9fe8a913ce3a7a9f",
 	"elementary":      "b664a894a02d1214",
-	"eigenvalues":     "4136686d3a725293",
-	"symeigen":        "eaef5b1c0a3c532a",
+	"eigenvalues":     "3e676d182e22b7cf",
+	"symeigen":        "404b40690a6d3738",
 	"init":            "1eb209f12271118d",
-	"train-linear":    "e32766fbbb772eae",
-	"relu-hessian":    "d7a99747569ebcee",
-	"tanh-hessian":    "827a6b8873551baf",
-	"sigmoid-hessian": "03d04d8de2ccf33a",
-	"theory":          "b0f77de90591b491",
-	"whiten":          "b6be8deea82242ef",
+	"train-linear":    "e0f48414bc124816",
+	"relu-hessian":    "1f595bf581dd4895",
+	"tanh-hessian":    "fbefcb50253c5490",
+	"sigmoid-hessian": "6a597ef2d7efba94",
+	"theory":          "0ab6370aa9a29374",
+	"whiten":          "0e376e9bc9f99c24",
 }
 
 func TestGoldenDigests(t *testing.T) {

@@ -28,3 +28,39 @@ func axpy(alpha float64, x, y []float64) {
 	}
 	axpyGeneric(alpha, x, y)
 }
+
+//go:noescape
+func dotAxpyAVX(alpha float64, x, v, z []float64) float64
+
+// gemm6x8AVX computes the 6 x 8 block C += A B (k >= 1): a points at A_00
+// (stride lda elements), b at B_00 (stride ldb), c at C_00 (stride ldc).
+//
+//go:noescape
+func gemm6x8AVX(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int)
+
+func dotAxpy(alpha float64, x, v, z []float64) float64 {
+	if useAVX {
+		return dotAxpyAVX(alpha, x, v[:len(x)], z[:len(x)])
+	}
+	return dotAxpyGeneric(alpha, x, v, z)
+}
+
+func gemmNNAdd(m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
+	if !useAVX {
+		gemmNNAddGeneric(m, n, k, a, lda, b, ldb, c, ldc)
+		return
+	}
+	const mr, nr = 6, 8
+	mb, nb := m-m%mr, n-n%nr
+	for i := 0; i < mb; i += mr {
+		for j := 0; j < nb; j += nr {
+			gemm6x8AVX(k, &a[i*lda], lda, &b[j], ldb, &c[i*ldc+j], ldc)
+		}
+	}
+	if nb < n {
+		gemmNNAddEdge(0, mb, nb, n, k, a, lda, b, ldb, c, ldc)
+	}
+	if mb < m {
+		gemmNNAddEdge(mb, m, 0, n, k, a, lda, b, ldb, c, ldc)
+	}
+}

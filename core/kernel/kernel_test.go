@@ -188,3 +188,54 @@ func TestNrm2Scaling(t *testing.T) {
 		t.Error("Nrm2 of zero")
 	}
 }
+
+// TestDotAxpyGemmNNAddMatchGeneric: DotAxpy and GemmNNAdd (AVX2 on amd64 when
+// present) give exactly the bits of the plain-Go references, and DotAxpy those
+// of Dot and Axpy.
+func TestDotAxpyGemmNNAddMatchGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := 0; n < 70; n++ {
+		x, v, z := randVec(rng, n), randVec(rng, n), randVec(rng, n)
+		alpha := rng.NormFloat64()
+		z1, z2 := slices.Clone(z), slices.Clone(z)
+		got := DotAxpy(alpha, x, v, z1)
+		want := Dot(x, v)
+		Axpy(alpha, x, z2)
+		if math.Float64bits(got) != math.Float64bits(want) || !slices.Equal(z1, z2) {
+			t.Fatalf("n=%d: DotAxpy differs from Dot and Axpy", n)
+		}
+		if g := dotAxpyGeneric(alpha, x, v, slices.Clone(z)); math.Float64bits(g) != math.Float64bits(want) {
+			t.Fatalf("n=%d: dotAxpyGeneric differs from Dot", n)
+		}
+	}
+	for _, s := range [][3]int{{1, 1, 1}, {6, 8, 1}, {6, 8, 64}, {7, 9, 3}, {13, 17, 64}, {12, 40, 5}, {5, 7, 9}, {30, 33, 64}} {
+		m, n, k := s[0], s[1], s[2]
+		lda, ldb, ldc := k+3, n+2, n+5
+		a, b, c := randVec(rng, m*lda), randVec(rng, k*ldb), randVec(rng, m*ldc)
+		got, want := slices.Clone(c), slices.Clone(c)
+		GemmNNAdd(m, n, k, a, lda, b, ldb, got, ldc)
+		gemmNNAddGeneric(m, n, k, a, lda, b, ldb, want, ldc)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%dx%dx%d: GemmNNAdd differs from generic", m, n, k)
+		}
+		// The reference order, written out: one fma chain per entry.
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				r := c[i*ldc+j]
+				for tt := 0; tt < k; tt++ {
+					r = math.FMA(a[i*lda+tt], b[tt*ldb+j], r)
+				}
+				if math.Float64bits(r) != math.Float64bits(got[i*ldc+j]) {
+					t.Fatalf("%dx%dx%d: entry (%d,%d) = %v, fma chain %v", m, n, k, i, j, got[i*ldc+j], r)
+				}
+			}
+		}
+		for i := 0; i < m; i++ { // padding untouched
+			for j := n; j < ldc; j++ {
+				if got[i*ldc+j] != c[i*ldc+j] {
+					t.Fatalf("%dx%dx%d: padding (%d,%d) written", m, n, k, i, j)
+				}
+			}
+		}
+	}
+}

@@ -3,8 +3,8 @@
 package spectrum
 
 // Backend names the eigensolver compiled in: "go-dsytrd-ql" (pure Go, the
-// default: a blocked, threaded Householder tridiagonalisation and implicit QL,
-// tridiag.go, order-fixed on every architecture) or "lapacke-dsyevd" (build
+// default: a blocked, threaded Householder tridiagonalisation on one triangle
+// and implicit QL, tridiag.go, order-fixed on every architecture) or "lapacke-dsyevd" (build
 // tag `lapacke`).
 func Backend() string { return "go-dsytrd-ql" }
 

@@ -10,28 +10,41 @@ import (
 )
 
 // This file is the pure-Go symmetric eigensolver: a blocked Householder
-// reduction to tridiagonal form (LAPACK's dsytrd/dlatrd algorithm, lower
-// variant) on a FULL symmetric matrix, followed by the implicit QL iteration
-// (EISPACK tql1/tql2) on the tridiagonal matrix, optionally accumulating the
-// eigenvectors.
+// reduction to tridiagonal form (LAPACK's dsytrd/dlatrd algorithm) that reads
+// and updates ONE triangle (row-major upper = column-major lower), followed by
+// the implicit QL iteration (EISPACK tql1/tql2) on the tridiagonal matrix,
+// optionally accumulating the eigenvectors.
 //
-// Every floating-point operation is order-fixed (core/kernel: Dot, Axpy and
-// GemmNT in their documented orders; every other multiply-add written with
-// an explicit rounding), so the results are bit-identical across runs,
-// GOMAXPROCS and architectures (amd64 with or without AVX2, arm64):
-//   - the symmetric matrix-vector product, the bulk of the time, is a set of
-//     independent row dot products over full storage, shared out over
-//     goroutines: the partition changes which goroutine computes y_i, never
-//     how;
-//   - the trailing rank-2k update of each panel is one GemmNT over the full
-//     trailing square, rows shared out over goroutines in the same way.
+// Every floating-point operation is order-fixed (core/kernel: Dot, Axpy,
+// DotAxpy and GemmNNAdd in their documented orders; every other multiply-add
+// written with an explicit rounding), so the results are bit-identical across
+// runs, GOMAXPROCS and architectures (amd64 with or without AVX2, arm64):
+//   - the symmetric matrix-vector product, the bulk of the memory traffic,
+//     reads the upper triangle once (symvUpper): row i contributes a dot
+//     product to y_i and an axpy to y_{i+1:}; the rows are cut into a FIXED
+//     number of parts (a function of the order only), each part accumulating
+//     its axpys into its own vector, and the parts are summed in part order;
+//     goroutines only decide who computes a part, never how;
+//   - the trailing rank-2k update of each panel, A -= V W^T + W V^T, is one
+//     GemmNNAdd per block of rows over the upper triangle only (half the
+//     flops of the full square): each entry is one fma chain over the 2nb
+//     panel columns, whichever goroutine computes it.
 
 // tridiagBlock is the panel width nb (LAPACK's default for dsytrd is 32).
 const tridiagBlock = 32
 
 // tridiagParallelRows is the trailing size below which the matrix-vector
-// product runs on one goroutine.
+// product is one part and the updates run on one goroutine.
 const tridiagParallelRows = 256
+
+// symvParts is the number of parts of the symmetric product for trailing
+// sizes from tridiagParallelRows on (fixed: it, not GOMAXPROCS, decides the
+// order of the sums).
+const symvParts = 4
+
+// updateChunk is the column width of one task of the trailing update (its
+// slice of (WV)^T, 2nb x updateChunk, stays in the L2 cache).
+const updateChunk = 256
 
 // fastSymEigvals computes the eigenvalues (ascending) of the n x n symmetric
 // matrix whose row-major upper triangle is in a; a is overwritten.
@@ -50,25 +63,23 @@ func fastSymEigvals(n int, a, w []float64) error {
 	return nil
 }
 
-// prepareSym mirrors the row-major upper triangle of the n x n matrix a into
-// full storage and scales it by an exact power of two sigma (returned) when
-// its largest magnitude is far from 1.
+// prepareSym scales the row-major upper triangle of the n x n matrix a by an
+// exact power of two sigma (returned) when its largest magnitude is far from
+// 1. The strict lower triangle is not read (and is left undefined by
+// tridiagonalize).
 func prepareSym(n int, a []float64) (sigma float64) {
-	for i := 0; i < n; i++ {
-		for j := i + 1; j < n; j++ {
-			a[j*n+i] = a[i*n+j]
-		}
-	}
 	anrm := 0.0
-	for _, v := range a[:n*n] {
-		anrm = math.Max(anrm, math.Abs(v))
+	for i := 0; i < n; i++ {
+		for _, v := range a[i*n+i : i*n+n] {
+			anrm = math.Max(anrm, math.Abs(v))
+		}
 	}
 	sigma = 1.0
 	if anrm > 0 && (anrm < 0x1p-300 || anrm > 0x1p300) {
 		_, exp := math.Frexp(anrm)
 		sigma = math.Ldexp(1, -exp)
-		for i := range a[:n*n] {
-			a[i] *= sigma
+		for i := 0; i < n; i++ {
+			kernel.Scal(sigma, a[i*n+i:i*n+n])
 		}
 	}
 	return sigma
@@ -117,33 +128,35 @@ func SymEigen(vals, vecs, a []float64, n int) error {
 	return nil
 }
 
-// tridiagonalize reduces the full symmetric n x n matrix a (row-major,
-// destroyed) to the tridiagonal T = Q^T A Q, writing its diagonal into d
+// tridiagonalize reduces the symmetric n x n matrix whose row-major upper
+// triangle is in a (destroyed; the strict lower triangle is neither read nor
+// kept meaningful) to the tridiagonal T = Q^T A Q, writing its diagonal into d
 // (length n) and its off-diagonal into e (length n-1). Q = H_0 ... H_{n-2},
 // H_k = I - tau_k v_k v_k^T with v_k zero before index k+1, v_k[k+1] = 1 and
 // v_k[k+2:] left in a[k*n+k+2 : k*n+n]; tau_k is written to tau if it is not
 // nil.
 func tridiagonalize(n int, a, d, e, tau []float64) {
 	nb := tridiagBlock
-	// V and W of the current panel: row i is (V_i, W_i), n x 2nb; WV holds
-	// (W_i, V_i) for the trailing update (VW)(WV)^T = V W^T + W V^T.
-	vw := make([]float64, n*2*nb)
-	wv := make([]float64, n*2*nb)
+	// The current panel's V and W, stored by columns: p[l*n+i] = V_il and
+	// p[(nb+l)*n+i] = W_il (l < nb). Every panel operation is then a long
+	// Dot or Axpy, and p[:, j1:] is the B operand of the trailing update.
+	p := make([]float64, 2*nb*n)
 	y := make([]float64, n)
 	t1 := make([]float64, 2*nb)
+	z := make([]float64, symvParts*n)
+	an := make([]float64, n*2*nb) // -(W V) rows of the trailing part
 	for j0 := 0; j0 < n; j0 += nb {
 		pb := min(nb, n-j0)
 		for c := 0; c < pb; c++ {
 			k := j0 + c
-			row := a[k*n : k*n+n] // column k (symmetric storage)
+			row := a[k*n : k*n+n] // row k from k on = column k (upper storage)
 			// Bring column k up to date with the panel's previous reflectors:
-			// a_k[k:] -= V[k:, :c] W[k, :c]^T + W[k:, :c] V[k, :c]^T.
-			if c > 0 {
-				kk := vw[k*2*nb : k*2*nb+2*nb]
-				for i := k; i < n; i++ {
-					vi := vw[i*2*nb : i*2*nb+2*nb]
-					row[i] -= kernel.Dot(vi[:c], kk[nb:nb+c]) + kernel.Dot(vi[nb:nb+c], kk[:c])
-				}
+			// a_k[k:] -= V[k:, :c] W[k, :c]^T + W[k:, :c] V[k, :c]^T, as
+			// Axpys for l = 0..c-1, the V column then the W column.
+			for l := 0; l < c; l++ {
+				vl, wl := p[l*n:l*n+n], p[(nb+l)*n:(nb+l)*n+n]
+				kernel.Axpy(-wl[k], vl[k:], row[k:])
+				kernel.Axpy(-vl[k], wl[k:], row[k:])
 			}
 			d[k] = row[k]
 			if k == n-1 {
@@ -161,52 +174,66 @@ func tridiagonalize(n int, a, d, e, tau []float64) {
 			v[0] = 1
 			// y = A22 v with A22 = a[k+1:, k+1:] (not yet updated by this panel).
 			yy := y[:m]
-			symvRows(yy, a, n, k+1, v)
+			symvUpper(yy, m, a[(k+1)*n+k+1:], n, v, z)
 			// y -= V (W^T v) + W (V^T v) over rows k+1.. of the panel.
-			if c > 0 {
-				clear(t1)
-				for i := k + 1; i < n; i++ {
-					vi := vw[i*2*nb : i*2*nb+2*nb]
-					vv := v[i-k-1]
-					kernel.Axpy(vv, vi[:c], t1[:c])           // V^T v
-					kernel.Axpy(vv, vi[nb:nb+c], t1[nb:nb+c]) // W^T v
-				}
-				for i := k + 1; i < n; i++ {
-					vi := vw[i*2*nb : i*2*nb+2*nb]
-					yy[i-k-1] -= kernel.Dot(vi[:c], t1[nb:nb+c]) + kernel.Dot(vi[nb:nb+c], t1[:c])
-				}
+			for l := 0; l < c; l++ {
+				t1[l] = kernel.Dot(p[l*n+k+1:l*n+n], v)              // V^T v
+				t1[nb+l] = kernel.Dot(p[(nb+l)*n+k+1:(nb+l)*n+n], v) // W^T v
+			}
+			for l := 0; l < c; l++ {
+				kernel.Axpy(-t1[nb+l], p[l*n+k+1:l*n+n], yy)
+				kernel.Axpy(-t1[l], p[(nb+l)*n+k+1:(nb+l)*n+n], yy)
 			}
 			// w = tau y - (tau/2)(tau y . v) v.
 			kernel.Scal(tk, yy)
 			alpha := -0.5 * tk * kernel.Dot(yy, v)
 			kernel.Axpy(alpha, v, yy)
-			for i := k + 1; i < n; i++ {
-				vw[i*2*nb+c] = v[i-k-1]
-				vw[i*2*nb+nb+c] = yy[i-k-1]
-			}
+			copy(p[c*n+k+1:c*n+n], v)
+			copy(p[(nb+c)*n+k+1:(nb+c)*n+n], yy)
 		}
-		// Trailing update A[j1:, j1:] -= V W^T + W V^T (full square).
+		// Trailing update A[j1:, j1:] -= W V^T + V W^T on the upper triangle:
+		// C += (-(W V)) (V W)^T, the sum over t = 0..2nb-1 (W and V columns
+		// 0..nb-1 against V and W columns) as GemmNNAdd fma chains. A panel
+		// narrower than nb is the last one and has no trailing part.
 		j1 := j0 + pb
 		if j1 >= n {
 			break
 		}
-		// Clear the unused panel columns (pb < nb only in the last panel,
-		// which has no trailing part; kept for safety).
-		for i := j1; i < n; i++ {
-			src := vw[i*2*nb : i*2*nb+2*nb]
-			dst := wv[i*2*nb : i*2*nb+2*nb]
-			copy(dst[:nb], src[nb:])
-			copy(dst[nb:], src[:nb])
-			for l := pb; l < nb; l++ {
-				src[l], src[nb+l], dst[l], dst[nb+l] = 0, 0, 0, 0
+		mt := n - j1
+		for l := 0; l < nb; l++ {
+			vl, wl := p[l*n+j1:l*n+n], p[(nb+l)*n+j1:(nb+l)*n+n]
+			for i := 0; i < mt; i++ {
+				an[i*2*nb+l] = -wl[i]
+				an[i*2*nb+nb+l] = -vl[i]
 			}
 		}
-		mt := n - j1
-		parallelRows(mt, func(lo, hi int) {
-			kernel.GemmNT(hi-lo, mt, 2*nb, -1, vw[(j1+lo)*2*nb:], 2*nb, wv[j1*2*nb:], 2*nb,
-				1, a[(j1+lo)*n+j1:], n)
-		})
+		rank2kUpper(mt, 2*nb, an, p[j1:], n, a[j1*n+j1:], n)
 	}
+}
+
+// rank2kUpper computes C += A B on the upper triangle of the m x m matrix C
+// (row-major, stride ldc) for the m x k matrix A (stride k) and the k x m
+// matrix B (stride ldb), by GemmNNAdd on blocks of 6 rows and chunks of
+// updateChunk columns (the chunks shared out over goroutines). Entries of the
+// strict lower triangle near the diagonal may be written too (they are
+// meaningless); every upper entry is one fma chain, whatever the partition.
+func rank2kUpper(m, k int, a, b []float64, ldb int, c []float64, ldc int) {
+	const mr, nr = 6, 8
+	nchunks := (m + updateChunk - 1) / updateChunk
+	chunk := func(q int) {
+		// Chunks are counted from the right end so that all but the leftmost
+		// have widths that are multiples of nr.
+		hi := m - q*updateChunk
+		lo := max(hi-updateChunk, 0)
+		for i0 := 0; i0 < hi; i0 += mr {
+			rows := min(mr, m-i0)
+			s := max(lo, i0)
+			s = hi - (hi-s+nr-1)/nr*nr // widen left to a multiple of nr
+			s = max(s, lo)
+			kernel.GemmNNAdd(rows, hi-s, k, a[i0*k:], k, b[s:], ldb, c[i0*ldc+s:], ldc)
+		}
+	}
+	parallelTasks(nchunks, m >= tridiagParallelRows, chunk)
 }
 
 // formQ writes Q^T (row-major n x n; row i is column i of Q) from the
@@ -349,36 +376,69 @@ func tql(n int, d, e, zt []float64) error {
 	return nil
 }
 
-// parallelRows calls body(lo, hi) for a partition of [0, m) into contiguous
-// ranges, on up to min(GOMAXPROCS, 8) goroutines when m is large enough.
-// Callers must make each row's result independent of the partition.
-func parallelRows(m int, body func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), 8)
-	if m < tridiagParallelRows || workers < 2 {
-		body(0, m)
+// parallelTasks calls task(q) for q = 0..n-1, on up to min(GOMAXPROCS, 8)
+// goroutines if parallel is set (goroutine g takes q = g, g+G, ...). Callers
+// must make each task's result independent of which goroutine runs it.
+func parallelTasks(n int, parallel bool, task func(q int)) {
+	workers := min(runtime.GOMAXPROCS(0), 8, n)
+	if !parallel || workers < 2 {
+		for q := 0; q < n; q++ {
+			task(q)
+		}
 		return
 	}
 	var wg sync.WaitGroup
-	step := (m + workers - 1) / workers
-	for lo := 0; lo < m; lo += step {
-		hi := min(lo+step, m)
+	for g := 0; g < workers; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body(lo, hi)
+			for q := g; q < n; q += workers {
+				task(q)
+			}
 		}()
 	}
 	wg.Wait()
 }
 
-// symvRows sets y[i-k0] = a[i, k0:] . v for i = k0..n-1 (a full symmetric,
-// row-major, stride n), one dot product per row, rows shared out over
-// goroutines. Each entry is computed identically whatever the split.
-func symvRows(y, a []float64, n, k0 int, v []float64) {
-	m := n - k0
-	parallelRows(m, func(lo, hi int) {
-		for i := k0 + lo; i < k0+hi; i++ {
-			y[i-k0] = kernel.Dot(a[i*n+k0:i*n+n], v[:m])
+// symvUpper sets y = A v for the symmetric m x m matrix A whose upper
+// triangle is in the rows of a (row i: a[i*lda+i : i*lda+m]), with z
+// (length >= symvParts*m) as work space. The order, fixed by m alone: the
+// rows are cut into P parts (P = 1 below tridiagParallelRows, else
+// symvParts) of about equal area, part p accumulating
+// z_p[i+1:] = fma(v_i, A[i, i+1:], z_p[i+1:]) over its rows i in order (from
+// zero), and d_i = Dot(A[i, i+1:], v[i+1:]); then
+// y_i = (((fma(A_ii, v_i, d_i) + z_0[i]) + z_1[i]) + ... ) + z_{P-1}[i].
+func symvUpper(y []float64, m int, a []float64, lda int, v, z []float64) {
+	parts := 1
+	if m >= tridiagParallelRows {
+		parts = symvParts
+	}
+	// Part boundaries: the first row at which the cumulative row length
+	// sum_{r<i} (m-r) reaches p/parts of the total (integer arithmetic).
+	var bounds [symvParts + 1]int
+	total := m * (m + 1) / 2
+	area, p := 0, 1
+	for i := 0; i < m && p < parts; i++ {
+		area += m - i
+		for p < parts && area*parts >= p*total {
+			bounds[p] = i + 1
+			p++
 		}
-	})
+	}
+	for ; p <= parts; p++ {
+		bounds[p] = m
+	}
+	part := func(q int) {
+		zq := z[q*m : q*m+m]
+		clear(zq)
+		for i := bounds[q]; i < bounds[q+1]; i++ {
+			ai := a[i*lda+i : i*lda+m]
+			d := kernel.DotAxpy(v[i], ai[1:], v[i+1:m], zq[i+1:])
+			y[i] = math.FMA(ai[0], v[i], d)
+		}
+	}
+	parallelTasks(parts, parts > 1, part)
+	for q := 0; q < parts; q++ {
+		kernel.Axpy(1, z[q*m:q*m+m], y[:m])
+	}
 }

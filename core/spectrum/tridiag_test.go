@@ -95,3 +95,26 @@ func TestFastSymEigvalsThreadIndependent(t *testing.T) {
 		}
 	}
 }
+
+// TestFastSymEigvalsLargeMatchesGonum: an order above 1000 (several column
+// chunks of the trailing update, a partial leftmost one, all four parts of
+// the symmetric product) against gonum's Dsyev, to 1e-12 relative to |λ|max.
+func TestFastSymEigvalsLargeMatchesGonum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("n = 1100: a few seconds")
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	const n = 1100
+	a := randSym(rng, n, 1)
+	want := gonumEigvals(n, a)
+	got := make([]float64, n)
+	if err := fastSymEigvals(n, slices.Clone(a), got); err != nil {
+		t.Fatal(err)
+	}
+	tol := 1e-12 * math.Max(math.Abs(want[0]), math.Abs(want[n-1]))
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > tol {
+			t.Fatalf("λ[%d] = %.17g, gonum %.17g (tol %g)", i, got[i], want[i], tol)
+		}
+	}
+}

@@ -74,7 +74,7 @@ func FrobDist(a, b *mat.SymDense) float64 {
 			if b != nil {
 				v -= rb.Data[ii*rb.Stride+jj]
 			}
-			s += v * v
+			s += float64(v * v)
 		}
 	}
 	return math.Sqrt(s)

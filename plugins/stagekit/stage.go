@@ -157,7 +157,7 @@ func EscapeEpoch(loss []float64, lmin, f float64) int {
 	if len(loss) == 0 || math.IsNaN(loss[0]) || math.IsInf(loss[0], 0) {
 		return -1
 	}
-	target := lmin + (1-f)*(loss[0]-lmin)
+	target := lmin + float64((1-f)*(loss[0]-lmin))
 	for e, l := range loss {
 		if math.IsNaN(l) || math.IsInf(l, 0) {
 			return -1
