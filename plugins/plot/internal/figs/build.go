@@ -695,6 +695,11 @@ func seedFinals(b schema.Best) []float64 {
 	return []float64{b.MeanFinalLoss}
 }
 
+// depthLabelGap is the smallest distance, as a fraction of the axis, between
+// two labelled depths of fig9/fig10 (about two label widths on the narrower
+// panel).
+const depthLabelGap = 0.07
+
 func buildFig910(d Data, o Options) (*Figure, error) {
 	var act string
 	var nets []string
@@ -863,8 +868,8 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 	for _, p := range []*plot.Plot{left, right} {
 		p.X.Label.Text = "depth (number of weight layers, log scale)"
 		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = intTicks(allDepths)
 		p.X.Min, p.X.Max = p.X.Min/1.1, p.X.Max*1.1
+		p.X.Tick.Marker = thinLabels(intTicks(allDepths), true, p.X.Min, p.X.Max, depthLabelGap)
 	}
 	for _, net := range nets {
 		if omitted[net] > 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -296,6 +297,32 @@ func intTicks(vals []float64) plot.ConstantTicks {
 	out := make(plot.ConstantTicks, len(vals))
 	for i, v := range vals {
 		out[i] = plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)}
+	}
+	return out
+}
+
+// thinLabels blanks the labels of ticks closer than minFrac of the axis
+// length (on the axis' own scale, log when logScale) to the last labelled
+// one, so that neighbouring values (depths 36, 40, 48 on a log axis) do not
+// run together; every tick mark stays.
+func thinLabels(ts plot.ConstantTicks, logScale bool, lo, hi, minFrac float64) plot.ConstantTicks {
+	pos := func(v float64) float64 {
+		if logScale {
+			return (math.Log(v) - math.Log(lo)) / (math.Log(hi) - math.Log(lo))
+		}
+		return (v - lo) / (hi - lo)
+	}
+	out := slices.Clone(ts)
+	last := math.Inf(-1)
+	for i := range out {
+		if out[i].Label == "" {
+			continue
+		}
+		if p := pos(out[i].Value); p-last < minFrac {
+			out[i].Label = ""
+		} else {
+			last = p
+		}
 	}
 	return out
 }
