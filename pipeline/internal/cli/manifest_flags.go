@@ -14,8 +14,8 @@ import (
 // which default to the PIPELINE_MAX_* environment variables, else
 // manifest.DefaultLimits.
 type manifestFlags struct {
-	set                                 []string
-	stages, bindings, bytes, paramBytes string
+	set                                              []string
+	stages, bindings, bytes, paramBytes, totalParams string
 }
 
 func addManifestFlags(cmd *cobra.Command, f *manifestFlags) {
@@ -25,6 +25,7 @@ func addManifestFlags(cmd *cobra.Command, f *manifestFlags) {
 	pf.StringVar(&f.stages, "max-stages", "", fmt.Sprintf("most stage instances a manifest may expand to (env %s; default %d)", manifest.EnvMaxStages, d.Stages))
 	pf.StringVar(&f.bindings, "max-bindings", "", fmt.Sprintf("most input bindings (instances times the instances each reads) (env %s; default %d)", manifest.EnvMaxBindings, d.Bindings))
 	pf.StringVar(&f.bytes, "max-manifest-bytes", "", fmt.Sprintf("largest manifest file, e.g. 64M (env %s; default %d)", manifest.EnvMaxManifestBytes, d.Bytes))
+	pf.StringVar(&f.totalParams, "max-total-param-bytes", "", fmt.Sprintf("largest encoded parameters of all stage instances together, e.g. 256M (env %s; default %d)", manifest.EnvMaxTotalParams, d.TotalParamBytes))
 	pf.StringVar(&f.paramBytes, "max-param-bytes", "", fmt.Sprintf("largest encoded parameters of one stage instance; a plugin request, with its input paths, must stay below the protocol's 64 MiB (env %s; default %d)", manifest.EnvMaxParamBytes, d.ParamBytes))
 }
 
@@ -48,6 +49,7 @@ func (f *manifestFlags) limits() (manifest.Limits, error) {
 		{"max-bindings", f.bindings, func(n int64) { l.Bindings = int(n) }},
 		{"max-manifest-bytes", f.bytes, func(n int64) { l.Bytes = n }},
 		{"max-param-bytes", f.paramBytes, func(n int64) { l.ParamBytes = int(n) }},
+		{"max-total-param-bytes", f.totalParams, func(n int64) { l.TotalParamBytes = n }},
 	} {
 		if v.val == "" {
 			continue

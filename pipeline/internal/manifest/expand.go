@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -59,8 +60,10 @@ func (m *Manifest) Expand() (*Expanded, error) { return m.ExpandLimited(DefaultL
 // exceed lim. Its cost is linear in instances plus bindings.
 func (m *Manifest) ExpandLimited(lim Limits) (*Expanded, error) {
 	e := &Expanded{Manifest: m, ByStage: map[string][]*Instance{}, byName: map[string]*Instance{}, Inputs: map[*Instance]map[string][]Binding{}}
-	// Count every stage's combinations before expanding any.
+	// Count every stage's combinations, and the parameter bytes they will
+	// hold, before expanding any.
 	total := 0
+	var paramBytes int64
 	for _, st := range m.Stages {
 		n := 1
 		for _, ax := range st.Matrix {
@@ -72,6 +75,10 @@ func (m *Manifest) ExpandLimited(lim Limits) (*Expanded, error) {
 		total += n
 		if lim.Stages > 0 && total > lim.Stages {
 			return nil, Errorf(st.Pos, "stage %q: the manifest expands to more than %d stage instances (raise with --max-stages or %s)", st.Name, lim.Stages, EnvMaxStages)
+		}
+		paramBytes += int64(n) * instanceParamBytes(st)
+		if lim.TotalParamBytes > 0 && paramBytes > lim.TotalParamBytes {
+			return nil, Errorf(st.Pos, "stage %q: the parameters of all stage instances together exceed %d bytes (each instance holds its stage's parameters; raise with --max-total-param-bytes or %s)", st.Name, lim.TotalParamBytes, EnvMaxTotalParams)
 		}
 	}
 	e.Instances = make([]*Instance, 0, total)
@@ -111,6 +118,31 @@ func (m *Manifest) ExpandLimited(lim Limits) (*Expanded, error) {
 		e.Inputs[in] = ports
 	}
 	return e, nil
+}
+
+// instanceParamBytes is an upper estimate of the encoded parameters of one
+// instance of st: its params and the largest value of each matrix axis, as
+// JSON (the engine's encoding).
+func instanceParamBytes(st *Stage) int64 {
+	size := func(v any) int64 {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return 0
+		}
+		return int64(len(b))
+	}
+	var n int64
+	for _, p := range st.Params {
+		n += int64(len(p.Name)) + 4 + size(p.Value.V)
+	}
+	for _, ax := range st.Matrix {
+		var largest int64
+		for _, v := range ax.Values {
+			largest = max(largest, size(v.V))
+		}
+		n += int64(len(ax.Name)) + 4 + largest
+	}
+	return n
 }
 
 // expandStage appends the matrix combinations of st (an odometer over the

@@ -17,6 +17,10 @@ type Limits struct {
 	Stages     int   // stage instances after matrix expansion, all stages together
 	Bindings   int   // input bindings after expansion: sum over instances of the instances each reads
 	ParamBytes int   // encoded parameters of one instance plus its input paths: what one RPC carries
+	// TotalParamBytes bounds the encoded parameters of all instances
+	// together (each instance holds its own copy of its stage's
+	// parameters), estimated from the stages before expansion.
+	TotalParamBytes int64
 }
 
 // DefaultLimits are high enough for real work (a million stage instances, the
@@ -29,6 +33,9 @@ var DefaultLimits = Limits{
 	Stages:     1_000_000,
 	Bindings:   5_000_000,
 	ParamBytes: 3 << 20,
+	// 1e6 instances of ~100 bytes fit ~2.5 times over; 300 instances of
+	// 3 MiB (2.2 GB to plan) do not.
+	TotalParamBytes: 256 << 20,
 }
 
 // Environment variables that override DefaultLimits (LimitsFromEnv); the
@@ -38,6 +45,7 @@ const (
 	EnvMaxStages        = "PIPELINE_MAX_STAGES"
 	EnvMaxBindings      = "PIPELINE_MAX_BINDINGS"
 	EnvMaxParamBytes    = "PIPELINE_MAX_PARAM_BYTES"
+	EnvMaxTotalParams   = "PIPELINE_MAX_TOTAL_PARAM_BYTES"
 )
 
 // LimitsFromEnv returns DefaultLimits with the values set in the
@@ -52,6 +60,7 @@ func LimitsFromEnv() (Limits, error) {
 		{EnvMaxStages, func(n int64) { l.Stages = int(n) }},
 		{EnvMaxBindings, func(n int64) { l.Bindings = int(n) }},
 		{EnvMaxParamBytes, func(n int64) { l.ParamBytes = int(n) }},
+		{EnvMaxTotalParams, func(n int64) { l.TotalParamBytes = n }},
 	} {
 		s := os.Getenv(v.env)
 		if s == "" {

@@ -247,3 +247,50 @@ func TestLimitsFromEnv(t *testing.T) {
 		t.Fatalf("bad env accepted: %v", err)
 	}
 }
+
+// TestTotalParamBytes: 300 instances of a stage with a 3 MiB list parameter
+// (each instance holds its own copy: 2.2 GB to plan, second adversarial
+// pass) are refused before expansion; the engine benchmark's 1e5-instance
+// manifest and the shipped manifests are far below the bound.
+func TestTotalParamBytes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\nstages:\n  s:\n    plugin: p\n    params: {big: [")
+	for i := 0; i < 400_000; i++ { // ~3 MiB of JSON
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("1234567")
+	}
+	b.WriteString("]}\n    matrix: {n: [")
+	for i := 0; i < 300; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprint(&b, i)
+	}
+	b.WriteString("]}\n")
+	m, err := Parse("big.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Expand()
+	if err == nil || !strings.Contains(err.Error(), "--max-total-param-bytes") || !strings.HasPrefix(err.Error(), "big.yaml:3:") {
+		t.Fatalf("error %v", err)
+	}
+	// One instance of it is fine.
+	lim := DefaultLimits
+	lim.TotalParamBytes = 4 << 20
+	one := strings.Replace(b.String(), "matrix: {n: [", "matrix: {n: [0]}\n    x: [", 1)
+	if m, err = Parse("one.yaml", []byte(strings.SplitN(one, "\n    x:", 2)[0]+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ExpandLimited(lim); err != nil {
+		t.Fatalf("one instance: %v", err)
+	}
+	if m, err = Parse("synth.yaml", []byte(synth(400, 250, true))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Expand(); err != nil {
+		t.Fatalf("synth: %v", err)
+	}
+}
