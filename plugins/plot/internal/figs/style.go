@@ -301,28 +301,35 @@ func intTicks(vals []float64) plot.ConstantTicks {
 	return out
 }
 
-// thinLabels blanks the labels of ticks closer than minFrac of the axis
-// length (on the axis' own scale, log when logScale) to the last labelled
-// one, so that neighbouring values (depths 36, 40, 48 on a log axis) do not
-// run together; every tick mark stays.
-func thinLabels(ts plot.ConstantTicks, logScale bool, lo, hi, minFrac float64) plot.ConstantTicks {
+// thinLabels blanks the labels of ticks that would touch their labelled
+// neighbour: two labels need charFrac of the axis length (on the axis' own
+// scale, log when logScale) per character of their mean width. The last
+// label (the axis end) is kept, blanking its neighbour instead. Every tick
+// mark stays.
+func thinLabels(ts plot.ConstantTicks, logScale bool, lo, hi, charFrac float64) plot.ConstantTicks {
 	pos := func(v float64) float64 {
 		if logScale {
 			return (math.Log(v) - math.Log(lo)) / (math.Log(hi) - math.Log(lo))
 		}
 		return (v - lo) / (hi - lo)
 	}
+	need := func(a, b plot.Tick) float64 { return charFrac * float64(len(a.Label)+len(b.Label)) / 2 }
 	out := slices.Clone(ts)
-	last := math.Inf(-1)
+	last := -1 // index of the last labelled tick
 	for i := range out {
 		if out[i].Label == "" {
 			continue
 		}
-		if p := pos(out[i].Value); p-last < minFrac {
+		if last >= 0 && pos(out[i].Value)-pos(out[last].Value) < need(out[last], out[i]) {
+			if i == len(out)-1 { // keep the axis end
+				out[last].Label = ""
+				last = i
+				continue
+			}
 			out[i].Label = ""
-		} else {
-			last = p
+			continue
 		}
+		last = i
 	}
 	return out
 }

@@ -63,14 +63,14 @@ func TestLogTicksBudget(t *testing.T) {
 
 func TestThinLabels(t *testing.T) {
 	ts := intTicks([]float64{2, 3, 4, 6, 10, 12, 20, 24, 36, 40, 48})
-	got := thinLabels(ts, true, 2/1.1, 48*1.1, 0.07)
+	got := thinLabels(ts, true, 2/1.1, 48*1.1, 0.045)
 	var labels []string
 	for _, tk := range got {
 		if tk.Label != "" {
 			labels = append(labels, tk.Label)
 		}
 	}
-	if want := "2 3 4 6 10 20 36 48"; strings.Join(labels, " ") != want {
+	if want := "2 3 4 6 10 20 48"; strings.Join(labels, " ") != want {
 		t.Errorf("labels %q, want %q", strings.Join(labels, " "), want)
 	}
 	if len(got) != len(ts) {
