@@ -248,3 +248,111 @@ gloop:
 	VMOVUPD Y11, 32(AX)
 	VZEROUPPER
 	RET
+
+// func gemm4x8AVX(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int)
+// C[0:4, 0:8] += A[0:4, 0:k] B[0:k, 0:8]: gemm6x8AVX with four rows (eight
+// accumulators), the same order.
+TEXT ·gemm4x8AVX(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $3, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $3, R10
+	MOVQ c+40(FP), BX
+	MOVQ ldc+48(FP), R12
+	SHLQ $3, R12
+	LEAQ (R12)(R12*2), R13
+
+	VMOVUPD (BX), Y0
+	VMOVUPD 32(BX), Y1
+	VMOVUPD (BX)(R12*1), Y2
+	VMOVUPD 32(BX)(R12*1), Y3
+	VMOVUPD (BX)(R12*2), Y4
+	VMOVUPD 32(BX)(R12*2), Y5
+	VMOVUPD (BX)(R13*1), Y6
+	VMOVUPD 32(BX)(R13*1), Y7
+
+g4loop:
+	VMOVUPD      (DI), Y12
+	VMOVUPD      32(DI), Y13
+	VBROADCASTSD (SI), Y14
+	VFMADD231PD  Y12, Y14, Y0
+	VFMADD231PD  Y13, Y14, Y1
+	VBROADCASTSD (SI)(R8*1), Y15
+	VFMADD231PD  Y12, Y15, Y2
+	VFMADD231PD  Y13, Y15, Y3
+	VBROADCASTSD (SI)(R8*2), Y14
+	VFMADD231PD  Y12, Y14, Y4
+	VFMADD231PD  Y13, Y14, Y5
+	VBROADCASTSD (SI)(R9*1), Y15
+	VFMADD231PD  Y12, Y15, Y6
+	VFMADD231PD  Y13, Y15, Y7
+	ADDQ         $8, SI
+	ADDQ         R10, DI
+	DECQ         CX
+	JNZ          g4loop
+
+	VMOVUPD Y0, (BX)
+	VMOVUPD Y1, 32(BX)
+	VMOVUPD Y2, (BX)(R12*1)
+	VMOVUPD Y3, 32(BX)(R12*1)
+	VMOVUPD Y4, (BX)(R12*2)
+	VMOVUPD Y5, 32(BX)(R12*2)
+	VMOVUPD Y6, (BX)(R13*1)
+	VMOVUPD Y7, 32(BX)(R13*1)
+	VZEROUPPER
+	RET
+
+// func reluAVX(out, d1, x []float64)
+// out[i] = x[i] if x[i] > 0 else +0, d1[i] = 1 if x[i] > 0 else +0 (NaN is
+// not > 0): a mask from VCMPPD (greater-than, ordered, quiet) ANDed with x
+// and with 1. len(out) = len(d1) = len(x); the tail below 4 is scalar.
+TEXT ·reluAVX(SB), NOSPLIT, $0-72
+	MOVQ out_base+0(FP), DI
+	MOVQ d1_base+24(FP), DX
+	MOVQ x_base+48(FP), SI
+	MOVQ x_len+56(FP), CX
+	VXORPD Y0, Y0, Y0
+	MOVQ $0x3FF0000000000000, AX
+	MOVQ AX, X1
+	VBROADCASTSD X1, Y1
+	MOVQ CX, BX
+	SHRQ $2, BX
+	JZ   rtail
+
+rloop:
+	VMOVUPD (SI), Y2
+	VCMPPD  $0x1E, Y0, Y2, Y3
+	VANDPD  Y2, Y3, Y4
+	VANDPD  Y1, Y3, Y5
+	VMOVUPD Y4, (DI)
+	VMOVUPD Y5, (DX)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	DECQ    BX
+	JNZ     rloop
+
+rtail:
+	ANDQ $3, CX
+	JZ   rdone
+
+rtloop:
+	VMOVSD  (SI), X2
+	VCMPSD  $0x1E, X0, X2, X3
+	VANDPD  X2, X3, X4
+	VANDPD  X1, X3, X5
+	VMOVSD  X4, (DI)
+	VMOVSD  X5, (DX)
+	ADDQ    $8, SI
+	ADDQ    $8, DI
+	ADDQ    $8, DX
+	DECQ    CX
+	JNZ     rtloop
+
+rdone:
+	VZEROUPPER
+	RET

@@ -11,3 +11,5 @@ func dotAxpy(alpha float64, x, v, z []float64) float64 { return dotAxpyGeneric(a
 func gemmNNAdd(m, n, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
 	gemmNNAddGeneric(m, n, k, a, lda, b, ldb, c, ldc)
 }
+
+func relu(out, d1, x []float64) { reluGeneric(out, d1, x) }

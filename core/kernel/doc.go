@@ -31,12 +31,15 @@
 //
 //     GemmNNAdd (C += A B): every entry is one chain of FMAs in increasing t,
 //     C_ij = fma(A_it, B_tj, C_ij), no term skipped (the amd64 kernel keeps
-//     a 6 x 8 block of C in registers over the whole chain).
+//     a 6 x 8 or 4 x 8 block of C in registers over the whole chain).
 //
 //     DotAxpy(alpha, x, v, z): Dot(x, v) and Axpy(alpha, x, z), reading x
 //     once (one row of a symmetric product on one triangle).
 //
-// The amd64 build computes Dot, Axpy, DotAxpy and GemmNNAdd with AVX2+FMA assembly when the CPU
+// ReLU(out, d1, x) is elementwise (no reduction): out = x and d1 = 1 where
+// x > 0, +0 elsewhere.
+//
+// The amd64 build computes Dot, Axpy, DotAxpy, GemmNNAdd and ReLU with AVX2+FMA assembly when the CPU
 // has it (checked at run time) and the plain-Go code otherwise; both follow
 // the order above and give identical bits (tested). Exp, Log and Tanh are
 // fusion-free ports of the Go standard library's pure-Go code (the library

@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"fmt"
-	"math"
 )
 
 // DotAxpy returns Dot(x, v) and sets z[i] = fma(alpha, x[i], z[i]) for every
@@ -49,15 +48,12 @@ func gemmNNAddGeneric(m, n, k int, a []float64, lda int, b []float64, ldb int, c
 }
 
 // gemmNNAddEdge is gemmNNAddGeneric on the block rows [i0, i1) x columns
-// [j0, j1), with the scalar math.FMA (for the blocks the SIMD kernel leaves).
+// [j0, j1), with axpy (for the blocks the SIMD kernel leaves).
 func gemmNNAddEdge(i0, i1, j0, j1, k int, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
 	for i := i0; i < i1; i++ {
 		ci := c[i*ldc+j0 : i*ldc+j1]
 		for t, at := range a[i*lda : i*lda+k] {
-			bt := b[t*ldb+j0 : t*ldb+j1]
-			for j := range ci {
-				ci[j] = math.FMA(at, bt[j], ci[j])
-			}
+			axpy(at, b[t*ldb+j0:t*ldb+j1], ci)
 		}
 	}
 }

@@ -208,7 +208,7 @@ func TestDotAxpyGemmNNAddMatchGeneric(t *testing.T) {
 			t.Fatalf("n=%d: dotAxpyGeneric differs from Dot", n)
 		}
 	}
-	for _, s := range [][3]int{{1, 1, 1}, {6, 8, 1}, {6, 8, 64}, {7, 9, 3}, {13, 17, 64}, {12, 40, 5}, {5, 7, 9}, {30, 33, 64}} {
+	for _, s := range [][3]int{{1, 1, 1}, {6, 8, 1}, {6, 8, 64}, {7, 9, 3}, {13, 17, 64}, {12, 40, 5}, {5, 7, 9}, {30, 33, 64}, {4, 8, 3}, {10, 512, 10}, {10, 13, 7}, {11, 16, 2}, {9, 24, 10}} {
 		m, n, k := s[0], s[1], s[2]
 		lda, ldb, ldc := k+3, n+2, n+5
 		a, b, c := randVec(rng, m*lda), randVec(rng, k*ldb), randVec(rng, m*ldc)
@@ -236,6 +236,42 @@ func TestDotAxpyGemmNNAddMatchGeneric(t *testing.T) {
 					t.Fatalf("%dx%dx%d: padding (%d,%d) written", m, n, k, i, j)
 				}
 			}
+		}
+	}
+}
+
+// TestReLUMatchesGeneric: ReLU (AVX2 on amd64 when present) gives the bits of
+// the plain-Go reference at every length (tails included) and on the values
+// where a careless kernel would differ: +-0, +-Inf, NaN, subnormals.
+func TestReLUMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	special := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), 5e-324, -5e-324, 1, -1}
+	for n := 0; n < 40; n++ {
+		x := randVec(rng, n)
+		for i := range x {
+			if rng.IntN(3) == 0 {
+				x[i] = special[rng.IntN(len(special))]
+			}
+		}
+		out, d1 := make([]float64, n+1), make([]float64, n+1)
+		out[n], d1[n] = 7, 7 // beyond len(x): untouched
+		wo, wd := make([]float64, n), make([]float64, n)
+		ReLU(out, d1, x)
+		reluGeneric(wo, wd, x)
+		for i := 0; i < n; i++ {
+			if math.Float64bits(out[i]) != math.Float64bits(wo[i]) || math.Float64bits(d1[i]) != math.Float64bits(wd[i]) {
+				t.Fatalf("n=%d: ReLU(%v) = %v, %v; generic %v, %v", n, x[i], out[i], d1[i], wo[i], wd[i])
+			}
+			want := 0.0
+			if x[i] > 0 {
+				want = x[i]
+			}
+			if math.Float64bits(wo[i]) != math.Float64bits(want) {
+				t.Fatalf("relu(%v) = %v, want %v", x[i], wo[i], want)
+			}
+		}
+		if out[n] != 7 || d1[n] != 7 {
+			t.Fatalf("n=%d: ReLU wrote past len(x)", n)
 		}
 	}
 }

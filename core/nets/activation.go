@@ -126,6 +126,13 @@ func (a Activation) apply(out, d1, d2, x []float64) {
 			clear(d2)
 		}
 	case ReLU:
+		if out != nil && d1 != nil {
+			kernel.ReLU(out, d1, x)
+			if d2 != nil {
+				clear(d2)
+			}
+			return
+		}
 		for i, v := range x {
 			var o, g float64
 			if v > 0 {

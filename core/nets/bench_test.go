@@ -43,3 +43,19 @@ func BenchmarkSampledReLUHessianDepth10(b *testing.B) {
 		obj.Hessian(&h, w)
 	}
 }
+
+// BenchmarkSampledReLUGradDepth4 is one gradient of a ReLU-mid 2-shortcut net
+// (d = 10, depth 4) on 60,000 samples: one epoch of fig10's training on all
+// of MNIST (the bulk of paper-full.yaml's CPU time).
+func BenchmarkSampledReLUGradDepth4(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	x, y, _, _, _ := synthData(rng, 10, 60000)
+	a := Arch{Width: 10, Shortcut: 2, Units: 2, Mid: ReLU}
+	obj := NewSampled(a, x, y)
+	w := randVec(rng, obj.Dim(), 0.1)
+	g := make([]float64, obj.Dim())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		obj.Grad(g, w)
+	}
+}

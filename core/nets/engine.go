@@ -80,7 +80,44 @@ func newEngine(arch Arch, x []float64, m int, loss lossFn, chunk, maxQ int) *eng
 	e.lamh = alloc(e.R+1, d*c)
 	e.zbuf = make([]float64, d*c)
 	e.tw = e.newTangentWS()
+	// The derivatives of an identity activation are constant (1, and 0 for
+	// the second): stored once here, so forward only copies its values.
+	for r := 0; r < e.R; r++ {
+		if arch.Pre == Identity {
+			fillOnes(e.pd1[r])
+		}
+		for l := 0; l < e.n; l++ {
+			if e.activationAfter(l) == Identity {
+				fillOnes(e.zd1[r*e.n+l])
+			}
+		}
+	}
 	return e
+}
+
+// activationAfter returns the activation applied after weight layer l of a
+// unit: mid inside it, post after its last layer.
+func (e *engine) activationAfter(l int) Activation {
+	if l < e.n-1 {
+		return e.arch.Mid
+	}
+	return e.arch.Post
+}
+
+// activate sets out = act(x) and its first and second derivatives d1, d2 at
+// x, except for the identity, whose constant derivatives newEngine stored.
+func activate(act Activation, out, d1, d2, x []float64) {
+	if act == Identity {
+		copy(out, x)
+		return
+	}
+	act.apply(out, d1, d2, x)
+}
+
+func fillOnes(x []float64) {
+	for i := range x {
+		x[i] = 1
+	}
 }
 
 func (e *engine) newTangentWS() *tangentWS {
@@ -99,28 +136,32 @@ func (e *engine) newTangentWS() *tangentWS {
 
 // wMul sets dst = W_k src (trans false) or dst = W_k^T src (trans true),
 // or adds to dst if acc, where src and dst are d x cols row-major and W_k is
-// layer k of w. Row by row with kernel.Axpy in a fixed order: no goroutines,
-// no allocation, identical bits on every machine and GOMAXPROCS.
+// layer k of w. One kernel.GemmNNAdd: every entry a chain of FMAs in
+// increasing t (the order of Axpy row by row), no goroutines, identical bits
+// on every machine and GOMAXPROCS. It does not allocate for d <= 16.
 func (e *engine) wMul(dst, w []float64, k int, trans bool, src []float64, cols int, acc bool) {
 	d := e.d
-	wk := w[k*d*d : (k+1)*d*d] // W[i][t] = wk[t*d+i]
-	for i := 0; i < d; i++ {
-		out := dst[i*cols : (i+1)*cols]
-		if !acc {
-			clear(out)
+	wk := w[k*d*d : (k+1)*d*d] // W[i][t] = wk[t*d+i]: wk row-major is W^T
+	a := wk                    // W^T: the A of dst = W^T src
+	if !trans {
+		var buf [16 * 16]float64
+		wt := buf[:0]
+		if d*d > len(buf) {
+			wt = make([]float64, d*d)
 		}
-		for t := 0; t < d; t++ {
-			var coef float64
-			if trans {
-				coef = wk[i*d+t] // W^T[i][t] = W[t][i]
-			} else {
-				coef = wk[t*d+i]
-			}
-			if coef != 0 {
-				kernel.Axpy(coef, src[t*cols:(t+1)*cols], out)
+		wt = wt[:d*d]
+		for i := 0; i < d; i++ {
+			for t := 0; t < d; t++ {
+				wt[i*d+t] = wk[t*d+i]
 			}
 		}
+		a = wt
 	}
+	out := dst[:d*cols]
+	if !acc {
+		clear(out)
+	}
+	kernel.GemmNNAdd(d, cols, d, a, d, src, cols, out, cols)
 }
 
 // forward evaluates the block of c columns starting at col0 and returns
@@ -134,17 +175,17 @@ func (e *engine) forward(w []float64, col0, c int) float64 {
 	pre, mid, post := e.arch.Pre, e.arch.Mid, e.arch.Post
 	for r := 0; r < e.R; r++ {
 		k0 := r * n
-		pre.apply(e.a[k0][:d*c], e.pd1[r][:d*c], e.pd2[r][:d*c], e.h[r][:d*c])
+		activate(pre, e.a[k0][:d*c], e.pd1[r][:d*c], e.pd2[r][:d*c], e.h[r][:d*c])
 		for l := 0; l < n; l++ {
 			k := k0 + l
 			z := e.zbuf[:d*c]
 			e.wMul(z, w, k, false, e.a[k], c, false)
 			if l < n-1 {
-				mid.apply(e.a[k+1][:d*c], e.zd1[k][:d*c], e.zd2[k][:d*c], z)
+				activate(mid, e.a[k+1][:d*c], e.zd1[k][:d*c], e.zd2[k][:d*c], z)
 				continue
 			}
 			hn := e.h[r+1][:d*c]
-			post.apply(hn, e.zd1[k][:d*c], e.zd2[k][:d*c], z)
+			activate(post, hn, e.zd1[k][:d*c], e.zd2[k][:d*c], z)
 			if !e.arch.Plain {
 				hr := e.h[r][:d*c]
 				for i := range hn {
