@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,7 +35,7 @@ func TestDescribeRoundTrip(t *testing.T) {
 		names = append(names, s.Name)
 	}
 	// Oracle: the stage list declared in plugins/testplugins/testkit, sorted.
-	want := "test.badout test.crash test.echo test.fail test.goerror test.hang test.orphan test.random"
+	want := "test.badout test.crash test.echo test.fail test.goerror test.hang test.orphan test.random test.spin"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("stages = %q, want %q", got, want)
 	}
@@ -416,5 +417,34 @@ func TestHostKilledLeavesNoOrphan(t *testing.T) {
 			t.Fatalf("plugin %d outlived its SIGKILLed host", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRunMeasuresCPU: RunResult.CPUSeconds is the plugin's own CPU time for
+// the call. test.spin burns 300 ms of its CPU time (measured by itself with
+// getrusage); /proc's 10 ms ticks and the plugin's own overhead (GC, the SDK)
+// bound the measure from below by 300 - 20 ms and from above by a margin far
+// below a second spin. A call that does next to nothing measures below it.
+func TestRunMeasuresCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("CPU time is measured from /proc on Linux only")
+	}
+	p := load(t, "testkit")
+	log, _ := testLogger(zerolog.WarnLevel)
+	res, err := host.Run(context.Background(), p, host.RunRequest{
+		Stage: "test.spin", Params: map[string]any{"ms": 300}, OutDir: t.TempDir(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CPUSeconds < 0.28 || res.CPUSeconds > 0.55 {
+		t.Errorf("test.spin of 300 ms CPU: CPUSeconds = %v, want 0.28..0.55", res.CPUSeconds)
+	}
+	res, err = host.Run(context.Background(), p, host.RunRequest{
+		Stage: "test.echo", Params: map[string]any{"label": "x"}, OutDir: t.TempDir(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CPUSeconds >= 0.28 {
+		t.Errorf("test.echo: CPUSeconds = %v, want well below a 300 ms spin", res.CPUSeconds)
 	}
 }

@@ -199,3 +199,15 @@ func (r *pipeReader) Close() error {
 }
 
 func (r *pipeReader) shut() { _ = r.Close() }
+
+// cpuSeconds returns the CPU time the plugin process has used so far (user
+// plus system, all threads), and false once it has been reaped (its pid may
+// then be another process's) or where it cannot be read.
+func (p *proc) cpuSeconds() (float64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped || p.cmd.Process == nil {
+		return 0, false
+	}
+	return processCPUSeconds(p.cmd.Process.Pid)
+}

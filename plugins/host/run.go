@@ -94,6 +94,10 @@ type RunResult struct {
 	Outputs map[string]string
 	// Diagnostics are the stage's own, in the order it returned them.
 	Diagnostics []sdk.Diagnostic
+	// CPUSeconds is the CPU time (user plus system, every thread) the plugin
+	// process used during the call, to 1/100 s; 0 where it is not measured
+	// (outside Linux). A fresh process's start-up before the call is not in it.
+	CPUSeconds float64
 }
 
 // Failed reports whether the stage reported an error diagnostic (the stage
@@ -194,7 +198,11 @@ func call(ctx context.Context, s *session, g *gate, p *Plugin, spec sdk.StageSpe
 	// Kill at once on cancellation or timeout: the stage may ignore its ctx.
 	defer context.AfterFunc(runCtx, s.forceKill)()
 
+	cpu0, cpuOK := s.proc.cpuSeconds()
 	res, err := recvAll(runCtx, s, wire, req, g)
+	if cpu1, ok := s.proc.cpuSeconds(); err == nil && cpuOK && ok {
+		res.CPUSeconds = max(cpu1-cpu0, 0)
+	}
 	if err != nil {
 		switch {
 		case timedOut.Load():

@@ -176,7 +176,11 @@ func observer(g *globals, disp *progress.Display) engine.Observer {
 			case engine.StatusCached:
 				g.log.Debug().Str("stage", ev.Node.Name).Str("action", r.ActionID.Short()).Msg("cached")
 			case engine.StatusRan:
-				g.log.WithLevel(stageLevel).Str("stage", ev.Node.Name).Str("took", fmtDur(r.Seconds)).Msg("done")
+				e := g.log.WithLevel(stageLevel).Str("stage", ev.Node.Name).Str("took", fmtDur(r.Seconds))
+				if r.CPUSeconds > 0 {
+					e = e.Str("cpu", fmtDur(r.CPUSeconds))
+				}
+				e.Msg("done")
 			case engine.StatusFailed:
 				g.log.Error().Str("stage", ev.Node.Name).Err(r.Err).Msg("failed")
 			case engine.StatusSkipped:

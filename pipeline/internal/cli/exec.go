@@ -64,7 +64,7 @@ func execCmd(g *globals) *cobra.Command {
 					break // interrupted: the tasks left record no outcome
 				}
 				log := g.log.With().Str("stage", t.Instance).Logger()
-				a, err := engine.ExecuteTask(cmd.Context(), store, t, func(done, total float64, msg string) {
+				out, err := engine.ExecuteTask(cmd.Context(), store, t, func(done, total float64, msg string) {
 					log.Debug().Float64("done", done).Float64("total", total).Msg(msg)
 				}, log)
 				r := result{Instance: t.Instance}
@@ -79,7 +79,7 @@ func execCmd(g *globals) *cobra.Command {
 						log.Error().Err(err).Msg("task failed")
 					}
 				} else {
-					r.Action = &a
+					r.Action, o.CPUSeconds = &out.Action, out.CPUSeconds
 					log.Debug().Msg("task done")
 				}
 				results = append(results, r)

@@ -23,24 +23,24 @@ type inProcess struct{ store *artifacts.Store }
 
 func (e *inProcess) Name() string { return "in-process" }
 
-func (e *inProcess) Execute(ctx context.Context, t *Task, _ Progress, _ zerolog.Logger) (artifacts.Action, error) {
+func (e *inProcess) Execute(ctx context.Context, t *Task, _ Progress, _ zerolog.Logger) (Outcome, error) {
 	dir, err := e.store.Staging("bench")
 	if err != nil {
-		return artifacts.Action{}, err
+		return Outcome{}, err
 	}
 	defer os.RemoveAll(dir)
 	p := filepath.Join(dir, "out.json")
 	if err := os.WriteFile(p, []byte(t.ActionID), 0o644); err != nil {
-		return artifacts.Action{}, err
+		return Outcome{}, err
 	}
 	id, size, err := e.store.Put(p)
 	if err != nil {
-		return artifacts.Action{}, err
+		return Outcome{}, err
 	}
 	a := artifacts.Action{Outputs: map[string]artifacts.OutputID{"out": id}, Sizes: map[string]int64{"out": size},
 		Files: map[string]string{"out": "out.json"}, Stage: t.Spec.Name, Plugin: t.PluginName, PluginDigest: t.PluginDigest}
 	aid, _ := artifacts.ParseActionID(t.ActionID)
-	return a, e.store.PutAction(aid, a)
+	return Outcome{Action: a}, e.store.PutAction(aid, a)
 }
 
 // synthManifest is bench/engine's DAG with enginekit: a x b instances and one

@@ -286,9 +286,9 @@ type failingExecutor struct {
 	fail map[string]bool
 }
 
-func (f *failingExecutor) Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
+func (f *failingExecutor) Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (Outcome, error) {
 	if f.fail[t.Instance] {
-		return artifacts.Action{}, fmt.Errorf("injected failure of %s", t.Instance)
+		return Outcome{}, fmt.Errorf("injected failure of %s", t.Instance)
 	}
 	return f.Local.Execute(ctx, t, progress, log)
 }

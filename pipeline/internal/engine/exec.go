@@ -53,10 +53,21 @@ type Progress func(done, total float64, msg string)
 // Executor executes actions that missed the cache. Execute runs the task's
 // plugin, publishes its outputs into the store and records the action, so
 // that on success store.GetAction(task.ActionID) is a hit; it returns the
-// recorded action. Implementations must be safe for concurrent use.
+// recorded action and what the task cost. Implementations must be safe for
+// concurrent use.
 type Executor interface {
 	Name() string
-	Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error)
+	Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (Outcome, error)
+}
+
+// Outcome is what executing a task gave: the recorded action and the
+// plugin's CPU time for it (user plus system seconds; 0 when it was not
+// measured, e.g. outside Linux, or when another pipeline computed the action
+// meanwhile). The CPU time is informative (run records, logs), never part of
+// an action or an artifact.
+type Outcome struct {
+	Action     artifacts.Action
+	CPUSeconds float64
 }
 
 // StageError is a stage's own failure (diagnostics from the plugin), as
@@ -96,7 +107,7 @@ type Local struct {
 func (l *Local) Name() string { return "local" }
 
 // Execute implements Executor.
-func (l *Local) Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
+func (l *Local) Execute(ctx context.Context, t *Task, progress Progress, log zerolog.Logger) (Outcome, error) {
 	return executeTask(ctx, l.Store, t, progress, log, l.Workers)
 }
 
@@ -105,19 +116,19 @@ func (l *Local) Execute(ctx context.Context, t *Task, progress Progress, log zer
 // cache, runs the plugin in a fresh staging directory (retrying up to
 // t.Retries times on failure), publishes every output and records the action.
 // It is shared by the local executor and by `pipeline exec` on cluster nodes.
-func ExecuteTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger) (artifacts.Action, error) {
+func ExecuteTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger) (Outcome, error) {
 	return executeTask(ctx, store, t, progress, log, nil)
 }
 
 // executeTask is ExecuteTask on workers (nil: a fresh process per attempt).
-func executeTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (artifacts.Action, error) {
+func executeTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (Outcome, error) {
 	aid, err := artifacts.ParseActionID(t.ActionID)
 	if err != nil {
-		return artifacts.Action{}, fmt.Errorf("engine: task %s: %w", t.Instance, err)
+		return Outcome{}, fmt.Errorf("engine: task %s: %w", t.Instance, err)
 	}
 	unlock, err := store.Lock(ctx, aid)
 	if err != nil {
-		return artifacts.Action{}, fmt.Errorf("engine: lock %s: %w", t.Instance, err)
+		return Outcome{}, fmt.Errorf("engine: lock %s: %w", t.Instance, err)
 	}
 	defer func() {
 		if err := unlock(); err != nil {
@@ -126,29 +137,29 @@ func executeTask(ctx context.Context, store *artifacts.Store, t *Task, progress 
 	}()
 	if a, ok, err := store.GetActionVerified(aid); err == nil && ok {
 		log.Debug().Msg("computed meanwhile by another pipeline; reusing it")
-		return a, nil
+		return Outcome{Action: a}, nil
 	}
 	var lastErr error
 	for attempt := 0; attempt <= t.Retries; attempt++ {
 		if attempt > 0 {
 			log.Warn().Err(lastErr).Int("attempt", attempt+1).Msg("retrying stage")
 		}
-		a, err := runOnce(ctx, store, aid, t, progress, log, workers)
+		o, err := runOnce(ctx, store, aid, t, progress, log, workers)
 		if err == nil {
-			return a, nil
+			return o, nil
 		}
 		lastErr = err
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return artifacts.Action{}, lastErr
+	return Outcome{}, lastErr
 }
 
-func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (artifacts.Action, error) {
+func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (Outcome, error) {
 	st, err := runStaged(ctx, store, t, progress, log, workers)
 	if err != nil {
-		return artifacts.Action{}, err
+		return Outcome{}, err
 	}
 	defer st.Cleanup()
 	for _, d := range st.Diagnostics {
@@ -162,16 +173,16 @@ func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID
 		path := st.Files[name]
 		id, size, err := store.Put(path)
 		if err != nil {
-			return artifacts.Action{}, fmt.Errorf("stage %s: publish output %q: %w", t.Instance, name, err)
+			return Outcome{}, fmt.Errorf("stage %s: publish output %q: %w", t.Instance, name, err)
 		}
 		a.Outputs[name] = id
 		a.Sizes[name] = size
 		a.Files[name] = filepath.Base(path)
 	}
 	if err := store.PutAction(aid, a); err != nil {
-		return artifacts.Action{}, fmt.Errorf("stage %s: record action: %w", t.Instance, err)
+		return Outcome{}, fmt.Errorf("stage %s: record action: %w", t.Instance, err)
 	}
-	return a, nil
+	return Outcome{Action: a, CPUSeconds: st.CPUSeconds}, nil
 }
 
 // handOver gives a stage private copies of its inputs. Task.Inputs name

@@ -65,6 +65,7 @@ type Staged struct {
 	Dir         string
 	Files       map[string]string // output name -> absolute path
 	Diagnostics []sdk.Diagnostic
+	CPUSeconds  float64 // the plugin's CPU time for the task (host.RunResult.CPUSeconds)
 }
 
 // Cleanup removes the staging directory.
@@ -102,7 +103,7 @@ func runStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Pr
 		st.Cleanup()
 		return nil, fmt.Errorf("stage %s: %w", t.Instance, err)
 	}
-	st.Diagnostics = res.Diagnostics
+	st.Diagnostics, st.CPUSeconds = res.Diagnostics, res.CPUSeconds
 	if sdk.HasErrors(res.Diagnostics) {
 		st.Cleanup()
 		return nil, &StageError{Instance: t.Instance, Diagnostics: res.Diagnostics}

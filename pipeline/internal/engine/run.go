@@ -37,7 +37,10 @@ type Result struct {
 	KeyText  string
 	Action   artifacts.Action
 	Seconds  float64
-	Err      error
+	// CPUSeconds is the plugin's CPU time for the node (Outcome.CPUSeconds;
+	// 0 when it was not run or not measured).
+	CPUSeconds float64
+	Err        error
 }
 
 // Event is sent to an Observer as nodes progress.
@@ -200,13 +203,13 @@ func executeNode(ctx context.Context, n *Node, res Result, est float64, results 
 	opts.Observer(Event{Kind: "start", Node: n})
 	task := NewTask(n, res.ActionID, paths)
 	task.Estimate = est
-	a, err := opts.Executor.Execute(ctx, task, func(done, total float64, msg string) {
+	o, err := opts.Executor.Execute(ctx, task, func(done, total float64, msg string) {
 		opts.Observer(Event{Kind: "progress", Node: n, Done: done, Total: total, Message: msg})
 	}, log)
 	if err != nil {
 		return fail(err)
 	}
-	res.Action, res.Status, res.Seconds = a, StatusRan, time.Since(t0).Seconds()
+	res.Action, res.Status, res.Seconds, res.CPUSeconds = o.Action, StatusRan, time.Since(t0).Seconds(), o.CPUSeconds
 	return res
 }
 
@@ -317,7 +320,10 @@ type StageRecord struct {
 	// diff of two records can tell causes from effects).
 	Inputs  map[string][]string `json:"inputs,omitempty"`
 	Seconds float64             `json:"seconds"`
-	Error   string              `json:"error,omitempty"`
+	// CPUSeconds is the plugin's CPU time (user plus system) when it ran
+	// and was measured.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	Error      string  `json:"error,omitempty"`
 }
 
 func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.Context) RunRecord {
@@ -330,7 +336,7 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 	rec.Name = fmt.Sprintf("%s-%s-%d", start.UTC().Format("20060102T150405.000000000Z"), p.Manifest.Name, os.Getpid())
 	for _, res := range rep.Results {
 		sr := StageRecord{Name: res.Node.Name, Plugin: res.Node.Plugin.Name, PluginDigest: res.Node.Plugin.Digest,
-			Stage: res.Node.Spec.Name, Status: res.Status, Seconds: res.Seconds}
+			Stage: res.Node.Spec.Name, Status: res.Status, Seconds: res.Seconds, CPUSeconds: res.CPUSeconds}
 		if res.ActionID != (artifacts.ActionID{}) {
 			sr.ActionID = res.ActionID.String()
 			sr.KeyText = res.KeyText

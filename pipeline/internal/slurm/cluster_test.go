@@ -628,7 +628,7 @@ func TestExecuteForwardsStateAndProgress(t *testing.T) {
 	var mu sync.Mutex
 	var msgs []string
 	var lastDone, lastTotal float64
-	a, err := e.Execute(context.Background(), task, func(done, total float64, msg string) {
+	o, err := e.Execute(context.Background(), task, func(done, total float64, msg string) {
 		mu.Lock()
 		defer mu.Unlock()
 		msgs = append(msgs, msg)
@@ -638,6 +638,7 @@ func TestExecuteForwardsStateAndProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The job recorded the action in the store, and Execute returned it.
+	a := o.Action
 	got, ok, err := store.GetAction(aid)
 	if err != nil || !ok || fmt.Sprint(got.Outputs) != fmt.Sprint(a.Outputs) || len(a.Outputs) != 1 {
 		t.Fatalf("store has %+v %v %v; Execute returned %+v", got, ok, err, a)

@@ -60,11 +60,13 @@ type member struct {
 	res      chan memberResult
 	// the task's last reported progress (owned by the job's goroutine)
 	lastDone, lastTotal float64
-	done                bool // result sent (owned by the job's goroutine)
+	done                bool    // result sent (owned by the job's goroutine)
+	cpu                 float64 // the task's CPU seconds, from its outcome file (grouped jobs)
 }
 
 type memberResult struct {
 	a   artifacts.Action
+	cpu float64
 	err error
 }
 
@@ -73,7 +75,7 @@ func (m *member) finish(a artifacts.Action, err error) {
 		return
 	}
 	m.done = true
-	m.res <- memberResult{a, err}
+	m.res <- memberResult{a, m.cpu, err}
 }
 
 // Outcome is what `pipeline exec` records for each task of a job, in the
@@ -83,6 +85,8 @@ type Outcome struct {
 	Instance string `json:"instance"`
 	ActionID string `json:"action_id"`
 	Error    string `json:"error,omitempty"`
+	// CPUSeconds is the task's CPU time on the node (engine.Outcome).
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
 // OutcomePath is where the worker of Slurm job jobID records the outcome of

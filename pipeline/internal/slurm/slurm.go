@@ -288,17 +288,17 @@ func (e *JobError) Error() string {
 // the store. Jobs that end in NODE_FAIL, BOOT_FAIL or PREEMPTED are
 // resubmitted up to t.Retries times (a plugin's own failures are retried
 // inside the job).
-func (e *Executor) Execute(ctx context.Context, t *engine.Task, progress engine.Progress, log zerolog.Logger) (artifacts.Action, error) {
+func (e *Executor) Execute(ctx context.Context, t *engine.Task, progress engine.Progress, log zerolog.Logger) (engine.Outcome, error) {
 	aid, err := artifacts.ParseActionID(t.ActionID)
 	if err != nil {
-		return artifacts.Action{}, fmt.Errorf("slurm: stage %s: %w", t.Instance, err)
+		return engine.Outcome{}, fmt.Errorf("slurm: stage %s: %w", t.Instance, err)
 	}
 	if progress == nil {
 		progress = func(float64, float64, string) {}
 	}
 	taskPath, err := e.writeTask(t, aid)
 	if err != nil {
-		return artifacts.Action{}, err
+		return engine.Outcome{}, err
 	}
 	m := &member{t: t, aid: aid, ctx: ctx, progress: progress, log: log, taskPath: taskPath,
 		est: estimate(t), res: make(chan memberResult, 1)}
@@ -308,7 +308,7 @@ func (e *Executor) Execute(ctx context.Context, t *engine.Task, progress engine.
 		go e.runJob([]*member{m})
 	}
 	r := <-m.res
-	return r.a, r.err
+	return engine.Outcome{Action: r.a, CPUSeconds: r.cpu}, r.err
 }
 
 // runJob submits ms as one job, follows it to its end and gives every member
@@ -646,6 +646,7 @@ func (e *Executor) deliver(m *member, o Outcome, id string, i, n int, logPath st
 		m.finish(artifacts.Action{}, groupError(m, id, i, n, o, logPath))
 		return
 	}
+	m.cpu = o.CPUSeconds
 	a, ok, err := e.settledAction(m.ctx, m.aid, true)
 	switch {
 	case err != nil:

@@ -9,6 +9,7 @@
 //	test.crash   the process dies mid-call (mode=panic|exit)
 //	test.hang    writes its pid to OutDir/pid, reports progress, then blocks forever ignoring ctx
 //	test.badout  reports outputs wrongly (mode=nothing|missing|escape|abs|symlink|undeclared|dir)
+//	test.spin    burns ms milliseconds of its own CPU time (user + system), then writes a file
 //	test.orphan  starts `sleep 600` (pid in OutDir/child.pid) holding the plugin's stderr, then
 //	             completes normally (mode=captured: the stderr the SDK relays; raw: descriptor 2)
 //
@@ -25,12 +26,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
+	"time"
 
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
 
 func main() {
-	sdk.Serve(echo{}, random{}, fail{}, goerror{}, crash{}, hang{}, badout{}, orphan{})
+	sdk.Serve(echo{}, random{}, fail{}, goerror{}, crash{}, hang{}, badout{}, orphan{}, spin{})
 }
 
 type echo struct{}
@@ -125,6 +128,35 @@ func (random) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 		return nil, err
 	}
 	return &sdk.Response{Outputs: map[string]string{"r": "r.bin"}}, nil
+}
+
+type spin struct{}
+
+func (spin) Spec() sdk.StageSpec {
+	return sdk.StageSpec{Name: "test.spin", Version: "1", Doc: "Burns ms milliseconds of its own CPU time.",
+		Params:  []sdk.ParamSpec{{Name: "ms", Type: sdk.TypeInt, Default: 200, Min: sdk.Bound(0), Max: sdk.Bound(60000)}},
+		Outputs: []sdk.PortSpec{{Name: "out"}}}
+}
+
+// cpuTime is this process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (spin) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
+	end := cpuTime() + time.Duration(req.Params.Int("ms"))*time.Millisecond
+	x := 1.0
+	for cpuTime() < end {
+		for i := 0; i < 100000; i++ {
+			x = x*1.0000001 + 1e-9
+		}
+	}
+	if err := os.WriteFile(filepath.Join(req.OutDir, "out.txt"), []byte(strconv.FormatFloat(x, 'g', 3, 64)), 0o644); err != nil {
+		return nil, err
+	}
+	return &sdk.Response{Outputs: map[string]string{"out": "out.txt"}}, nil
 }
 
 type fail struct{}
