@@ -44,6 +44,11 @@ func runCmd(g *globals) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			// How often a run without a live footer logs a "progress" line.
+			heartbeat, err := progress.IntervalFromEnv()
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
 			if profile != "" {
 				stop, err := startProfiles(profile)
 				if err != nil {
@@ -75,7 +80,7 @@ func runCmd(g *globals) *cobra.Command {
 			g.redirectLog(disp.Writer())
 			if !live {
 				// No footer (CI logs, nohup): the same counts as a log line now and then.
-				disp.Heartbeat(heartbeatEvery, func(s progress.Status) {
+				disp.Heartbeat(heartbeat, func(s progress.Status) {
 					ev := g.log.Info().Int("done", s.Done).Int("total", s.Total).Int("cached", s.Cached).
 						Int("failed", s.Failed).Int("running", s.Running).Str("elapsed", s.Elapsed.Round(time.Second).String())
 					if s.Left >= 0 {
@@ -138,18 +143,6 @@ func runCmd(g *globals) *cobra.Command {
 	addSlurmFlags(cmd)
 	return cmd
 }
-
-// heartbeatEvery is how often a run without a live footer logs a
-// "progress" line: PIPELINE_PROGRESS_INTERVAL (a Go duration; 0 = never),
-// default 30 s.
-var heartbeatEvery = func() time.Duration {
-	if v := os.Getenv("PIPELINE_PROGRESS_INTERVAL"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-			return d
-		}
-	}
-	return 30 * time.Second
-}()
 
 // observer feeds the progress display and logs stage events: per-stage
 // lines at debug level on a console (a run of thousands of stages stays

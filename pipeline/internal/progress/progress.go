@@ -8,6 +8,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -225,4 +226,27 @@ func (d *Display) redraw() {
 	}
 	fmt.Fprint(d.out, b.String())
 	d.lines = lines
+}
+
+// EnvInterval names the environment variable that sets the Heartbeat
+// interval of a run without a terminal: a Go duration such as 10s, 0 for
+// never.
+const EnvInterval = "PIPELINE_PROGRESS_INTERVAL"
+
+// DefaultInterval is the Heartbeat interval when EnvInterval is unset.
+const DefaultInterval = 30 * time.Second
+
+// IntervalFromEnv returns the Heartbeat interval EnvInterval sets, else
+// DefaultInterval; a value that is not a non-negative duration is an error
+// naming the variable and the value.
+func IntervalFromEnv() (time.Duration, error) {
+	s := os.Getenv(EnvInterval)
+	if s == "" {
+		return DefaultInterval, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s=%q: not a duration like 30s, 2m or 0 (never)", EnvInterval, s)
+	}
+	return d, nil
 }

@@ -89,3 +89,27 @@ func TestHeartbeatOnANonTerminal(t *testing.T) {
 		t.Errorf("heartbeat after Close (%d -> %d) or output %q", n, len(got), out.String())
 	}
 }
+
+func TestIntervalFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		val  string
+		want time.Duration
+		ok   bool
+	}{
+		{"", DefaultInterval, true},
+		{"10s", 10 * time.Second, true},
+		{"0", 0, true},
+		{"abc", 0, false},
+		{"-1s", 0, false},
+		{"10", 0, false},
+	} {
+		t.Setenv(EnvInterval, tc.val)
+		got, err := IntervalFromEnv()
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("%s=%q: got %v, %v; want %v (ok %v)", EnvInterval, tc.val, got, err, tc.want, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), EnvInterval+"=\""+tc.val+"\"") {
+			t.Errorf("error %q does not name the variable and the value", err)
+		}
+	}
+}
