@@ -432,6 +432,18 @@ func (r *checkedReader) Close() error { return r.f.Close() }
 // how objects leave the store: published results and the private copies
 // of a stage's inputs.
 func (s *Store) Export(id OutputID, dir, name string, mode fs.FileMode) error {
+	return s.export(id, dir, name, mode, safefile.WriteIn)
+}
+
+// ExportNew is Export that never replaces anything at dir/name
+// (safefile.WriteNewIn): when something is there, a file, a folder or a
+// symbolic link, it writes nothing and returns an error wrapping
+// fs.ErrExist. It is how a user's copy leaves the store (`show --copy`).
+func (s *Store) ExportNew(id OutputID, dir, name string, mode fs.FileMode) error {
+	return s.export(id, dir, name, mode, safefile.WriteNewIn)
+}
+
+func (s *Store) export(id OutputID, dir, name string, mode fs.FileMode, write func(string, string, fs.FileMode, func(io.Writer) error) error) error {
 	if err := safefile.CheckName(name); err != nil {
 		return fmt.Errorf("artifacts: export %s: %w", id.Short(), err)
 	}
@@ -440,7 +452,7 @@ func (s *Store) Export(id OutputID, dir, name string, mode fs.FileMode) error {
 		return err
 	}
 	defer rc.Close()
-	err = safefile.WriteIn(dir, name, mode, func(w io.Writer) error {
+	err = write(dir, name, mode, func(w io.Writer) error {
 		_, err := io.Copy(w, rc)
 		return err
 	})

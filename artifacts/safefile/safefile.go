@@ -171,6 +171,47 @@ func WriteIn(dir, name string, mode fs.FileMode, fill func(io.Writer) error) err
 	return Write(filepath.Join(dir, name), mode, fill)
 }
 
+// WriteNewIn is WriteIn that never replaces anything: when dir/name
+// exists, whatever it is (a file, a folder, a symbolic link, dangling or
+// not), or appears while the content is written, it returns an error
+// wrapping fs.ErrExist and leaves it untouched. The content is completed
+// and fsynced under a hidden temporary name, then hard-linked to name
+// (link(2) fails rather than replace, and never follows a link at name);
+// on a file system without hard links it is renamed after a last check.
+func WriteNewIn(dir, name string, mode fs.FileMode, fill func(io.Writer) error) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	dest := filepath.Join(dir, name)
+	exists := func() error { return &fs.PathError{Op: "create", Path: dest, Err: fs.ErrExist} }
+	if _, err := os.Lstat(dest); err == nil {
+		return exists()
+	}
+	var h *Hooks
+	tmp, _, err := h.WriteTemp(dir, ".tmp-"+name+"-*", func(w io.Writer) (int64, error) {
+		return 0, fill(w)
+	})
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, dest); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return exists()
+		}
+		if _, lerr := os.Lstat(dest); lerr == nil {
+			return exists()
+		}
+		if err := os.Rename(tmp, dest); err != nil {
+			return err
+		}
+	}
+	return h.SyncDir(dir)
+}
+
 // CheckName returns an error unless name is a plain file name: non-empty,
 // at most 255 bytes, no path separator ('/' or '\'), no NUL or other
 // control character, and not starting with '.' (so not "." or "..", and

@@ -103,3 +103,45 @@ func TestDigest(t *testing.T) {
 		t.Fatalf("Digest = %x, %d, %v", sum, n, err)
 	}
 }
+
+// WriteNewIn replaces nothing: not a file, not a folder, not a symbolic link
+// (dangling or not), and never writes through one.
+func TestWriteNewInReplacesNothing(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "out")
+	os.Mkdir(dir, 0o755)
+	victim := filepath.Join(root, "victim")
+	os.WriteFile(victim, []byte("victim"), 0o644)
+	os.WriteFile(filepath.Join(dir, "file"), []byte("mine"), 0o644)
+	os.Mkdir(filepath.Join(dir, "folder"), 0o755)
+	os.Symlink(victim, filepath.Join(dir, "link"))
+	os.Symlink(filepath.Join(root, "nothing"), filepath.Join(dir, "dangling"))
+	fill := func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }
+	for _, name := range []string{"file", "folder", "link", "dangling"} {
+		if err := WriteNewIn(dir, name, 0o644, fill); !errors.Is(err, os.ErrExist) {
+			t.Errorf("WriteNewIn(%s) = %v, want an error wrapping fs.ErrExist", name, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "file")); string(b) != "mine" {
+		t.Errorf("existing file now holds %q", b)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "victim" {
+		t.Errorf("written through the link: victim holds %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "nothing")); err == nil {
+		t.Error("written through the dangling link")
+	}
+	if err := WriteNewIn(dir, "../escaped", 0o644, fill); err == nil {
+		t.Error("WriteNewIn accepted ../escaped")
+	}
+	if err := WriteNewIn(dir, "fresh", 0o640, fill); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(filepath.Join(dir, "fresh"))
+	if b, _ := os.ReadFile(filepath.Join(dir, "fresh")); err != nil || string(b) != "new" || fi.Mode() != 0o640 {
+		t.Errorf("fresh: %q, %v, %v", b, fi, err)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 5 {
+		t.Errorf("want the 4 entries and fresh, nothing temporary, got %d entries", len(es))
+	}
+}

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -23,6 +25,7 @@ func showCmd(g *globals) *cobra.Command {
 		format string
 		limit  int
 		copyTo string
+		force  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "show MANIFEST STAGE [OUTPUT]",
@@ -35,7 +38,9 @@ matrix keys the table lacks as columns. Without OUTPUT, a stage with several out
   --format table|csv|json   Parquet as text
   --format path             the store path of each instance's output (read-only; do not edit)
   --copy DIR                copy the output(s) into DIR as <file> (one instance) or
-                            <instance>.<file> (several), e.g. to open them in another tool`,
+                            <instance>.<file> (several), e.g. to open them in another tool;
+                            refused if one of those names exists in DIR, unless --force
+                            (which replaces it, a symbolic link itself, never its target)`,
 		Args:              cobra.RangeArgs(2, 3),
 		ValidArgsFunction: completeStages,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,7 +87,7 @@ matrix keys the table lacks as columns. Without OUTPUT, a stage with several out
 				return withCode(ExitUsage, fmt.Errorf("%s has no output %q (outputs: %s)", nodes[0].Name, name, strings.Join(outs, ", ")))
 			}
 			if copyTo != "" {
-				return copyOutputs(os.Stderr, copyTo, nodes, res, name, l.store)
+				return copyOutputs(os.Stderr, copyTo, nodes, res, name, l.store, force)
 			}
 			if format == "path" || !strings.HasSuffix(first.Files[name], ".parquet") {
 				// Not a table (a figure, a report): its path is what can be shown.
@@ -114,6 +119,7 @@ matrix keys the table lacks as columns. Without OUTPUT, a stage with several out
 	cmd.Flags().StringVar(&format, "format", "table", "table, csv, json, or path (the store path of the output)")
 	cmd.Flags().IntVar(&limit, "limit", 50, "rows to print (0 = all)")
 	cmd.Flags().StringVar(&copyTo, "copy", "", "copy the output(s) into this folder under their file names")
+	cmd.Flags().BoolVar(&force, "force", false, "with --copy: replace files of the same names in the folder")
 	return cmd
 }
 
@@ -152,26 +158,43 @@ func listOutputs(w io.Writer, nodes []*engine.Node, res map[*engine.Node]*engine
 }
 
 // copyOutputs copies output name of every node into dir: as its file name
-// for one node, as <instance>.<file> for several.
-func copyOutputs(w io.Writer, dir string, nodes []*engine.Node, res map[*engine.Node]*engine.Result, name string, store *artifacts.Store) error {
+// for one node, as <instance>.<file> for several. Unless force, nothing is
+// copied if any of those names exists in dir (a file, a folder or a
+// symbolic link); with force they are replaced, a link itself and never
+// what it points to.
+func copyOutputs(w io.Writer, dir string, nodes []*engine.Node, res map[*engine.Node]*engine.Result, name string, store *artifacts.Store, force bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return withCode(ExitEnv, err)
 	}
-	for _, n := range nodes {
-		a := res[n].Action
-		file := a.Files[name]
+	files := make([]string, len(nodes))
+	for i, n := range nodes {
+		file := res[n].Action.Files[name]
 		if file == "" || file != filepath.Base(file) {
 			file = name
 		}
 		if len(nodes) > 1 {
 			file = fileSafe(n.Name) + "." + file
 		}
-		dst := filepath.Join(dir, file)
-		// Checked bytes, plain name, atomic (as run --out).
-		if err := store.Export(a.Outputs[name], dir, file, 0o644); err != nil {
-			return withCode(ExitEnv, fmt.Errorf("copy %s.%s: %w", n.Name, name, err))
+		files[i] = file
+		if _, err := os.Lstat(filepath.Join(dir, file)); err == nil && !force {
+			return withCode(ExitUsage, fmt.Errorf("show --copy: %s exists; not replaced without --force", filepath.Join(dir, file)))
 		}
-		fmt.Fprintln(w, dst)
+	}
+	for i, n := range nodes {
+		id := res[n].Action.Outputs[name]
+		// Checked bytes, plain name, atomic (as run --out); never through a link.
+		export := store.ExportNew
+		if force {
+			export = store.Export
+		}
+		if err := export(id, dir, files[i], 0o644); err != nil {
+			code := ExitEnv
+			if errors.Is(err, fs.ErrExist) && !force {
+				code = ExitUsage // appeared since the check above
+			}
+			return withCode(code, fmt.Errorf("copy %s.%s: %w", n.Name, name, err))
+		}
+		fmt.Fprintln(w, filepath.Join(dir, files[i]))
 	}
 	return nil
 }
