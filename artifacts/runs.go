@@ -1,6 +1,7 @@
 package artifacts
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,25 @@ func (s *Store) GetRun(name string) ([]byte, error) {
 		return nil, fmt.Errorf("artifacts: get run %s: %w", name, err)
 	}
 	return b, nil
+}
+
+// QuarantineRun moves the run record name to quarantine/ because its
+// content, data, is not a record (the store keeps records opaque; its reader
+// decides), reporting it with reason among Quarantined. It does nothing if
+// the record no longer holds data (replaced meanwhile) or is gone.
+func (s *Store) QuarantineRun(name string, data []byte, reason string) {
+	if !validRunName(name) {
+		return
+	}
+	p := filepath.Join(s.dir, dirRuns, name)
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return
+	}
+	if cur, err := os.ReadFile(p); err != nil || !bytes.Equal(cur, data) {
+		return
+	}
+	s.quarantineIfSame(p, fi, "run-"+name, reason)
 }
 
 // DeleteRun removes the run record name. A missing record gives an error

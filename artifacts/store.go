@@ -522,13 +522,14 @@ func (s *Store) quarantineIfSame(path string, fi fs.FileInfo, name, reason strin
 }
 
 // quarantine moves path into quarantine/ under a fresh name, or removes it
-// if that fails, and records it with reason. Errors are ignored: the file
-// is garbage either way.
+// if that fails, and records it with reason. If it can do neither (a
+// read-only folder) it is still recorded, as left in place: the file is
+// garbage either way and the caller does not use it.
 func (s *Store) quarantine(path, name, reason string) {
 	dest := filepath.Join(s.dir, dirQuarantine, name+"."+randomToken())
 	if err := os.Rename(path, dest); err != nil {
-		if os.RemoveAll(path) != nil {
-			return
+		if rerr := os.RemoveAll(path); rerr != nil {
+			reason += " (left in place, ignored: " + rerr.Error() + ")"
 		}
 	}
 	rel, err := filepath.Rel(s.dir, path)

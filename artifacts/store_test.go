@@ -732,6 +732,27 @@ func TestRuns(t *testing.T) {
 	}
 }
 
+// QuarantineRun moves a record its reader could not decode out of runs/ and
+// reports it, but never a record that was replaced meanwhile.
+func TestQuarantineRun(t *testing.T) {
+	s := openTest(t)
+	s.PutRun("bad", []byte("garbage"))
+	s.PutRun("rewritten", []byte("new"))
+	s.QuarantineRun("bad", []byte("garbage"), "not a record")
+	s.QuarantineRun("rewritten", []byte("old"), "not a record")
+	s.QuarantineRun("../x", nil, "invalid name")
+	if names, _ := s.Runs(); !slices.Equal(names, []string{"rewritten"}) {
+		t.Errorf("Runs after quarantine = %v, want [rewritten]", names)
+	}
+	q := s.Quarantined()
+	if len(q) != 1 || q[0].Path != filepath.Join("runs", "bad") || q[0].Reason != "not a record" {
+		t.Errorf("Quarantined = %+v", q)
+	}
+	if es, _ := os.ReadDir(filepath.Join(s.Dir(), "quarantine")); len(es) != 1 || !strings.HasPrefix(es[0].Name(), "run-bad.") {
+		t.Errorf("quarantine/ holds %v", es)
+	}
+}
+
 func TestGCKeepsReachable(t *testing.T) {
 	s := openTest(t)
 	keepObj, n1 := putBytes(t, s, []byte("kept via action"))

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -403,8 +404,8 @@ func EachRecordNewestFirst(store *artifacts.Store, fn func(RunRecord) bool) erro
 		if err != nil {
 			continue
 		}
-		var rec RunRecord
-		if json.Unmarshal(data, &rec) != nil {
+		rec, err := decodeRecord(names[i], data)
+		if err != nil {
 			continue
 		}
 		if !fn(rec) {
@@ -414,7 +415,26 @@ func EachRecordNewestFirst(store *artifacts.Store, fn func(RunRecord) bool) erro
 	return nil
 }
 
-// LoadRecords returns the store's run records, oldest first.
+// decodeRecord decodes the run record stored as name. Anything that is not
+// a JSON object with a name (truncated, not JSON, null) is an error; the
+// record's name is the one it is stored under.
+func decodeRecord(name string, data []byte) (RunRecord, error) {
+	var rec RunRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return RunRecord{}, fmt.Errorf("not a run record: %w", err)
+	}
+	if rec.Name == "" {
+		return RunRecord{}, errors.New("not a run record: no name")
+	}
+	rec.Name = name
+	return rec, nil
+}
+
+// LoadRecords returns the store's run records, oldest first. A record that
+// cannot be decoded (truncated, not JSON) is moved to the store's
+// quarantine/ (Store.QuarantineRun, reported among its Quarantined) and
+// left out, so that one damaged record does not break every command that
+// reads them.
 func LoadRecords(store *artifacts.Store) ([]RunRecord, error) {
 	names, err := store.Runs()
 	if err != nil {
@@ -427,9 +447,10 @@ func LoadRecords(store *artifacts.Store) ([]RunRecord, error) {
 		if err != nil {
 			return nil, err
 		}
-		var rec RunRecord
-		if err := json.Unmarshal(data, &rec); err != nil {
-			return nil, fmt.Errorf("engine: run record %s: %w", name, err)
+		rec, err := decodeRecord(name, data)
+		if err != nil {
+			store.QuarantineRun(name, data, err.Error())
+			continue
 		}
 		out = append(out, rec)
 	}
