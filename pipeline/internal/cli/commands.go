@@ -213,7 +213,10 @@ func planCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			results := engine.Resolve(nodes, l.store)
+			results, err := resolve(cmd.Context(), nodes, l.store)
+			if err != nil {
+				return err
+			}
 			prev := lastStageRecords(l.store, nodes)
 			rows := make([]planRow, 0, len(nodes))
 			for _, n := range nodes {
@@ -388,7 +391,10 @@ func explainCmd(g *globals) *cobra.Command {
 				return withCode(ExitUsage, fmt.Errorf("no stage or instance %q in %s", args[1], args[0]))
 			}
 			nodes, _ := l.plan.Closure([]string{args[1]})
-			results := engine.Resolve(nodes, l.store)
+			results, err := resolve(cmd.Context(), nodes, l.store)
+			if err != nil {
+				return err
+			}
 			for _, n := range targets {
 				r := results[n]
 				fmt.Printf("# %s\n", n.Name)
@@ -506,7 +512,10 @@ func statusCmd(g *globals) *cobra.Command {
 					return err
 				}
 				store = l.store
-				res := engine.Resolve(l.plan.Nodes, l.store)
+				res, err := resolve(cmd.Context(), l.plan.Nodes, l.store)
+				if err != nil {
+					return err
+				}
 				st.Stages = len(l.plan.Nodes)
 				for _, r := range res {
 					if r.Status == engine.StatusCached {

@@ -49,7 +49,10 @@ replaced. With --check nothing is written, and the exit code is 4 when the cache
 			if err != nil {
 				return err
 			}
-			res := engine.Resolve(l.plan.Nodes, l.store)
+			res, err := resolve(cmd.Context(), l.plan.Nodes, l.store)
+			if err != nil {
+				return err
+			}
 			var results []*engine.Result
 			var missing []string
 			for _, n := range l.plan.Nodes {

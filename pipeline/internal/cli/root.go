@@ -222,13 +222,15 @@ func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := manifest.LoadWith(path, opts)
+	// Reading, expanding and planning a big manifest is CPU-bound work that
+	// does not watch ctx: each step is interruptible (Ctrl-C, SIGTERM).
+	m, err := interruptible(ctx, func() (*manifest.Manifest, error) { return manifest.LoadWith(path, opts) })
 	if err != nil {
-		return nil, withCode(ExitUsage, err)
+		return nil, withUsage(err)
 	}
-	exp, err := m.ExpandLimited(opts.Limits)
+	exp, err := interruptible(ctx, func() (*manifest.Expanded, error) { return m.ExpandLimited(opts.Limits) })
 	if err != nil {
-		return nil, withCode(ExitUsage, err)
+		return nil, withUsage(err)
 	}
 	store, err := g.openStore()
 	if err != nil {
@@ -239,11 +241,52 @@ func (g *globals) load(ctx context.Context, path string) (*loaded, error) {
 		return nil, err
 	}
 	reg := engine.NewRegistry(plugins)
-	plan, err := engine.NewPlanLimited(exp, reg, opts.Limits)
+	plan, err := interruptible(ctx, func() (*engine.Plan, error) { return engine.NewPlanLimited(exp, reg, opts.Limits) })
 	if err != nil {
-		return nil, withCode(ExitUsage, err)
+		return nil, withUsage(err)
 	}
 	return &loaded{m: m, plan: plan, reg: reg, store: store}, nil
+}
+
+// interruptible returns f's results, or an interruption error (exit 130) as
+// soon as ctx is done (Ctrl-C, SIGTERM) if that comes first. It is for
+// CPU-bound work that does not watch ctx, such as expanding and planning a
+// manifest of 1e5 instances: f is left running, its results dropped, until
+// the process exits, which it does as soon as Main returns. f may read the
+// store but must not write to it.
+func interruptible[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, withCode(ExitInterrupted, fmt.Errorf("interrupted: %w", ctx.Err()))
+	}
+}
+
+// resolve is engine.Resolve, interruptible: which nodes are cached, with
+// their ActionIDs (a lookup per node: seconds for 1e5 instances).
+func resolve(ctx context.Context, nodes []*engine.Node, store *artifacts.Store) (map[*engine.Node]*engine.Result, error) {
+	return interruptible(ctx, func() (map[*engine.Node]*engine.Result, error) { return engine.Resolve(nodes, store), nil })
+}
+
+// withUsage marks err as a usage error (exit 2) unless it already carries
+// an exit code (an interruption).
+func withUsage(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return withCode(ExitUsage, err)
 }
 
 // discover finds the plugins in dirs, remembering their descriptions in the

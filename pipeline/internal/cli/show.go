@@ -58,7 +58,10 @@ matrix keys the table lacks as columns. Without OUTPUT, a stage with several out
 				return withCode(ExitUsage, fmt.Errorf("no stage, instance or selection %q in %s (stages: %s)", args[1], args[0], stageList(l.plan)))
 			}
 			closure, _ := l.plan.Closure(names(nodes))
-			res := engine.Resolve(closure, l.store)
+			res, err := resolve(cmd.Context(), closure, l.store)
+			if err != nil {
+				return err
+			}
 			var missing []string
 			for _, n := range nodes {
 				if res[n].Status != engine.StatusCached {
