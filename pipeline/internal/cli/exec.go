@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -34,8 +35,15 @@ func execCmd(g *globals) *cobra.Command {
 				}
 				tasks[i] = &engine.Task{}
 				t := tasks[i]
-				if err := json.Unmarshal(data, t); err != nil {
+				// Numbers as written: a float64 would turn the int parameter
+				// 9007199254740993 into ...992 under the same ActionID.
+				dec := json.NewDecoder(bytes.NewReader(data))
+				dec.UseNumber()
+				if err := dec.Decode(t); err != nil {
 					return withCode(ExitUsage, fmt.Errorf("exec: %s: %w", path, err))
+				}
+				if dec.More() {
+					return withCode(ExitUsage, fmt.Errorf("exec: %s: data after the task", path))
 				}
 				// A task file that names no valid action or plugin is bad
 				// input (exit 2, like a bad manifest), not a stage that failed.
