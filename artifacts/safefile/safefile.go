@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Hooks inject faults into the writes of this package, for tests. The zero
@@ -233,6 +234,53 @@ func CheckName(name string) error {
 		}
 	}
 	return nil
+}
+
+// ReadRegular returns the content of the regular file at path (symbolic
+// links followed), at most max bytes (0: no bound). Anything else is an
+// error naming path, returned at once: a FIFO (opened without blocking, so
+// a FIFO without a writer cannot hang the caller beyond the reach of
+// Ctrl-C), a device such as /dev/zero (which would be read for ever), a
+// folder, and a file larger than max.
+func ReadRegular(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		what := "not a regular file"
+		switch t := fi.Mode().Type(); {
+		case t&fs.ModeNamedPipe != 0:
+			what = "a named pipe (FIFO)"
+		case t&fs.ModeDevice != 0:
+			what = "a device"
+		case t&fs.ModeDir != 0:
+			what = "a folder"
+		case t&fs.ModeSocket != 0:
+			what = "a socket"
+		}
+		return nil, fmt.Errorf("%s is %s, not a regular file", path, what)
+	}
+	if max > 0 && fi.Size() > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	r := io.Reader(f)
+	if max > 0 {
+		r = io.LimitReader(f, max+1)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if max > 0 && int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return data, nil
 }
 
 // Digest returns the sha256 of the content of the file at path and its

@@ -145,3 +145,29 @@ func TestWriteNewInReplacesNothing(t *testing.T) {
 		t.Errorf("want the 4 entries and fresh, nothing temporary, got %d entries", len(es))
 	}
 }
+
+// ReadRegular reads regular files only, and returns at once for a FIFO
+// without a writer, a device or a folder.
+func TestReadRegular(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "f")
+	os.WriteFile(f, []byte("12345"), 0o644)
+	if b, err := ReadRegular(f, 0); err != nil || string(b) != "12345" {
+		t.Errorf("ReadRegular(f) = %q, %v", b, err)
+	}
+	if b, err := ReadRegular(f, 5); err != nil || string(b) != "12345" {
+		t.Errorf("ReadRegular(f, 5) = %q, %v", b, err)
+	}
+	if _, err := ReadRegular(f, 4); err == nil {
+		t.Error("ReadRegular(f, 4) read a 5-byte file")
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, "/dev/zero", dir, filepath.Join(dir, "missing")} {
+		if _, err := ReadRegular(p, 0); err == nil {
+			t.Errorf("ReadRegular(%s) succeeded", p)
+		}
+	}
+}

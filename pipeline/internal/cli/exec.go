@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/artifacts/safefile"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 	"github.com/demystify-resnet/repro/pipeline/internal/slurm"
 )
@@ -29,7 +30,7 @@ func execCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tasks := make([]*engine.Task, len(args))
 			for i, path := range args {
-				data, err := os.ReadFile(path)
+				data, err := safefile.ReadRegular(path, 0) // a FIFO or device: an error, not a hang
 				if err != nil {
 					return withCode(ExitUsage, fmt.Errorf("exec: %w", err))
 				}

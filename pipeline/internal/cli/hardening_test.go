@@ -145,3 +145,44 @@ func TestSIGTERMInterruptsLongPlan(t *testing.T) {
 		}
 	}
 }
+
+// A lock file or task file that is a FIFO without a writer, or a device, is
+// a one-line error at once (third adversarial pass: `lock --check`, `diff`
+// and `run --locked` blocked in open(2) for ever, SIGTERM ignored, and
+// /dev/zero would have been read until memory ran out).
+func TestLockAndTaskFilesMustBeRegular(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, "version: 1\nseed: 1\nstages:\n  a:\n    plugin: enginekit.det\n")
+	if r := pipeline(t, dir, "run", "--out", "", "m.yaml"); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	if r := pipeline(t, dir, "lock", "--file", "good.lock", "m.yaml"); r.code != 0 {
+		t.Fatalf("lock: exit %d: %s", r.code, r.stderr)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "m.lock"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("/dev/zero", filepath.Join(dir, "zero.lock"))
+	for _, args := range [][]string{
+		{"lock", "--check", "m.yaml"},
+		{"run", "--locked", "--out", "", "m.yaml"},
+		{"diff", "m.lock", "good.lock"},
+		{"diff", "good.lock", "zero.lock"},
+		{"exec", "m.lock"},
+	} {
+		done := make(chan result, 1)
+		go func() { done <- pipeline(t, dir, args...) }()
+		select {
+		case r := <-done:
+			if r.code != 2 || !strings.Contains(r.stderr, "not a regular file") {
+				t.Errorf("%v: exit %d, stderr %q; want 2 and not a regular file", args, r.code, r.stderr)
+			}
+		case <-time.After(20 * time.Second):
+			// Unblock the reader so that the test ends.
+			if f, err := os.OpenFile(filepath.Join(dir, "m.lock"), os.O_WRONLY, 0); err == nil {
+				f.Close()
+			}
+			t.Fatalf("%v still running after 20 s", args)
+		}
+	}
+}

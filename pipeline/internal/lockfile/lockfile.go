@@ -207,9 +207,10 @@ func Path(manifest string) string {
 	return strings.TrimSuffix(manifest, filepath.Ext(manifest)) + ".lock"
 }
 
-// Read reads a lock file.
+// Read reads a lock file. Only a regular file is read: a FIFO, a device or
+// a folder is an error at once (safefile.ReadRegular), never a hang.
 func Read(path string) (*Lock, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadRegular(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
