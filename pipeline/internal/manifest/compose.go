@@ -292,12 +292,26 @@ func (c *composer) include(from, rel string, pos Pos, depth int) (*layer, error)
 	return c.file(p, data, depth+1)
 }
 
+// clipSet shortens an override for error positions: its first 60
+// characters and its size (a value can be as long as an argument may be,
+// 128 KiB, and the error is one line).
+func clipSet(s string) string {
+	if len(s) <= 80 {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= 80 {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes)", string(r[:60]), len(s))
+}
+
 // applySets applies the --set overrides to the composed layer.
 func (c *composer) applySets(l *layer) error {
 	for _, s := range c.opts.Set {
 		key, val, ok := strings.Cut(s, "=")
 		key = strings.TrimSpace(key)
-		pos := Pos{File: "--set " + s}
+		pos := Pos{File: "--set " + clipSet(s)}
 		if !ok || key == "" {
 			return Errorf(pos, "want name=value (a variable) or stage.param=value")
 		}

@@ -3,6 +3,7 @@ package manifest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,6 +148,13 @@ stages:
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %v: error %v\nwant it to contain %s", tc.file, tc.set, err, tc.want)
 		}
+	}
+	// A huge --set value is not echoed whole into the one-line error (third
+	// adversarial pass: a 10 KB nested list came back in full).
+	deep := "train.depth=" + strings.Repeat("[", 5000) + strings.Repeat("]", 5000)
+	if _, err := LoadWith(p("base.yaml"), Options{Limits: DefaultLimits, Set: []string{deep}}); err == nil || len(err.Error()) > 400 ||
+		!strings.Contains(err.Error(), "--set train.depth=[[[") || !strings.Contains(err.Error(), "... (10012 bytes)") {
+		t.Errorf("huge --set: error of %d bytes: %.300v", len(fmt.Sprint(err)), err)
 	}
 	// The size limit counts included files.
 	lim := DefaultLimits
