@@ -543,11 +543,11 @@ func statusCmd(g *globals) *cobra.Command {
 			fmt.Printf("store %s: %d run records\n", st.Store, st.Runs)
 			if r := st.LastRun; r != nil {
 				fmt.Printf("last run %s: %s, manifest %s, executor %s, %s, %d stages (%d ran, %d cached, %d failed, %d skipped)\n",
-					r.Name, r.Status, r.Manifest, r.Executor, fmtDur(r.Seconds), len(r.Stages),
+					r.Name, recordText(r.Status, 20), recordText(r.Manifest, 200), recordText(r.Executor, 20), fmtDur(r.Seconds), len(r.Stages),
 					r.Counts[engine.StatusRan], r.Counts[engine.StatusCached], r.Counts[engine.StatusFailed], r.Counts[engine.StatusSkipped])
 				for _, s := range r.Stages {
 					if s.Status == engine.StatusFailed {
-						fmt.Printf("  failed: %s: %s\n", s.Name, s.Error)
+						fmt.Printf("  failed: %s: %s\n", recordText(s.Name, 200), recordText(s.Error, 500))
 					}
 				}
 			}

@@ -7,6 +7,7 @@ package cli_test
 // with log lines, files, bytes or closed descriptors and then completes.
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -183,6 +184,52 @@ func TestLockAndTaskFilesMustBeRegular(t *testing.T) {
 				f.Close()
 			}
 			t.Fatalf("%v still running after 20 s", args)
+		}
+	}
+}
+
+// A run record with huge or hostile fields (a 2 MB stage error, a manifest
+// name with a newline and a terminal escape) prints as bounded single lines
+// with the control characters quoted (third adversarial pass: `status`
+// printed the whole error and `runs` the raw escape sequence and newline).
+func TestHostileRunRecordPrintsSafely(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, "version: 1\nseed: 1\nstages:\n  a:\n    plugin: enginekit.det\n")
+	if r := pipeline(t, dir, "run", "--out", "", "m.yaml"); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	runs := filepath.Join(dir, ".pipeline", "runs")
+	es, err := os.ReadDir(runs)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("runs/: %v %v", es, err)
+	}
+	data, err := os.ReadFile(filepath.Join(runs, es[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["status"], rec["manifest_name"] = "failed", "m\x1b[31mRED\nforged line"
+	st := rec["stages"].([]any)[0].(map[string]any)
+	st["status"], st["error"] = "failed", strings.Repeat("E", 2<<20)
+	data, _ = json.Marshal(rec)
+	if err := os.WriteFile(filepath.Join(runs, "zz-hostile"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"runs", "status"} {
+		r := pipeline(t, dir, cmd)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", cmd, r.code, r.stderr)
+		}
+		if strings.Contains(r.stdout, "\x1b") || strings.Contains(r.stdout, "\nforged line") {
+			t.Errorf("%s printed the record's control characters raw:\n%s", cmd, r.stdout)
+		}
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if len(line) > 1000 {
+				t.Errorf("%s printed a line of %d bytes", cmd, len(line))
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -67,8 +68,8 @@ func runsCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ref\tid\tmanifest\tstarted\twall\tstages\tran\tcached\tfailed\tresult")
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Ref, r.ID, r.Manifest, r.Started,
-					fmtDur(r.Seconds), r.Stages, r.Ran, r.Cached, r.Failed, r.Result)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Ref, r.ID, recordText(r.Manifest, 80), r.Started,
+					fmtDur(r.Seconds), r.Stages, r.Ran, r.Cached, r.Failed, recordText(r.Result, 20))
 			}
 			return tw.Flush()
 		},
@@ -141,6 +142,19 @@ the same, 4 when they differ.`,
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the difference as JSON")
 	return cmd
+}
+
+// recordText makes a string read from a run record fit for one line of a
+// terminal: control characters (newlines, escape sequences) are quoted and
+// it is cut to max characters, with the full size noted.
+func recordText(s string, max int) string {
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		s = strconv.Quote(s)
+	}
+	if r := []rune(s); len(r) > max {
+		return fmt.Sprintf("%s... (%d bytes)", string(r[:max]), len(s))
+	}
+	return s
 }
 
 func isDir(p string) bool {
