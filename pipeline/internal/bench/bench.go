@@ -27,10 +27,8 @@ import (
 	"github.com/demystify-resnet/repro/core/nets"
 	"github.com/demystify-resnet/repro/core/spectrum"
 	"github.com/demystify-resnet/repro/core/train"
+	"github.com/demystify-resnet/repro/plugins/schema"
 )
-
-// Width is d, the width of every network (10 whitened components, 10 classes).
-const Width = 10
 
 // Cases lists the benchmark cases in their canonical order.
 var Cases = []string{"hessian", "train", "relu"}
@@ -87,7 +85,7 @@ type Data struct {
 // are missing or corrupt.
 func Load(dir string) (*Data, error) {
 	t0 := time.Now()
-	x, y, _, err := data.WhitenedMNIST(dir, Width)
+	x, y, _, err := data.WhitenedMNIST(dir, schema.Width)
 	if err != nil {
 		return nil, fmt.Errorf("bench: load MNIST from %s: %w", dir, err)
 	}
@@ -163,12 +161,12 @@ func (cfg Config) Validate() error {
 // position of pairs of layers. It assumes cfg is valid.
 func (cfg Config) Arch() nets.Arch {
 	if cfg.Case == "relu" {
-		return nets.Arch{Width: Width, Shortcut: 2, Units: cfg.Depth / 2, Plain: cfg.N != 2, Mid: nets.ReLU}
+		return nets.Arch{Width: schema.Width, Shortcut: 2, Units: cfg.Depth / 2, Plain: cfg.N != 2, Mid: nets.ReLU}
 	}
 	if cfg.N == 0 {
-		return nets.Arch{Width: Width, Shortcut: 1, Units: cfg.Depth, Plain: true}
+		return nets.Arch{Width: schema.Width, Shortcut: 1, Units: cfg.Depth, Plain: true}
 	}
-	return nets.Arch{Width: Width, Shortcut: cfg.N, Units: cfg.Depth / cfg.N}
+	return nets.Arch{Width: schema.Width, Shortcut: cfg.N, Units: cfg.Depth / cfg.N}
 }
 
 // InitialPoint returns the starting weights of cfg for arch (see Config.Init).
@@ -227,8 +225,8 @@ func Run(cfg Config, dat *Data) (Result, error) {
 		}
 	case "relu":
 		m := min(cfg.M, dat.X.RawMatrix().Cols)
-		x := dat.X.Slice(0, Width, 0, m).(*mat.Dense)
-		y := dat.Y.Slice(0, Width, 0, m).(*mat.Dense)
+		x := dat.X.Slice(0, schema.Width, 0, m).(*mat.Dense)
+		y := dat.Y.Slice(0, schema.Width, 0, m).(*mat.Dense)
 		res.Samples = m
 		t0 := time.Now()
 		obj := nets.NewSampled(arch, x, y)
