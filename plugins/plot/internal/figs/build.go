@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -190,7 +191,7 @@ func buildFig2(d Data, o Options) (*Figure, error) {
 			skipped := 0
 			for _, r := range sortedKeys(reps) {
 				for _, c := range reps[r] {
-					if !isFinite(c.AvgFrob) {
+					if !num.Finite(c.AvgFrob) {
 						skipped++
 						continue
 					}
@@ -250,7 +251,7 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 				cs := byDepth[depth][r]
 				last := cs[len(cs)-1].AvgFrob
 				finals = append(finals, last)
-				if isFinite(last) {
+				if num.Finite(last) {
 					reps = append(reps, plotter.XY{X: float64(depth), Y: last})
 				}
 			}
@@ -258,7 +259,7 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 			if skip > 0 {
 				f.notef("%s D=%d: %d replicate(s) with a non-finite final norm omitted.", netLabel(net), depth, skip)
 			}
-			if isFinite(m) {
+			if num.Finite(m) {
 				means = append(means, plotter.XY{X: float64(depth), Y: m})
 				allDepths = append(allDepths, float64(depth))
 			}
@@ -321,13 +322,13 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 			if skip > 0 {
 				f.notef("%s D=%d: %d value(s) of cond_10 that are 0, infinite or NaN omitted (log axis).", netLabel(net), depth, skip)
 			}
-			if !isFinite(g) {
+			if !num.Finite(g) {
 				continue
 			}
 			means = append(means, plotter.XY{X: float64(depth), Y: g})
 			allDepths = append(allDepths, float64(depth))
 			for _, v := range vals[depth] {
-				if v > 0 && isFinite(v) {
+				if v > 0 && num.Finite(v) {
 					reps = append(reps, plotter.XY{X: float64(depth), Y: v})
 				}
 			}
@@ -362,7 +363,7 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 			markValue(&p.Y, g)
 			lo, hi := slices.Min(ys), slices.Max(ys)
 			f.notef("2-shortcut: cond10 from %s to %s over depths (max/min %s); the labelled tick %s is their geometric mean.",
-				strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64), strconv.FormatFloat(hi/lo, 'g', 4, 64), strconv.FormatFloat(g, 'g', 4, 64))
+				num.Format(lo), num.Format(hi), num.Format(hi/lo), num.Format(g))
 		}
 		n++
 	}
@@ -530,7 +531,7 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 				var xys plotter.XYs
 				for _, s := range rs {
 					x, y := s.Loss-lm, st.get(s)
-					if !(x > 0) || !(y > 0) || !isFinite(x) || !isFinite(y) {
+					if !(x > 0) || !(y > 0) || !num.Finite(x) || !num.Finite(y) {
 						dropped[net]++
 						continue
 					}
@@ -597,10 +598,10 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 			var idx, gn plotter.XYs
 			for _, s := range rs {
 				x := float64(s.Epoch) + 1
-				if isFinite(s.Index) {
+				if num.Finite(s.Index) {
 					idx = append(idx, plotter.XY{X: x, Y: s.Index})
 				}
-				if s.GradNorm > 0 && isFinite(s.GradNorm) {
+				if s.GradNorm > 0 && num.Finite(s.GradNorm) {
 					gn = append(gn, plotter.XY{X: x, Y: s.GradNorm})
 				}
 				xmin, xmax = min(xmin, x), max(xmax, x)
@@ -609,7 +610,7 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 			var cgn plotter.XYs
 			for _, c := range d.Curves {
 				if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == rs[0].LR && c.Replicate == rs[0].Replicate &&
-					c.InitScale == rs[0].InitScale && c.GradNorm > 0 && isFinite(c.GradNorm) {
+					c.InitScale == rs[0].InitScale && c.GradNorm > 0 && num.Finite(c.GradNorm) {
 					cgn = append(cgn, plotter.XY{X: float64(c.Epoch) + 1, Y: c.GradNorm})
 				}
 			}
@@ -722,7 +723,7 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 		main = append(main, rows[net]...)
 		for _, b := range rows[net] {
 			for _, v := range seedFinals(b) {
-				if isFinite(v) {
+				if num.Finite(v) {
 					if old, ok := lref[b.Depth]; !ok || v < old {
 						lref[b.Depth] = v
 					}
@@ -754,7 +755,7 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 		var means, seeds, rel, relSeeds plotter.XYs
 		bad := 0
 		for _, b := range rows[net] {
-			if !isFinite(b.MeanFinalLoss) {
+			if !num.Finite(b.MeanFinalLoss) {
 				bad++
 				continue
 			}
@@ -764,12 +765,12 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 			r, ok := ref(b.Depth)
 			var rs []float64
 			for _, v := range seedFinals(b) {
-				if isFinite(v) {
+				if num.Finite(v) {
 					seeds = append(seeds, plotter.XY{X: x, Y: v})
 				}
 				if ok {
 					e := (v - r) / r
-					if e > 0 && isFinite(e) {
+					if e > 0 && num.Finite(e) {
 						relSeeds = append(relSeeds, plotter.XY{X: x, Y: e})
 						rs = append(rs, e)
 					} else {
@@ -934,14 +935,14 @@ func mStudyPanels(d Data, act string, nets []string) ([]*plot.Plot, error) {
 			var means, seeds plotter.XYs
 			for _, m := range sortedKeys(by[depth][net]) {
 				b := by[depth][net][m]
-				if !isFinite(b.MeanFinalLoss) {
+				if !num.Finite(b.MeanFinalLoss) {
 					continue
 				}
 				x := float64(m)
 				ms = append(ms, x)
 				means = append(means, plotter.XY{X: x, Y: b.MeanFinalLoss})
 				for _, v := range seedFinals(b) {
-					if isFinite(v) {
+					if num.Finite(v) {
 						seeds = append(seeds, plotter.XY{X: x, Y: v})
 					}
 				}
@@ -1027,12 +1028,12 @@ func buildTheory(d Data, o Options) (*Figure, error) {
 				continue
 			}
 			allDepths = append(allDepths, float64(t.Depth))
-			if t.CondTheory > 0 && isFinite(t.CondTheory) {
+			if t.CondTheory > 0 && num.Finite(t.CondTheory) {
 				th = append(th, plotter.XY{X: float64(t.Depth), Y: t.CondTheory})
 			} else {
 				undefined++
 			}
-			if t.CondMeasured > 0 && isFinite(t.CondMeasured) {
+			if t.CondMeasured > 0 && num.Finite(t.CondMeasured) {
 				me = append(me, plotter.XY{X: float64(t.Depth), Y: t.CondMeasured})
 			}
 		}

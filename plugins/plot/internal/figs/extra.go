@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -37,7 +38,7 @@ func buildLRs(d Data, o Options) (*Figure, error) {
 			if b.LR > 0 {
 				best = append(best, plotter.XY{X: x, Y: b.LR})
 			}
-			if b.MaxStableLR > 0 && isFinite(b.MaxStableLR) {
+			if b.MaxStableLR > 0 && num.Finite(b.MaxStableLR) {
 				stable = append(stable, plotter.XY{X: x, Y: b.MaxStableLR})
 				if b.MaxStableAtEdge {
 					edge++
@@ -115,7 +116,7 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 		for _, c := range d.Curves {
 			if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == lr && schema.DefaultScale(c.Init, c.InitScale) {
 				ex := c.Loss - c.LMin
-				if !(ex > 0) || !isFinite(ex) {
+				if !(ex > 0) || !num.Finite(ex) {
 					dropped++
 					continue
 				}
@@ -205,7 +206,7 @@ func buildZero(d Data, o Options) (*Figure, error) {
 	}
 	byDepth := map[int64][]float64{}
 	for k, c := range last {
-		if c.AvgFrob > 0 && isFinite(c.AvgFrob) {
+		if c.AvgFrob > 0 && num.Finite(c.AvgFrob) {
 			byDepth[k[0]] = append(byDepth[k[0]], c.AvgFrob)
 		}
 	}
@@ -251,7 +252,7 @@ func buildZero(d Data, o Options) (*Figure, error) {
 	}
 	mx := map[tk]float64{}
 	for _, s := range d.Spectra {
-		if s.Net == schema.NetShortcut2 && s.Activation == act && s.Point == "epoch" && isFinite(s.HDist0) && schema.DefaultScale(s.Init, s.InitScale) {
+		if s.Net == schema.NetShortcut2 && s.Activation == act && s.Point == "epoch" && num.Finite(s.HDist0) && schema.DefaultScale(s.Init, s.InitScale) {
 			k := tk{s.Depth, s.Replicate, s.LR}
 			if old, ok := mx[k]; !ok || s.HDist0 > old {
 				mx[k] = s.HDist0
@@ -355,7 +356,7 @@ func buildPerturb(d Data, o Options) (*Figure, error) {
 				esc = append(esc, plotter.XY{X: b.InitScale, Y: s / float64(n)})
 			}
 			for _, v := range b.FinalLosses {
-				if r := (v - b.LMin) / b.LMin; r > 0 && isFinite(r) {
+				if r := (v - b.LMin) / b.LMin; r > 0 && num.Finite(r) {
 					ex = append(ex, plotter.XY{X: b.InitScale, Y: r})
 				}
 			}

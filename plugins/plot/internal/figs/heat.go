@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -123,7 +124,7 @@ func buildFig11(d Data, o Options) (*Figure, error) {
 				net, depth, i, r.Row, len(r.Values), p)
 		}
 		for _, v := range r.Values {
-			if !isFinite(v) {
+			if !num.Finite(v) {
 				return nil, fmt.Errorf("Hessian of %s depth %d has a non-finite entry in row %d", net, depth, i)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -35,7 +36,7 @@ type run struct {
 // final is the run's last loss, +Inf when it diverged.
 func (r *run) final() float64 {
 	l := r.rows[len(r.rows)-1]
-	if l.Diverged || !isFinite(l.Loss) {
+	if l.Diverged || !num.Finite(l.Loss) {
 		return math.Inf(1)
 	}
 	return l.Loss
@@ -53,7 +54,7 @@ func escapeEpoch(rows []schema.Curve, lm float64) float64 {
 	}
 	e0 := rows[0].Loss - lm
 	for _, c := range rows {
-		if isFinite(c.Loss) && c.Loss-lm <= (1-EscapeFraction)*e0 {
+		if num.Finite(c.Loss) && c.Loss-lm <= (1-EscapeFraction)*e0 {
 			return float64(c.Epoch)
 		}
 	}
@@ -64,7 +65,7 @@ func escapeEpoch(rows []schema.Curve, lm float64) float64 {
 // initial value.
 func (r *run) stable() bool {
 	for _, c := range r.rows {
-		if c.Diverged || !isFinite(c.Loss) {
+		if c.Diverged || !num.Finite(c.Loss) {
 			return false
 		}
 	}
