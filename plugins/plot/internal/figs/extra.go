@@ -188,93 +188,18 @@ func buildZero(d Data, o Options) (*Figure, error) {
 	right := newPlot("depth (number of weight layers)", "max_t ||H(w_t) − H(0)||_F / ||H(0)||_F")
 	leg := newLegend()
 	st := styleOf(schema.NetShortcut2)
-	// Left: per-seed final avg_frob at the best rate, from the curves.
-	lrs := map[int64]float64{}
-	for _, b := range mainBest(d, schema.NetShortcut2, act) {
-		lrs[b.Depth] = b.LR
-	}
-	last := map[[2]int64]schema.Curve{}
-	for _, c := range d.Curves {
-		lr, ok := lrs[c.Depth]
-		if c.Net != schema.NetShortcut2 || c.Activation != act || !ok || c.LR != lr || !schema.DefaultScale(c.Init, c.InitScale) {
-			continue
-		}
-		k := [2]int64{c.Depth, c.Replicate}
-		if old, ok := last[k]; !ok || c.Epoch > old.Epoch {
-			last[k] = c
-		}
-	}
-	byDepth := map[int64][]float64{}
-	for k, c := range last {
-		if c.AvgFrob > 0 && num.Finite(c.AvgFrob) {
-			byDepth[k[0]] = append(byDepth[k[0]], c.AvgFrob)
-		}
-	}
-	var means, seeds plotter.XYs
-	var ticks []float64
-	for _, dd := range sortedKeys(byDepth) {
-		vs := byDepth[dd]
-		slices.Sort(vs)
-		m, _, _ := mean(vs)
-		means = append(means, plotter.XY{X: float64(dd), Y: m})
-		ticks = append(ticks, float64(dd))
-		for _, v := range vs {
-			seeds = append(seeds, plotter.XY{X: float64(dd), Y: v})
-		}
-	}
 	drawn := 0
-	if len(means) > 0 {
-		l, s, err := lineFor(means, st, true)
-		if err != nil {
+	// Left: per-seed final avg_frob at the best rate, from the curves.
+	if means, seeds, ticks := depthMeans(zeroFinalNorms(d, act)); len(means) > 0 {
+		if err := drawZeroNorms(left, leg, st, means, seeds, ticks); err != nil {
 			return nil, err
 		}
-		left.Add(l, s)
-		leg.Add("2-shortcut (mean)", l, s)
-		if err := addRings(left, seeds, st); err != nil {
-			return nil, err
-		}
-		// The claim's slope through the smallest depth's mean.
-		x0, y0 := means[0].X, means[0].Y
-		ref := plotter.NewFunction(func(x float64) float64 { return y0 * math.Pow(x/x0, powerSlope) })
-		ref.Color, ref.Width, ref.Dashes = styleOf("").color, vg.Points(1.2), []vg.Length{vg.Points(4), vg.Points(3)}
-		left.Add(ref)
-		leg.Add("slope −0.25 (claim bound)", ref)
-		left.X.Tick.Marker = intTicks(ticks)
 		drawn++
 	} else {
 		f.notef("Left: no 2-shortcut curves at the best rates.")
 	}
 	// Right: max over each trajectory of h_dist0.
-	hd := map[int64][]float64{}
-	type tk struct {
-		depth, rep int64
-		lr         float64
-	}
-	mx := map[tk]float64{}
-	for _, s := range d.Spectra {
-		if s.Net == schema.NetShortcut2 && s.Activation == act && s.Point == "epoch" && num.Finite(s.HDist0) && schema.DefaultScale(s.Init, s.InitScale) {
-			k := tk{s.Depth, s.Replicate, s.LR}
-			if old, ok := mx[k]; !ok || s.HDist0 > old {
-				mx[k] = s.HDist0
-			}
-		}
-	}
-	for k, v := range mx {
-		hd[k.depth] = append(hd[k.depth], v)
-	}
-	var hm, hs plotter.XYs
-	var hticks []float64
-	for _, dd := range sortedKeys(hd) {
-		vs := hd[dd]
-		slices.Sort(vs)
-		m, _, _ := mean(vs)
-		hm = append(hm, plotter.XY{X: float64(dd), Y: m})
-		hticks = append(hticks, float64(dd))
-		for _, v := range vs {
-			hs = append(hs, plotter.XY{X: float64(dd), Y: v})
-		}
-	}
-	if len(hm) > 0 {
+	if hm, hs, hticks := depthMeans(zeroHessianDistances(d, act)); len(hm) > 0 {
 		l, s, err := lineFor(hm, st, true)
 		if err != nil {
 			return nil, err
@@ -296,6 +221,98 @@ func buildZero(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{{left, right}}
 	f.legend = leg
 	return f, nil
+}
+
+// zeroFinalNorms returns, per depth, the final average ||W||_F (avg_frob of
+// the last epoch) of every 2-shortcut seed trained at the best learning
+// rate with activation act and the default init scale (positive, finite
+// values only).
+func zeroFinalNorms(d Data, act string) map[int64][]float64 {
+	lrs := map[int64]float64{}
+	for _, b := range mainBest(d, schema.NetShortcut2, act) {
+		lrs[b.Depth] = b.LR
+	}
+	last := map[[2]int64]schema.Curve{}
+	for _, c := range d.Curves {
+		lr, ok := lrs[c.Depth]
+		if c.Net != schema.NetShortcut2 || c.Activation != act || !ok || c.LR != lr || !schema.DefaultScale(c.Init, c.InitScale) {
+			continue
+		}
+		k := [2]int64{c.Depth, c.Replicate}
+		if old, ok := last[k]; !ok || c.Epoch > old.Epoch {
+			last[k] = c
+		}
+	}
+	byDepth := map[int64][]float64{}
+	for k, c := range last {
+		if c.AvgFrob > 0 && num.Finite(c.AvgFrob) {
+			byDepth[k[0]] = append(byDepth[k[0]], c.AvgFrob)
+		}
+	}
+	return byDepth
+}
+
+// zeroHessianDistances returns, per depth, the largest h_dist0 along each
+// 2-shortcut trajectory (one value per seed and learning rate) with
+// activation act and the default init scale.
+func zeroHessianDistances(d Data, act string) map[int64][]float64 {
+	type tk struct {
+		depth, rep int64
+		lr         float64
+	}
+	mx := map[tk]float64{}
+	for _, s := range d.Spectra {
+		if s.Net == schema.NetShortcut2 && s.Activation == act && s.Point == "epoch" && num.Finite(s.HDist0) && schema.DefaultScale(s.Init, s.InitScale) {
+			k := tk{s.Depth, s.Replicate, s.LR}
+			if old, ok := mx[k]; !ok || s.HDist0 > old {
+				mx[k] = s.HDist0
+			}
+		}
+	}
+	hd := map[int64][]float64{}
+	for k, v := range mx {
+		hd[k.depth] = append(hd[k.depth], v)
+	}
+	return hd
+}
+
+// depthMeans turns values per depth into the points of a line of means and
+// of rings (every value), in depth order, and the depths as ticks. It sorts
+// each depth's values in place (so map order never reaches the drawing).
+func depthMeans(byDepth map[int64][]float64) (means, seeds plotter.XYs, ticks []float64) {
+	for _, dd := range sortedKeys(byDepth) {
+		vs := byDepth[dd]
+		slices.Sort(vs)
+		m, _, _ := mean(vs)
+		means = append(means, plotter.XY{X: float64(dd), Y: m})
+		ticks = append(ticks, float64(dd))
+		for _, v := range vs {
+			seeds = append(seeds, plotter.XY{X: float64(dd), Y: v})
+		}
+	}
+	return means, seeds, ticks
+}
+
+// drawZeroNorms draws the zero figure's left panel: the mean final norms
+// (a line), each seed (rings) and the claim's slope through the smallest
+// depth's mean.
+func drawZeroNorms(left *plot.Plot, leg *plot.Legend, st netStyle, means, seeds plotter.XYs, ticks []float64) error {
+	l, s, err := lineFor(means, st, true)
+	if err != nil {
+		return err
+	}
+	left.Add(l, s)
+	leg.Add("2-shortcut (mean)", l, s)
+	if err := addRings(left, seeds, st); err != nil {
+		return err
+	}
+	x0, y0 := means[0].X, means[0].Y
+	ref := plotter.NewFunction(func(x float64) float64 { return y0 * math.Pow(x/x0, powerSlope) })
+	ref.Color, ref.Width, ref.Dashes = styleOf("").color, vg.Points(1.2), []vg.Length{vg.Points(4), vg.Points(3)}
+	left.Add(ref)
+	leg.Add("slope −0.25 (claim bound)", ref)
+	left.X.Tick.Marker = intTicks(ticks)
+	return nil
 }
 
 // buildPerturb draws the escape epoch and the final excess loss vs the
