@@ -741,17 +741,22 @@ func (x *index) mStudyClaim() schema.Claim {
 // perturbScales are the scales of the study.
 var perturbScales = []float64{0.001, 0.01, 0.1}
 
+// perturbClaims evaluates the perturbation study: perturb.escape (escape
+// slows far more for 3-shortcut nets as the perturbation shrinks) and
+// perturb.shortcut2_at_lmin (2-shortcut nets reach L_min from every scale).
 func perturbClaims(x *index) []schema.Claim {
-	a := newEv(spec{id: "perturb.escape", statement: "S2.1+S2.2+S6", figure: "perturb", kind: KindInferred,
-		text:      "Smaller initial perturbations slow the escape of 3-shortcut nets (an (n-1)-th order flat point) far more than that of 2-shortcut nets (a strict saddle).",
-		criterion: "escape(0.001 x Xavier)/escape(0.1 x Xavier) of 3-shortcut nets (seed-mean escape epochs, never = +Inf) > that of 2-shortcut nets at every depth with both (value = smallest ratio of the two factors)",
-		threshold: 1, comparison: ">"})
-	b := newEv(spec{id: "perturb.shortcut2_at_lmin", statement: "S5.2+S6", figure: "perturb", kind: KindInferred,
-		text:      "2-shortcut nets reach L_min from every perturbation scale 0.001, 0.01, 0.1 x Xavier.",
-		criterion: fmt.Sprintf("every seed's relative excess final loss <= %s at every scale and depth of the study", num.Format(LMinRelTol)),
-		threshold: LMinRelTol, comparison: "<="})
-	// rows[net][depth][scale]: the best row (largest m).
-	rows := map[string]map[int64]map[float64]schema.Best{}
+	rows := perturbRows(x)
+	return []schema.Claim{perturbEscapeClaim(rows), perturbLMinClaim(rows)}
+}
+
+// perturbStudy holds the study's best rows: rows[net][depth][scale], the
+// row with the largest m.
+type perturbStudy map[string]map[int64]map[float64]schema.Best
+
+// perturbRows collects the linear best rows of shortcut2 and shortcut3
+// with init small at the study's scales (perturbScales).
+func perturbRows(x *index) perturbStudy {
+	rows := perturbStudy{}
 	for _, r := range x.in.Best {
 		if r.Activation != "linear" || r.Init != "small" || !slices.Contains(perturbScales, r.InitScale) ||
 			(r.Net != schema.NetShortcut2 && r.Net != schema.NetShortcut3) {
@@ -767,22 +772,35 @@ func perturbClaims(x *index) []schema.Claim {
 			rows[r.Net][r.Depth][r.InitScale] = r
 		}
 	}
-	escape := func(r schema.Best) float64 {
-		if len(r.EscapeEpochs) == 0 {
-			return math.NaN()
-		}
-		s := 0.0
-		for _, v := range r.EscapeEpochs {
-			if v < 0 {
-				return math.Inf(1)
-			}
-			s += float64(v)
-		}
-		return s / float64(len(r.EscapeEpochs))
+	return rows
+}
+
+// meanEscape is the seed mean of r's escape epochs: +Inf when a seed never
+// escaped, NaN when the row has none.
+func meanEscape(r schema.Best) float64 {
+	if len(r.EscapeEpochs) == 0 {
+		return math.NaN()
 	}
+	s := 0.0
+	for _, v := range r.EscapeEpochs {
+		if v < 0 {
+			return math.Inf(1)
+		}
+		s += float64(v)
+	}
+	return s / float64(len(r.EscapeEpochs))
+}
+
+// perturbEscapeClaim evaluates perturb.escape at every depth where both
+// nets have every scale and escape epochs at 0.001 and 0.1.
+func perturbEscapeClaim(rows perturbStudy) schema.Claim {
+	a := newEv(spec{id: "perturb.escape", statement: "S2.1+S2.2+S6", figure: "perturb", kind: KindInferred,
+		text:      "Smaller initial perturbations slow the escape of 3-shortcut nets (an (n-1)-th order flat point) far more than that of 2-shortcut nets (a strict saddle).",
+		criterion: "escape(0.001 x Xavier)/escape(0.1 x Xavier) of 3-shortcut nets (seed-mean escape epochs, never = +Inf) > that of 2-shortcut nets at every depth with both (value = smallest ratio of the two factors)",
+		threshold: 1, comparison: ">"})
 	full := func(net string, d int64) bool {
 		m := rows[net][d]
-		return len(m) == len(perturbScales) && !math.IsNaN(escape(m[0.001])) && !math.IsNaN(escape(m[0.1]))
+		return len(m) == len(perturbScales) && !math.IsNaN(meanEscape(m[0.001])) && !math.IsNaN(meanEscape(m[0.1]))
 	}
 	var ds []int64
 	for d := range rows[schema.NetShortcut2] {
@@ -791,35 +809,42 @@ func perturbClaims(x *index) []schema.Claim {
 		}
 	}
 	slices.Sort(ds)
-	var out []schema.Claim
 	if len(ds) == 0 {
-		out = append(out, a.skip("no depth with best rows of shortcut2 and shortcut3 at init scales %v with escape epochs (perturbation study)", perturbScales))
-	} else {
-		a.what("depth -> escape-time factor 0.001 vs 0.1: 3-shortcut factor / 2-shortcut factor")
-		worst := math.Inf(1)
-		var parts []string
-		for _, d := range ds {
-			f2 := escape(rows[schema.NetShortcut2][d][0.001]) / escape(rows[schema.NetShortcut2][d][0.1])
-			f3 := escape(rows[schema.NetShortcut3][d][0.001]) / escape(rows[schema.NetShortcut3][d][0.1])
-			r := f3 / f2
-			if math.IsNaN(r) {
-				r = 0 // both never escape: no evidence
-			}
-			a.depth(d)
-			a.seeds(len(rows[schema.NetShortcut2][d][0.001].EscapeEpochs))
-			a.point("shortcut3/shortcut2", float64(d), r)
-			worst = math.Min(worst, r)
-			esc := func(net string) string {
-				var p []string
-				for _, s := range perturbScales {
-					p = append(p, fmt.Sprintf("%s: %s", num.Format(s), num.Format(escape(rows[net][d][s]))))
-				}
-				return strings.Join(p, ", ")
-			}
-			parts = append(parts, fmt.Sprintf("D%d: escape epochs 2-shortcut {%s}, 3-shortcut {%s}; factors %s vs %s", d, esc(schema.NetShortcut2), esc(schema.NetShortcut3), num.Format(f2), num.Format(f3)))
-		}
-		out = append(out, a.decide(true, worst, "%s", strings.Join(parts, "; ")))
+		return a.skip("no depth with best rows of shortcut2 and shortcut3 at init scales %v with escape epochs (perturbation study)", perturbScales)
 	}
+	a.what("depth -> escape-time factor 0.001 vs 0.1: 3-shortcut factor / 2-shortcut factor")
+	worst := math.Inf(1)
+	var parts []string
+	for _, d := range ds {
+		f2 := meanEscape(rows[schema.NetShortcut2][d][0.001]) / meanEscape(rows[schema.NetShortcut2][d][0.1])
+		f3 := meanEscape(rows[schema.NetShortcut3][d][0.001]) / meanEscape(rows[schema.NetShortcut3][d][0.1])
+		r := f3 / f2
+		if math.IsNaN(r) {
+			r = 0 // both never escape: no evidence
+		}
+		a.depth(d)
+		a.seeds(len(rows[schema.NetShortcut2][d][0.001].EscapeEpochs))
+		a.point("shortcut3/shortcut2", float64(d), r)
+		worst = math.Min(worst, r)
+		esc := func(net string) string {
+			var p []string
+			for _, s := range perturbScales {
+				p = append(p, fmt.Sprintf("%s: %s", num.Format(s), num.Format(meanEscape(rows[net][d][s]))))
+			}
+			return strings.Join(p, ", ")
+		}
+		parts = append(parts, fmt.Sprintf("D%d: escape epochs 2-shortcut {%s}, 3-shortcut {%s}; factors %s vs %s", d, esc(schema.NetShortcut2), esc(schema.NetShortcut3), num.Format(f2), num.Format(f3)))
+	}
+	return a.decide(true, worst, "%s", strings.Join(parts, "; "))
+}
+
+// perturbLMinClaim evaluates perturb.shortcut2_at_lmin at every depth where
+// shortcut2 has every scale: every seed's relative excess over L_min.
+func perturbLMinClaim(rows perturbStudy) schema.Claim {
+	b := newEv(spec{id: "perturb.shortcut2_at_lmin", statement: "S5.2+S6", figure: "perturb", kind: KindInferred,
+		text:      "2-shortcut nets reach L_min from every perturbation scale 0.001, 0.01, 0.1 x Xavier.",
+		criterion: fmt.Sprintf("every seed's relative excess final loss <= %s at every scale and depth of the study", num.Format(LMinRelTol)),
+		threshold: LMinRelTol, comparison: "<="})
 	var d2 []int64
 	for d, m := range rows[schema.NetShortcut2] {
 		if len(m) == len(perturbScales) {
@@ -828,8 +853,7 @@ func perturbClaims(x *index) []schema.Claim {
 	}
 	slices.Sort(d2)
 	if len(d2) == 0 {
-		out = append(out, b.skip("no depth with best rows of shortcut2 at every init scale %v (perturbation study)", perturbScales))
-		return out
+		return b.skip("no depth with best rows of shortcut2 at every init scale %v (perturbation study)", perturbScales)
 	}
 	b.what("depth -> relative excess final loss, per scale and seed")
 	worst := math.Inf(-1)
@@ -839,7 +863,7 @@ func perturbClaims(x *index) []schema.Claim {
 		for _, sc := range perturbScales {
 			r := rows[schema.NetShortcut2][d][sc]
 			if len(r.FinalLosses) == 0 {
-				return append(out, b.skip("best row of shortcut2 D%d scale %s has no per-replicate final losses", d, num.Format(sc)))
+				return b.skip("best row of shortcut2 D%d scale %s has no per-replicate final losses", d, num.Format(sc))
 			}
 			b.seeds(len(r.FinalLosses))
 			for _, v := range bestRel(nil)(r) {
@@ -849,5 +873,5 @@ func perturbClaims(x *index) []schema.Claim {
 			parts = append(parts, fmt.Sprintf("D%d scale %s: worst %s", d, num.Format(sc), num.Format(slices.Max(bestRel(nil)(r)))))
 		}
 	}
-	return append(out, b.decide(true, worst, "%s", strings.Join(parts, "; ")))
+	return b.decide(true, worst, "%s", strings.Join(parts, "; "))
 }
