@@ -29,3 +29,15 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestCompare(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		a, b float64
+		want int
+	}{{1, 2, -1}, {2, 1, 1}, {3, 3, 0}, {math.Inf(-1), 0, -1}, {nan, 1, 0}, {1, nan, 0}, {nan, nan, 0}} {
+		if got := Compare(c.a, c.b); got != c.want {
+			t.Errorf("Compare(%v, %v) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}

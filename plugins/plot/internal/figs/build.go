@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -156,15 +157,6 @@ func frobSeries(d Data, o Options, net, act string, f *Figure) (map[int64]map[in
 	return byDepth, shown
 }
 
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 func repNote(o Options, f *Figure) {
 	if o.Replicate >= 0 {
 		f.notef("Replicate %d only.", o.Replicate)
@@ -182,14 +174,14 @@ func buildFig2(d Data, o Options) (*Figure, error) {
 	n := 0
 	for _, net := range nets {
 		byDepth, lrs := frobSeries(d, o, net, act, f)
-		depths := sortedKeys(byDepth)
+		depths := slices.Sorted(maps.Keys(byDepth))
 		for i, depth := range depths {
 			reps := byDepth[depth]
 			// Mean over replicates per epoch (epochs every replicate has).
 			sum := map[int64]float64{}
 			cnt := map[int64]int{}
 			skipped := 0
-			for _, r := range sortedKeys(reps) {
+			for _, r := range slices.Sorted(maps.Keys(reps)) {
 				for _, c := range reps[r] {
 					if !num.Finite(c.AvgFrob) {
 						skipped++
@@ -200,7 +192,7 @@ func buildFig2(d Data, o Options) (*Figure, error) {
 				}
 			}
 			var xys plotter.XYs
-			for _, e := range sortedKeys(sum) {
+			for _, e := range slices.Sorted(maps.Keys(sum)) {
 				if cnt[e] == len(reps) {
 					xys = append(xys, plotter.XY{X: float64(e), Y: sum[e] / float64(cnt[e])})
 				}
@@ -245,9 +237,9 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 	for _, net := range nets {
 		byDepth, _ := frobSeries(d, o, net, act, f)
 		var means, reps plotter.XYs
-		for _, depth := range sortedKeys(byDepth) {
+		for _, depth := range slices.Sorted(maps.Keys(byDepth)) {
 			var finals []float64
-			for _, r := range sortedKeys(byDepth[depth]) {
+			for _, r := range slices.Sorted(maps.Keys(byDepth[depth])) {
 				cs := byDepth[depth][r]
 				last := cs[len(cs)-1].AvgFrob
 				finals = append(finals, last)
@@ -317,7 +309,7 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 			}
 		}
 		var means, reps plotter.XYs
-		for _, depth := range sortedKeys(vals) {
+		for _, depth := range slices.Sorted(maps.Keys(vals)) {
 			g, skip := geoMean(vals[depth])
 			if skip > 0 {
 				f.notef("%s D=%d: %d value(s) of cond_10 that are 0, infinite or NaN omitted (log axis).", netLabel(net), depth, skip)
@@ -430,7 +422,7 @@ func trajectories(d Data, o Options, nets []string, act string, f *Figure) (map[
 			f.notef("No spectra for %s at depth %d.", netLabel(net), depth)
 			continue
 		}
-		for _, r := range sortedKeys(byRep) {
+		for _, r := range slices.Sorted(maps.Keys(byRep)) {
 			rs := byRep[r]
 			slices.SortStableFunc(rs, func(a, b schema.Spectrum) int { return cmp.Compare(a.Epoch, b.Epoch) })
 			out[net] = append(out[net], rs)
@@ -681,7 +673,7 @@ func mainBest(d Data, net, act string) []schema.Best {
 		}
 	}
 	var out []schema.Best
-	for _, k := range sortedKeys(by) {
+	for _, k := range slices.Sorted(maps.Keys(by)) {
 		out = append(out, by[k])
 	}
 	return out
@@ -901,7 +893,7 @@ func (g *fig910) drawReference() error {
 	switch {
 	case g.relu && len(g.lref) > 0:
 		var xys plotter.XYs
-		for _, dd := range sortedKeys(g.lref) {
+		for _, dd := range slices.Sorted(maps.Keys(g.lref)) {
 			xys = append(xys, plotter.XY{X: float64(dd), Y: g.lref[dd]})
 		}
 		l, err := plotter.NewLine(xys)
@@ -993,7 +985,7 @@ func mStudyPanels(d Data, act string, nets []string) ([]*plot.Plot, error) {
 		by[b.Depth][b.Net][b.M] = b
 	}
 	var out []*plot.Plot
-	for _, depth := range sortedKeys(by) {
+	for _, depth := range slices.Sorted(maps.Keys(by)) {
 		full := 0
 		for _, net := range nets {
 			if len(by[depth][net]) >= 2 {
@@ -1009,7 +1001,7 @@ func mStudyPanels(d Data, act string, nets []string) ([]*plot.Plot, error) {
 		var ms []float64
 		for _, net := range nets {
 			var means, seeds plotter.XYs
-			for _, m := range sortedKeys(by[depth][net]) {
+			for _, m := range slices.Sorted(maps.Keys(by[depth][net])) {
 				b := by[depth][net][m]
 				if !num.Finite(b.MeanFinalLoss) {
 					continue

@@ -2,6 +2,7 @@ package figs
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -124,9 +125,9 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 			}
 		}
 		var seeds []plotter.XYs
-		for _, r := range sortedKeys(byRep) {
+		for _, r := range slices.Sorted(maps.Keys(byRep)) {
 			xys := byRep[r]
-			slices.SortFunc(xys, func(a, b plotter.XY) int { return compareF(a.X, b.X) })
+			slices.SortFunc(xys, func(a, b plotter.XY) int { return num.Compare(a.X, b.X) })
 			seeds = append(seeds, xys)
 		}
 		st := styleOf(net)
@@ -163,16 +164,6 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{{p}}
 	f.legend = leg
 	return f, nil
-}
-
-func compareF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // buildZero draws the distance of trained 2-shortcut nets from w = 0 vs
@@ -280,7 +271,7 @@ func zeroHessianDistances(d Data, act string) map[int64][]float64 {
 // of rings (every value), in depth order, and the depths as ticks. It sorts
 // each depth's values in place (so map order never reaches the drawing).
 func depthMeans(byDepth map[int64][]float64) (means, seeds plotter.XYs, ticks []float64) {
-	for _, dd := range sortedKeys(byDepth) {
+	for _, dd := range slices.Sorted(maps.Keys(byDepth)) {
 		vs := byDepth[dd]
 		slices.Sort(vs)
 		m, _, _ := mean(vs)
@@ -358,7 +349,7 @@ func buildPerturb(d Data, o Options) (*Figure, error) {
 	never := 0
 	for i, k := range keys {
 		rs := rows[k]
-		slices.SortFunc(rs, func(a, b schema.Best) int { return compareF(a.InitScale, b.InitScale) })
+		slices.SortFunc(rs, func(a, b schema.Best) int { return num.Compare(a.InitScale, b.InitScale) })
 		var esc, ex plotter.XYs
 		for _, b := range rs {
 			s, n := 0.0, 0

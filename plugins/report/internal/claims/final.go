@@ -2,6 +2,7 @@ package claims
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -560,7 +561,7 @@ func (x *index) lowestClaim(e *ev, keys map[int64]map[string]schema.Best, minDep
 	var parts []string
 	ok, worst, n := true, math.Inf(-1), 0
 	e.what("depth -> max over 2-shortcut seeds / min over the plain net's seeds of the final loss")
-	for _, d := range sortedKeys(keys) {
+	for _, d := range slices.Sorted(maps.Keys(keys)) {
 		ks := keys[d]
 		k2, has := ks[schema.NetShortcut2]
 		if !has {
@@ -689,9 +690,9 @@ func (x *index) mStudyClaim() schema.Claim {
 	}
 	reversals := 0
 	var parts []string
-	for _, d := range sortedKeys(rows) {
+	for _, d := range slices.Sorted(maps.Keys(rows)) {
 		var ms []int64
-		for _, m := range sortedKeys(rows[d]) {
+		for _, m := range slices.Sorted(maps.Keys(rows[d])) {
 			if len(rows[d][m]) == len(fig10Nets) {
 				ms = append(ms, m)
 			}

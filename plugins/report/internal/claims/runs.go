@@ -3,6 +3,7 @@ package claims
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -292,7 +293,7 @@ func (x *index) trajectories(net string, depth int64) [][]schema.Spectrum {
 	lr, ok := x.bestLR(nk)
 	if _, traced := byLR[lr]; !ok || !traced {
 		bestLoss := math.Inf(1)
-		lrs := sortedKeys(byLR)
+		lrs := slices.Sorted(maps.Keys(byLR))
 		lr = lrs[0]
 		for _, l := range lrs {
 			s := 0.0
@@ -349,15 +350,6 @@ func (x *index) trajDepths(nets ...string) []int64 {
 func (x *index) curveOf(t []schema.Spectrum) *run {
 	s := t[0]
 	return x.runs[runKey{netKey{s.Net, s.Activation, s.Depth, s.InitScale, s.M}, s.LR, s.Replicate}]
-}
-
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // k returns the key of the main best row of (net, act, depth), or a key

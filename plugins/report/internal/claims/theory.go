@@ -3,6 +3,7 @@ package claims
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -178,7 +179,7 @@ func initSeeds(in Inputs, net string) map[int64]map[int64]float64 {
 func seedVals(m map[int64]map[int64]float64, ds []int64) [][]float64 {
 	out := make([][]float64, len(ds))
 	for i, d := range ds {
-		for _, r := range sortedKeys(m[d]) {
+		for _, r := range slices.Sorted(maps.Keys(m[d])) {
 			out[i] = append(out[i], m[d][r])
 		}
 	}
@@ -213,7 +214,7 @@ func fig5Claims(in Inputs) []schema.Claim {
 				MinDepths, num.Format(FlatTol), num.Format(Perturbation)),
 			old:       "max/min <= 1.5 over >= 2 depths",
 			threshold: 1 + FlatTol, comparison: "<="})
-		ds := sortedKeys(s2)
+		ds := slices.Sorted(maps.Keys(s2))
 		if len(ds) < MinDepths {
 			out = append(out, e.skip("%d depth(s) of init-point spectra for shortcut2 (need %d)", len(ds), MinDepths))
 		} else {
@@ -226,7 +227,7 @@ func fig5Claims(in Inputs) []schema.Claim {
 			}
 			lo, hi := rangeOf(gm)
 			ctl := ""
-			if od := sortedKeys(so); len(od) >= 2 {
+			if od := slices.Sorted(maps.Keys(so)); len(od) >= 2 {
 				ov := seedVals(so, od)
 				var og []float64
 				for _, v := range ov {
@@ -259,7 +260,7 @@ func fig5Claims(in Inputs) []schema.Claim {
 }
 
 func growClaim(e *ev, m map[int64]map[int64]float64, net string) schema.Claim {
-	ds := sortedKeys(m)
+	ds := slices.Sorted(maps.Keys(m))
 	if len(ds) < MinDepths {
 		return e.skip("%d depth(s) of init-point spectra for %s (need %d)", len(ds), net, MinDepths)
 	}
@@ -278,7 +279,7 @@ func growClaim(e *ev, m map[int64]map[int64]float64, net string) schema.Claim {
 
 func fastestClaim(e *ev, s2, so, sx map[int64]map[int64]float64) schema.Claim {
 	var ds []int64
-	for _, d := range sortedKeys(sx) {
+	for _, d := range slices.Sorted(maps.Keys(sx)) {
 		if so[d] != nil && s2[d] != nil {
 			ds = append(ds, d)
 		}
@@ -289,7 +290,7 @@ func fastestClaim(e *ev, s2, so, sx map[int64]map[int64]float64) schema.Claim {
 		if len(ds) == 0 {
 			return nil
 		}
-		for _, r := range sortedKeys(m[ds[0]]) {
+		for _, r := range slices.Sorted(maps.Keys(m[ds[0]])) {
 			ok := true
 			for _, d := range ds {
 				if _, has := m[d][r]; !has {
@@ -335,7 +336,7 @@ func fastestClaim(e *ev, s2, so, sx map[int64]map[int64]float64) schema.Claim {
 		var ys []float64
 		for _, d := range ds {
 			var v []float64
-			for _, r := range sortedKeys(m[d]) {
+			for _, r := range slices.Sorted(maps.Keys(m[d])) {
 				v = append(v, m[d][r])
 			}
 			ys = append(ys, geoMean(v))

@@ -198,7 +198,7 @@ func (x *index) commonLRClaim() schema.Claim {
 			if a.d != b.d {
 				return int(a.d - b.d)
 			}
-			return compareF(a.lr, b.lr)
+			return num.Compare(a.lr, b.lr)
 		})
 		for _, k := range keys {
 			var a, b []xy
@@ -234,16 +234,6 @@ func (x *index) commonLRClaim() schema.Claim {
 		return e.skip("no (depth, lr) at which shortcut2 and a plain net were both traced on >= %d seeds (trajectories run at each net's best rate only)", MinSeeds)
 	}
 	return e.decide(ok, worst, "%s", strings.Join(parts, "; "))
-}
-
-func compareF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // endNear compares cond_top of 2-shortcut and orthogonal at the lowest
