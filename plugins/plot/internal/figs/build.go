@@ -267,11 +267,10 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 		p.Add(l, s)
 		leg.Add(netLabel(net)+" (mean)", l, s)
 		if len(reps) > len(means) {
-			rs, err := plotter.NewScatter(reps)
+			rs, err := ringsOf(reps, st)
 			if err != nil {
-				return nil, fmt.Errorf("scatter: %w", err)
+				return nil, err
 			}
-			rs.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2.2), Shape: draw.RingGlyph{}}
 			p.Add(rs)
 			leg.Add(netLabel(net)+" (each seed)", rs)
 		}
@@ -1065,13 +1064,22 @@ func (blank) Thumbnail(*draw.Canvas) {}
 
 // addRings draws one ring per point in a net's colour.
 func addRings(p *plot.Plot, xys plotter.XYs, st netStyle) error {
-	rs, err := plotter.NewScatter(xys)
+	rs, err := ringsOf(xys, st)
 	if err != nil {
-		return fmt.Errorf("scatter: %w", err)
+		return err
 	}
-	rs.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2.2), Shape: draw.RingGlyph{}}
 	p.Add(rs)
 	return nil
+}
+
+// ringsOf is the scatter of rings addRings draws (for a legend entry too).
+func ringsOf(xys plotter.XYs, st netStyle) (*plotter.Scatter, error) {
+	rs, err := plotter.NewScatter(xys)
+	if err != nil {
+		return nil, fmt.Errorf("scatter: %w", err)
+	}
+	rs.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2.2), Shape: draw.RingGlyph{}}
+	return rs, nil
 }
 
 // ---------- theory ----------
