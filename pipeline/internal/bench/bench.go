@@ -210,17 +210,8 @@ func Run(cfg Config, dat *Data) (Result, error) {
 	st := dat.Stats
 	switch cfg.Case {
 	case "hessian":
-		t0 := time.Now()
-		obj := nets.NewLinear(arch, st.Sxx, st.Syx, st.Syy)
-		var h mat.SymDense
-		obj.Hessian(&h, w)
-		t1 := time.Now()
-		if err := res.spectrum(&h); err != nil {
-			return Result{}, err
-		}
-		t2 := time.Now()
-		res.HessianSeconds, res.EigSeconds, res.Seconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t2.Sub(t0).Seconds()
-		if err := saveHessian(cfg.SaveHessian, &h); err != nil {
+		newObj := func() hessianer { return nets.NewLinear(arch, st.Sxx, st.Syx, st.Syy) }
+		if err := res.timeHessian(newObj, w, cfg.SaveHessian); err != nil {
 			return Result{}, err
 		}
 	case "relu":
@@ -228,17 +219,8 @@ func Run(cfg Config, dat *Data) (Result, error) {
 		x := dat.X.Slice(0, schema.Width, 0, m).(*mat.Dense)
 		y := dat.Y.Slice(0, schema.Width, 0, m).(*mat.Dense)
 		res.Samples = m
-		t0 := time.Now()
-		obj := nets.NewSampled(arch, x, y)
-		var h mat.SymDense
-		obj.Hessian(&h, w)
-		t1 := time.Now()
-		if err := res.spectrum(&h); err != nil {
-			return Result{}, err
-		}
-		t2 := time.Now()
-		res.HessianSeconds, res.EigSeconds, res.Seconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t2.Sub(t0).Seconds()
-		if err := saveHessian(cfg.SaveHessian, &h); err != nil {
+		newObj := func() hessianer { return nets.NewSampled(arch, x, y) }
+		if err := res.timeHessian(newObj, w, cfg.SaveHessian); err != nil {
 			return Result{}, err
 		}
 	case "train":
@@ -352,4 +334,27 @@ func formatFloat(v float64) string {
 		s += ".0"
 	}
 	return s
+}
+
+// hessianer is an objective whose exact Hessian the bench times.
+type hessianer interface {
+	Hessian(dst *mat.SymDense, w []float64)
+}
+
+// timeHessian times the exact Hessian at w of the objective newObj builds
+// (its construction included) and then res.spectrum of it, sets
+// HessianSeconds, EigSeconds and Seconds (their sum), and saves the Hessian
+// to save (saveHessian: "" saves nothing).
+func (res *Result) timeHessian(newObj func() hessianer, w []float64, save string) error {
+	t0 := time.Now()
+	obj := newObj()
+	var h mat.SymDense
+	obj.Hessian(&h, w)
+	t1 := time.Now()
+	if err := res.spectrum(&h); err != nil {
+		return err
+	}
+	t2 := time.Now()
+	res.HessianSeconds, res.EigSeconds, res.Seconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t2.Sub(t0).Seconds()
+	return saveHessian(save, &h)
 }
