@@ -493,6 +493,7 @@ func verifyCmd(g *globals) *cobra.Command {
 
 func statusCmd(g *globals) *cobra.Command {
 	var times bool
+	var cpus []int
 	cmd := &cobra.Command{
 		Use:   "status [MANIFEST]",
 		Short: "Summarise the store and the last run (with a manifest: how much of it is cached)",
@@ -504,6 +505,7 @@ func statusCmd(g *globals) *cobra.Command {
 				LastRun *engine.RunRecord `json:"last_run,omitempty"`
 				Stages  int               `json:"stages,omitempty"`
 				Cached  int               `json:"cached,omitempty"`
+				Cost    *engine.Cost      `json:"cost,omitempty"`
 			}
 			var st status
 			var store *artifacts.Store
@@ -513,6 +515,10 @@ func statusCmd(g *globals) *cobra.Command {
 					return err
 				}
 				store = l.store
+				if times {
+					c := engine.Costs(l.plan.Nodes, l.store)
+					st.Cost = &c
+				}
 				res := engine.Resolve(l.plan.Nodes, l.store)
 				st.Stages = len(l.plan.Nodes)
 				for _, r := range res {
@@ -552,14 +558,18 @@ func statusCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				fmt.Printf("manifest %s: %d of %d stages cached\n", args[0], st.Cached, st.Stages)
 			}
-			if times && st.LastRun != nil {
+			switch {
+			case st.Cost != nil:
+				printCost(os.Stdout, args[0], *st.Cost, cpus)
+			case times && st.LastRun != nil:
 				printStageTimes(*st.LastRun)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print status as JSON")
-	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes)")
+	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes); with MANIFEST: what each of its stages costs, assembled from every run record (CPU time, extrapolation, critical path)")
+	cmd.Flags().IntSliceVar(&cpus, "cpus", []int{8, 32, 64}, "with --times MANIFEST: the CPU counts to give the least wall time for")
 	return cmd
 }
 
