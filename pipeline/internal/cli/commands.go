@@ -28,14 +28,15 @@ import (
 
 func runCmd(g *globals) *cobra.Command {
 	var (
-		jobs      int
-		keepGoing bool
-		out       string
-		executor  string
-		profile   string
-		locked    bool
-		lockFile  string
-		workers   bool
+		jobs        int
+		keepGoing   bool
+		out         string
+		executor    string
+		profile     string
+		locked      bool
+		lockFile    string
+		recordEvery time.Duration
+		workers     bool
 	)
 	cmd := &cobra.Command{
 		Use:               "run MANIFEST [TARGET...]",
@@ -87,7 +88,7 @@ func runCmd(g *globals) *cobra.Command {
 			g.log.Info().Str("manifest", args[0]).Int("stages", len(nodes)).Str("store", l.store.Dir()).Str("executor", ex.Name()).Msg("run")
 			rep, err := engine.Run(ctx, l.plan, engine.Options{
 				Store: l.store, Executor: ex, Jobs: jobs, KeepGoing: keepGoing, Targets: args[1:],
-				OutDir: out, Log: g.log, Observer: observer(g, disp),
+				OutDir: out, Log: g.log, Observer: observer(g, disp), RecordEvery: recordEvery,
 			})
 			disp.Close()
 			if err != nil && rep == nil {
@@ -135,6 +136,7 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
 	cmd.Flags().BoolVar(&locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
 	cmd.Flags().StringVar(&lockFile, "lock", "", "like --locked, with this lock file")
+	cmd.Flags().DurationVar(&recordEvery, "record-every", 30*time.Second, "save the run record this often while the run goes on (status \"running\": `status` sees the run, and a killed run keeps what it had done); 0: only at the end")
 	addSlurmFlags(cmd)
 	return cmd
 }
@@ -546,8 +548,15 @@ func statusCmd(g *globals) *cobra.Command {
 			}
 			fmt.Printf("store %s: %d run records\n", st.Store, st.Runs)
 			if r := st.LastRun; r != nil {
+				state, took := r.State(), fmtDur(r.Seconds)
+				switch state {
+				case "running":
+					state = fmt.Sprintf("running (pid %d on %s; this record was saved %s into the run)", r.PID, r.Host, took)
+				case "killed":
+					state = fmt.Sprintf("killed (pid %d ended without its final record; this one was saved %s into the run)", r.PID, took)
+				}
 				fmt.Printf("last run %s: %s, manifest %s, executor %s, %s, %d stages (%d ran, %d cached, %d failed, %d skipped)\n",
-					r.Name, r.Status, r.Manifest, r.Executor, fmtDur(r.Seconds), len(r.Stages),
+					r.Name, state, r.Manifest, r.Executor, took, len(r.Stages),
 					r.Counts[engine.StatusRan], r.Counts[engine.StatusCached], r.Counts[engine.StatusFailed], r.Counts[engine.StatusSkipped])
 				for _, s := range r.Stages {
 					if s.Status == engine.StatusFailed {

@@ -135,8 +135,10 @@ type scheduler struct {
 	finished                int
 	failed, stopped         bool
 	startedAt               map[*Node]time.Time
-	inCheck                 map[*Node]bool // nodes being checked against the cache
-	work                    float64        // estimated seconds of the nodes not finished
+	inCheck                 map[*Node]bool   // nodes being checked against the cache
+	work                    float64          // estimated seconds of the nodes not finished
+	tick                    <-chan time.Time // nil: no periodic call
+	onTick                  func()           // called on the scheduler's goroutine at each tick
 }
 
 func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Node]float64) *scheduler {
@@ -190,6 +192,8 @@ func (s *scheduler) run() {
 		select {
 		case o := <-s.outc:
 			s.handle(o)
+		case <-s.tick:
+			s.onTick()
 		case <-interrupt:
 			interrupt = nil
 			s.stop()
