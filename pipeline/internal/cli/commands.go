@@ -51,6 +51,13 @@ func runCmd(g *globals) *cobra.Command {
 					return withCode(ExitUsage, err)
 				}
 				defer stop()
+				if workers {
+					// A worker process serves many tasks, and a plugin names its
+					// profile <stage>-<pid>: one process per task keeps one
+					// profile per stage run.
+					workers = false
+					g.log.Info().Msg("--cpuprofile: persistent workers off (one plugin process, hence one profile, per stage run)")
+				}
 			}
 			l, nodes, err := g.loadTargets(ctx, args)
 			if err != nil {
@@ -132,7 +139,7 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
 	cmd.Flags().BoolVar(&workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor); false: a fresh process per task")
-	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
+	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder (turns persistent workers off: one process per stage run)")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
 	cmd.Flags().BoolVar(&locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
 	cmd.Flags().StringVar(&lockFile, "lock", "", "like --locked, with this lock file")
