@@ -29,14 +29,15 @@ import (
 
 // runFlags are the flags of `pipeline run`.
 type runFlags struct {
-	jobs      int
-	keepGoing bool
-	out       string
-	executor  string
-	profile   string
-	locked    bool
-	lockFile  string
-	workers   bool
+	jobs        int
+	keepGoing   bool
+	out         string
+	executor    string
+	profile     string
+	locked      bool
+	lockFile    string
+	recordEvery time.Duration
+	workers     bool
 }
 
 func runCmd(g *globals) *cobra.Command {
@@ -53,10 +54,11 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&f.out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
 	cmd.Flags().StringVar(&f.executor, "executor", "local", "where stages run: local or slurm")
 	cmd.Flags().BoolVar(&f.workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor); false: a fresh process per task")
-	cmd.Flags().StringVar(&f.profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
+	cmd.Flags().StringVar(&f.profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder (turns persistent workers off: one process per stage run)")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
 	cmd.Flags().BoolVar(&f.locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
 	cmd.Flags().StringVar(&f.lockFile, "lock", "", "like --locked, with this lock file")
+	cmd.Flags().DurationVar(&f.recordEvery, "record-every", 30*time.Second, "save the run record this often while the run goes on (status \"running\": `status` sees the run, and a killed run keeps what it had done); 0: only at the end")
 	addSlurmFlags(cmd)
 	return cmd
 }
@@ -73,6 +75,13 @@ func runManifest(cmd *cobra.Command, g *globals, f *runFlags, args []string) err
 			return withCode(ExitUsage, err)
 		}
 		defer stop()
+		if f.workers {
+			// A worker process serves many tasks, and a plugin names its
+			// profile <stage>-<pid>: one process per task keeps one
+			// profile per stage run.
+			f.workers = false
+			g.log.Info().Msg("--cpuprofile: persistent workers off (one plugin process, hence one profile, per stage run)")
+		}
 	}
 	l, nodes, err := g.loadTargets(ctx, args)
 	if err != nil {
@@ -97,7 +106,7 @@ func runManifest(cmd *cobra.Command, g *globals, f *runFlags, args []string) err
 	g.log.Info().Str("manifest", args[0]).Int("stages", len(nodes)).Str("store", l.store.Dir()).Str("executor", ex.Name()).Msg("run")
 	rep, err := engine.Run(ctx, l.plan, engine.Options{
 		Store: l.store, Executor: ex, Jobs: f.jobs, KeepGoing: f.keepGoing, Targets: args[1:],
-		OutDir: f.out, Log: g.log, Observer: observer(g, disp),
+		OutDir: f.out, Log: g.log, Observer: observer(g, disp), RecordEvery: f.recordEvery,
 	})
 	disp.Close()
 	if err != nil && rep == nil {
@@ -518,6 +527,7 @@ func verifyCmd(g *globals) *cobra.Command {
 
 func statusCmd(g *globals) *cobra.Command {
 	var times bool
+	var cpus []int
 	cmd := &cobra.Command{
 		Use:   "status [MANIFEST]",
 		Short: "Summarise the store and the last run (with a manifest: how much of it is cached)",
@@ -529,6 +539,7 @@ func statusCmd(g *globals) *cobra.Command {
 				LastRun *engine.RunRecord `json:"last_run,omitempty"`
 				Stages  int               `json:"stages,omitempty"`
 				Cached  int               `json:"cached,omitempty"`
+				Cost    *engine.Cost      `json:"cost,omitempty"`
 			}
 			var st status
 			var store *artifacts.Store
@@ -538,6 +549,10 @@ func statusCmd(g *globals) *cobra.Command {
 					return err
 				}
 				store = l.store
+				if times {
+					c := engine.Costs(l.plan.Nodes, l.store)
+					st.Cost = &c
+				}
 				res := engine.Resolve(l.plan.Nodes, l.store)
 				st.Stages = len(l.plan.Nodes)
 				for _, r := range res {
@@ -565,8 +580,15 @@ func statusCmd(g *globals) *cobra.Command {
 			}
 			fmt.Printf("store %s: %d run records\n", st.Store, st.Runs)
 			if r := st.LastRun; r != nil {
+				state, took := r.State(), fmtDur(r.Seconds)
+				switch state {
+				case "running":
+					state = fmt.Sprintf("running (pid %d on %s; this record was saved %s into the run)", r.PID, r.Host, took)
+				case "killed":
+					state = fmt.Sprintf("killed (pid %d ended without its final record; this one was saved %s into the run)", r.PID, took)
+				}
 				fmt.Printf("last run %s: %s, manifest %s, executor %s, %s, %d stages (%d ran, %d cached, %d failed, %d skipped)\n",
-					r.Name, r.Status, r.Manifest, r.Executor, fmtDur(r.Seconds), len(r.Stages),
+					r.Name, state, r.Manifest, r.Executor, took, len(r.Stages),
 					r.Counts[engine.StatusRan], r.Counts[engine.StatusCached], r.Counts[engine.StatusFailed], r.Counts[engine.StatusSkipped])
 				for _, s := range r.Stages {
 					if s.Status == engine.StatusFailed {
@@ -577,14 +599,18 @@ func statusCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				fmt.Printf("manifest %s: %d of %d stages cached\n", args[0], st.Cached, st.Stages)
 			}
-			if times && st.LastRun != nil {
+			switch {
+			case st.Cost != nil:
+				printCost(os.Stdout, args[0], *st.Cost, cpus)
+			case times && st.LastRun != nil:
 				printStageTimes(*st.LastRun)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print status as JSON")
-	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes)")
+	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes); with MANIFEST: what each of its stages costs, assembled from every run record (CPU time, extrapolation, critical path)")
+	cmd.Flags().IntSliceVar(&cpus, "cpus", []int{8, 32, 64}, "with --times MANIFEST: the CPU counts to give the least wall time for")
 	return cmd
 }
 

@@ -55,7 +55,7 @@ func runsCmd(g *globals) *cobra.Command {
 				}
 				rows[i] = row{ID: r.Name, Ref: ref, Manifest: r.ManifestName, Started: r.Started.Format("2006-01-02 15:04:05Z"),
 					Seconds: r.Seconds, Stages: len(r.Stages), Ran: r.Counts[engine.StatusRan], Cached: r.Counts[engine.StatusCached],
-					Failed: r.Counts[engine.StatusFailed], Skipped: r.Counts[engine.StatusSkipped], Result: r.Status}
+					Failed: r.Counts[engine.StatusFailed], Skipped: r.Counts[engine.StatusSkipped], Result: r.State()}
 			}
 			if g.jsonOut {
 				return printJSON(os.Stdout, rows)

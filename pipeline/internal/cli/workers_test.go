@@ -117,3 +117,36 @@ func countLaunches(t *testing.T, path string) (starts, runs int) {
 	}
 	return starts, runs
 }
+
+// TestCPUProfileOneProfilePerTask: a plugin names its profile
+// <stage>-<pid>, so on a persistent worker every task after the first would
+// overwrite the first's; --cpuprofile therefore runs persistent stages one
+// process per task: one profile per stage run.
+func TestCPUProfileOneProfilePerTask(t *testing.T) {
+	plugins := workerPlugins(t)
+	dir := t.TempDir()
+	writeManifest(t, dir, `version: 1
+stages:
+  a:
+    plugin: worker.w.det
+    matrix: {label: [x, y, z]}
+`)
+	prof := filepath.Join(dir, "prof")
+	r := pipelineWith(t, dir, plugins, "run", "-j", "1", "--cpuprofile", prof, "--out", "", "m.yaml")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "persistent workers off") {
+		t.Errorf("no note that workers are off:\n%s", r.stderr)
+	}
+	entries, _ := os.ReadDir(prof)
+	n := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "w.det-") && strings.HasSuffix(e.Name(), ".pprof") {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d profiles of w.det for 3 tasks: %v", n, entries)
+	}
+}
