@@ -562,6 +562,9 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 	return f, nil
 }
 
+// buildFig8 draws the index of the Hessian (top) and the gradient norm
+// (bottom, from the training curves when given) along the training
+// trajectories of one depth, one line per seed.
 func buildFig8(d Data, o Options) (*Figure, error) {
 	act := activationOr(o, "linear")
 	nets := netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
@@ -586,30 +589,12 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 		}
 		var idxs, gns []plotter.XYs
 		for _, rs := range ts {
-			var idx, gn plotter.XYs
+			idx, gn, curve := fig8Seed(d, net, act, depth, rs)
 			for _, s := range rs {
 				x := float64(s.Epoch) + 1
-				if num.Finite(s.Index) {
-					idx = append(idx, plotter.XY{X: x, Y: s.Index})
-				}
-				if s.GradNorm > 0 && num.Finite(s.GradNorm) {
-					gn = append(gn, plotter.XY{X: x, Y: s.GradNorm})
-				}
 				xmin, xmax = min(xmin, x), max(xmax, x)
 			}
-			// Prefer the per-epoch gradient norm of the matching training curve.
-			var cgn plotter.XYs
-			for _, c := range d.Curves {
-				if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == rs[0].LR && c.Replicate == rs[0].Replicate &&
-					c.InitScale == rs[0].InitScale && c.GradNorm > 0 && num.Finite(c.GradNorm) {
-					cgn = append(cgn, plotter.XY{X: float64(c.Epoch) + 1, Y: c.GradNorm})
-				}
-			}
-			if len(cgn) > 0 {
-				slices.SortStableFunc(cgn, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
-				gn = cgn
-				fromCurves = true
-			}
+			fromCurves = fromCurves || curve
 			idxs, gns = append(idxs, idx), append(gns, gn)
 		}
 		st := styleOf(net)
@@ -620,21 +605,8 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 		if l != nil {
 			leg.Add(netLabel(net), l, s)
 		}
-		noMarks := make([]plotter.XYs, len(gns))
-		copy(noMarks, gns)
-		for i, gn := range noMarks {
-			if len(gn) == 0 {
-				continue
-			}
-			w := st
-			if i > 0 {
-				w.width = 0.9
-			}
-			gl, _, err := lineFor(gn, w, false)
-			if err != nil {
-				return nil, err
-			}
-			bot.Add(gl)
+		if _, err := addSeedLines(bot, gns, st); err != nil {
+			return nil, err
 		}
 	}
 	if xmin <= xmax {
@@ -651,6 +623,60 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{{top}, {bot}}
 	f.legend = leg
 	return f, nil
+}
+
+// fig8Seed returns the points of one seed's trajectory rs of net (x =
+// epoch + 1): the finite Hessian indices and the positive finite gradient
+// norms, the latter every epoch from the matching training curve when d
+// has one (fromCurve), else at the checkpoints.
+func fig8Seed(d Data, net, act string, depth int64, rs []schema.Spectrum) (idx, gn plotter.XYs, fromCurve bool) {
+	for _, s := range rs {
+		x := float64(s.Epoch) + 1
+		if num.Finite(s.Index) {
+			idx = append(idx, plotter.XY{X: x, Y: s.Index})
+		}
+		if s.GradNorm > 0 && num.Finite(s.GradNorm) {
+			gn = append(gn, plotter.XY{X: x, Y: s.GradNorm})
+		}
+	}
+	// Prefer the per-epoch gradient norm of the matching training curve.
+	var cgn plotter.XYs
+	for _, c := range d.Curves {
+		if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == rs[0].LR && c.Replicate == rs[0].Replicate &&
+			c.InitScale == rs[0].InitScale && c.GradNorm > 0 && num.Finite(c.GradNorm) {
+			cgn = append(cgn, plotter.XY{X: float64(c.Epoch) + 1, Y: c.GradNorm})
+		}
+	}
+	if len(cgn) > 0 {
+		slices.SortStableFunc(cgn, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+		return idx, cgn, true
+	}
+	return idx, gn, false
+}
+
+// addSeedLines draws one line per seed without markers, the first in the
+// net's width and the others thinner, and returns the first seed's line
+// (nil when it is empty: empty seeds are skipped).
+func addSeedLines(p *plot.Plot, seeds []plotter.XYs, st netStyle) (*plotter.Line, error) {
+	var first *plotter.Line
+	for i, xys := range seeds {
+		if len(xys) == 0 {
+			continue
+		}
+		w := st
+		if i > 0 {
+			w.width = 0.9
+		}
+		l, _, err := lineFor(xys, w, false)
+		if err != nil {
+			return nil, err
+		}
+		p.Add(l)
+		if i == 0 {
+			first = l
+		}
+	}
+	return first, nil
 }
 
 // ---------- fig9 / fig10: final loss vs depth ----------

@@ -132,20 +132,9 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 		}
 		st := styleOf(net)
 		st.glyph = nil
-		var l0 *plotter.Line
-		for i, xys := range seeds {
-			w := st
-			if i > 0 {
-				w.width = 0.9
-			}
-			l, _, err := lineFor(xys, w, false)
-			if err != nil {
-				return nil, err
-			}
-			p.Add(l)
-			if i == 0 {
-				l0 = l
-			}
+		l0, err := addSeedLines(p, seeds, st)
+		if err != nil {
+			return nil, err
 		}
 		if l0 == nil {
 			continue
