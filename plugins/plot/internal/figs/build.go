@@ -474,6 +474,9 @@ func addSeeds(p *plot.Plot, seeds []plotter.XYs, st netStyle) (*plotter.Line, *p
 	return l0, s0, nil
 }
 
+// buildFig67 draws Hessian statistics along the training trajectories of
+// one depth against the loss's excess over L_min: |λ|max and q10(|λ|)
+// (fig6) or cond10 (fig7), one panel per statistic, one line per seed.
 func buildFig67(d Data, o Options) (*Figure, error) {
 	act := activationOr(o, "linear")
 	nets := netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
@@ -488,22 +491,7 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 		lm = 0
 		xlabel = "loss   (log; no L_min given)"
 	}
-	type stat struct {
-		name string
-		get  func(schema.Spectrum) float64
-	}
-	var stats []stat
-	if o.Figure == "fig6" {
-		f.Title = fmt.Sprintf("Hessian extreme eigenvalues along training vs loss (%s, depth %d)", act, depth)
-		stats = []stat{
-			{"|λ|max   (log scale)", func(s schema.Spectrum) float64 { return s.AbsMax }},
-			{"q10(|λ|)   (log scale)", func(s schema.Spectrum) float64 { return s.Q10 }},
-		}
-		f.Width, f.Height = 11*vg.Inch, 5*vg.Inch
-	} else {
-		f.Title = fmt.Sprintf("Hessian condition number along training vs loss (%s, depth %d)", act, depth)
-		stats = []stat{{"cond10(H)   (log scale)", func(s schema.Spectrum) float64 { return s.Cond10 }}}
-	}
+	stats := fig67Stats(f, o.Figure, act, depth)
 	leg := newLegend()
 	var row []*plot.Plot
 	dropped := map[string]int{}
@@ -517,19 +505,8 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 			if !ok {
 				continue
 			}
-			var seeds []plotter.XYs
-			for _, rs := range ts {
-				var xys plotter.XYs
-				for _, s := range rs {
-					x, y := s.Loss-lm, st.get(s)
-					if !(x > 0) || !(y > 0) || !num.Finite(x) || !num.Finite(y) {
-						dropped[net]++
-						continue
-					}
-					xys = append(xys, plotter.XY{X: x, Y: y})
-				}
-				seeds = append(seeds, xys)
-			}
+			seeds, bad := excessSeeds(ts, lm, st.get)
+			dropped[net] += bad
 			l, sc, err := addSeeds(p, seeds, styleOf(net))
 			if err != nil {
 				return nil, err
@@ -560,6 +537,47 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{row}
 	f.legend = leg
 	return f, nil
+}
+
+// spectrumStat is one statistic of a spectrum row a panel draws, with its
+// axis label.
+type spectrumStat struct {
+	name string
+	get  func(schema.Spectrum) float64
+}
+
+// fig67Stats sets f's title (and fig6's size) and returns the statistics
+// of figure (fig6: |λ|max and q10(|λ|); fig7: cond10), one panel each.
+func fig67Stats(f *Figure, figure, act string, depth int64) []spectrumStat {
+	if figure == "fig6" {
+		f.Title = fmt.Sprintf("Hessian extreme eigenvalues along training vs loss (%s, depth %d)", act, depth)
+		f.Width, f.Height = 11*vg.Inch, 5*vg.Inch
+		return []spectrumStat{
+			{"|λ|max   (log scale)", func(s schema.Spectrum) float64 { return s.AbsMax }},
+			{"q10(|λ|)   (log scale)", func(s schema.Spectrum) float64 { return s.Q10 }},
+		}
+	}
+	f.Title = fmt.Sprintf("Hessian condition number along training vs loss (%s, depth %d)", act, depth)
+	return []spectrumStat{{"cond10(H)   (log scale)", func(s schema.Spectrum) float64 { return s.Cond10 }}}
+}
+
+// excessSeeds returns, per seed trajectory of ts, the points (loss − lm,
+// get) with both coordinates positive and finite, and how many points it
+// dropped (log axes).
+func excessSeeds(ts [][]schema.Spectrum, lm float64, get func(schema.Spectrum) float64) (seeds []plotter.XYs, dropped int) {
+	for _, rs := range ts {
+		var xys plotter.XYs
+		for _, s := range rs {
+			x, y := s.Loss-lm, get(s)
+			if !(x > 0) || !(y > 0) || !num.Finite(x) || !num.Finite(y) {
+				dropped++
+				continue
+			}
+			xys = append(xys, plotter.XY{X: x, Y: y})
+		}
+		seeds = append(seeds, xys)
+	}
+	return seeds, dropped
 }
 
 // buildFig8 draws the index of the Hessian (top) and the gradient norm
