@@ -289,6 +289,9 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 
 // ---------- fig5: initial condition number vs depth ----------
 
+// buildFig5 draws cond10 of the Hessian at one point (init by default) vs
+// depth, one line of geometric means over seeds per net with rings for the
+// seeds; the 2-shortcut nets' geometric mean is a labelled tick.
 func buildFig5(d Data, o Options) (*Figure, error) {
 	act := activationOr(o, "linear")
 	point := cmp.Or(o.Point, "init")
@@ -300,29 +303,10 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 	var allDepths []float64
 	n := 0
 	for _, net := range nets {
-		vals := map[int64][]float64{}
-		for _, s := range d.Spectra {
-			if s.Net == net && s.Activation == act && s.Point == point &&
-				(o.Replicate < 0 || s.Replicate == int64(o.Replicate)) {
-				vals[s.Depth] = append(vals[s.Depth], s.Cond10)
-			}
-		}
-		var means, reps plotter.XYs
-		for _, depth := range slices.Sorted(maps.Keys(vals)) {
-			g, skip := geoMean(vals[depth])
-			if skip > 0 {
-				f.notef("%s D=%d: %d value(s) of cond_10 that are 0, infinite or NaN omitted (log axis).", netLabel(net), depth, skip)
-			}
-			if !num.Finite(g) {
-				continue
-			}
-			means = append(means, plotter.XY{X: float64(depth), Y: g})
-			allDepths = append(allDepths, float64(depth))
-			for _, v := range vals[depth] {
-				if v > 0 && num.Finite(v) {
-					reps = append(reps, plotter.XY{X: float64(depth), Y: v})
-				}
-			}
+		vals := fig5Values(d, net, act, point, o.Replicate)
+		means, reps := fig5Points(f, net, vals)
+		for _, m := range means {
+			allDepths = append(allDepths, m.X)
 		}
 		if len(means) == 0 {
 			if len(vals) == 0 {
@@ -346,15 +330,7 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 			p.Add(rs)
 		}
 		if net == schema.NetShortcut2 {
-			var ys []float64
-			for _, m := range means {
-				ys = append(ys, m.Y)
-			}
-			g, _ := geoMean(ys)
-			markValue(&p.Y, g)
-			lo, hi := slices.Min(ys), slices.Max(ys)
-			f.notef("2-shortcut: cond10 from %s to %s over depths (max/min %s); the labelled tick %s is their geometric mean.",
-				num.Format(lo), num.Format(hi), num.Format(hi/lo), num.Format(g))
+			markFlatCond(f, p, means)
 		}
 		n++
 	}
@@ -373,6 +349,55 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{{p}}
 	f.legend = leg
 	return f, nil
+}
+
+// fig5Values returns net's cond10 values at point with activation act by
+// depth (replicate < 0: every replicate, else that one).
+func fig5Values(d Data, net, act, point string, replicate int) map[int64][]float64 {
+	vals := map[int64][]float64{}
+	for _, s := range d.Spectra {
+		if s.Net == net && s.Activation == act && s.Point == point &&
+			(replicate < 0 || s.Replicate == int64(replicate)) {
+			vals[s.Depth] = append(vals[s.Depth], s.Cond10)
+		}
+	}
+	return vals
+}
+
+// fig5Points returns, in depth order, the geometric mean of vals at each
+// depth where it is finite and the positive finite values themselves,
+// noting on f the values left out at each depth.
+func fig5Points(f *Figure, net string, vals map[int64][]float64) (means, reps plotter.XYs) {
+	for _, depth := range slices.Sorted(maps.Keys(vals)) {
+		g, skip := geoMean(vals[depth])
+		if skip > 0 {
+			f.notef("%s D=%d: %d value(s) of cond_10 that are 0, infinite or NaN omitted (log axis).", netLabel(net), depth, skip)
+		}
+		if !num.Finite(g) {
+			continue
+		}
+		means = append(means, plotter.XY{X: float64(depth), Y: g})
+		for _, v := range vals[depth] {
+			if v > 0 && num.Finite(v) {
+				reps = append(reps, plotter.XY{X: float64(depth), Y: v})
+			}
+		}
+	}
+	return means, reps
+}
+
+// markFlatCond labels the geometric mean of the 2-shortcut means on p's y
+// axis and notes their range (Theorem 1: cond does not depend on depth).
+func markFlatCond(f *Figure, p *plot.Plot, means plotter.XYs) {
+	var ys []float64
+	for _, m := range means {
+		ys = append(ys, m.Y)
+	}
+	g, _ := geoMean(ys)
+	markValue(&p.Y, g)
+	lo, hi := slices.Min(ys), slices.Max(ys)
+	f.notef("2-shortcut: cond10 from %s to %s over depths (max/min %s); the labelled tick %s is their geometric mean.",
+		num.Format(lo), num.Format(hi), num.Format(hi/lo), num.Format(g))
 }
 
 // ---------- fig6 / fig7 / fig8: along training ----------
