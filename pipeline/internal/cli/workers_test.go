@@ -2,23 +2,20 @@ package cli_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 // workerPlugins builds the persistent test plugin into a folder of its own.
 func workerPlugins(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	root, _ := filepath.Abs("../../..")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "pipeline-plugin-worker"), "./plugins/testplugins/worker")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build worker: %v\n%s", err, out)
+	if err := hosttest.Build(dir, map[string]string{"worker": hosttest.Worker}); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

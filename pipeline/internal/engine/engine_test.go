@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/demystify-resnet/repro/artifacts"
 	"github.com/demystify-resnet/repro/pipeline/internal/manifest"
 	"github.com/demystify-resnet/repro/plugins/host"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 var testPlugins []*host.Plugin
@@ -32,11 +32,8 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(tmp)
-		root, _ := filepath.Abs("../../..")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(tmp, "pipeline-plugin-enginekit"), "./plugins/testplugins/enginekit")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build enginekit: %v\n%s", err, out)
+		if err := hosttest.Build(tmp, map[string]string{"enginekit": hosttest.Enginekit}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		ps, err := host.Discover(context.Background(), []string{tmp}, zerolog.Nop())

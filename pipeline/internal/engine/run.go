@@ -361,26 +361,8 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 	rec.Name = fmt.Sprintf("%s-%s-%d", start.UTC().Format("20060102T150405.000000000Z"), p.Manifest.Name, os.Getpid())
 	rec.PID, rec.Host = os.Getpid(), hostname
 	for _, res := range rep.Results {
-		sr := StageRecord{Name: res.Node.Name, Plugin: res.Node.Plugin.Name, PluginDigest: res.Node.Plugin.Digest,
-			Stage: res.Node.Spec.Name, Status: res.Status, Seconds: res.Seconds, CPUSeconds: res.CPUSeconds}
-		if res.ActionID != (artifacts.ActionID{}) {
-			sr.ActionID = res.ActionID.String()
-			sr.KeyText = res.KeyText
-		}
-		if len(res.Action.Outputs) > 0 {
-			sr.Outputs = map[string]string{}
-			for k, v := range res.Action.Outputs {
-				sr.Outputs[k] = v.String()
-			}
-			sr.Files = res.Action.Files
-			sr.Sizes = res.Action.Sizes
-		}
-		sr.Inputs = InputNames(res.Node)
-		if res.Err != nil {
-			sr.Error = res.Err.Error()
-		}
 		rec.Counts[res.Status]++
-		rec.Stages = append(rec.Stages, sr)
+		rec.Stages = append(rec.Stages, StageRecordOf(res))
 	}
 	if rep.Failed > 0 || rep.Publish != nil {
 		rec.Status = "failed"
@@ -389,6 +371,31 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 		rec.Status = "interrupted"
 	}
 	return rec
+}
+
+// StageRecordOf is the run record entry of res: the node's names, its
+// status and timings, its ActionID and outputs when it has them, its
+// inputs, its error.
+func StageRecordOf(res *Result) StageRecord {
+	sr := StageRecord{Name: res.Node.Name, Plugin: res.Node.Plugin.Name, PluginDigest: res.Node.Plugin.Digest,
+		Stage: res.Node.Spec.Name, Status: res.Status, Seconds: res.Seconds, CPUSeconds: res.CPUSeconds}
+	if res.ActionID != (artifacts.ActionID{}) {
+		sr.ActionID = res.ActionID.String()
+		sr.KeyText = res.KeyText
+	}
+	if len(res.Action.Outputs) > 0 {
+		sr.Outputs = map[string]string{}
+		for k, v := range res.Action.Outputs {
+			sr.Outputs[k] = v.String()
+		}
+		sr.Files = res.Action.Files
+		sr.Sizes = res.Action.Sizes
+	}
+	sr.Inputs = InputNames(res.Node)
+	if res.Err != nil {
+		sr.Error = res.Err.Error()
+	}
+	return sr
 }
 
 // InputNames returns n's inputs as port -> "instance.output" (nil if none).
