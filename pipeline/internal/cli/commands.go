@@ -29,15 +29,16 @@ import (
 
 // runFlags are the flags of `pipeline run`.
 type runFlags struct {
-	jobs        int
-	keepGoing   bool
-	out         string
-	executor    string
-	profile     string
-	locked      bool
-	lockFile    string
+	jobs      int
+	keepGoing bool
+	out       string
+	executor  string
+	profile   string
+	locked    bool
+	lockFile  string
+	workers   bool
+	// recordEvery is how often the run record is saved during the run.
 	recordEvery time.Duration
-	workers     bool
 }
 
 func runCmd(g *globals) *cobra.Command {
@@ -77,8 +78,8 @@ func runManifest(cmd *cobra.Command, g *globals, f *runFlags, args []string) err
 		defer stop()
 		if f.workers {
 			// A worker process serves many tasks, and a plugin names its
-			// profile <stage>-<pid>: one process per task keeps one
-			// profile per stage run.
+			// profile <stage>-<pid>: one process per task keeps one profile
+			// per stage run.
 			f.workers = false
 			g.log.Info().Msg("--cpuprofile: persistent workers off (one plugin process, hence one profile, per stage run)")
 		}
