@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,27 +50,9 @@ replaced. With --check nothing is written, and the exit code is 4 when the cache
 			if err != nil {
 				return err
 			}
-			res, err := resolve(cmd.Context(), l.plan.Nodes, l.store)
+			cur, err := cachedLock(cmd.Context(), l, args[0])
 			if err != nil {
 				return err
-			}
-			var results []*engine.Result
-			var missing []string
-			for _, n := range l.plan.Nodes {
-				r := res[n]
-				if r.Status != engine.StatusCached {
-					missing = append(missing, n.Name)
-					continue
-				}
-				results = append(results, r)
-			}
-			if len(missing) > 0 {
-				return withCode(ExitStageFailed, fmt.Errorf("lock: %d of %d stages of %s have no cached result (first: %s); run `pipeline run %s` first",
-					len(missing), len(l.plan.Nodes), args[0], missing[0], args[0]))
-			}
-			cur, err := buildLock(l.m.Name, results, l.store)
-			if err != nil {
-				return withCode(ExitEnv, err)
 			}
 			old, err := lockfile.Read(file)
 			switch {
@@ -105,28 +88,61 @@ replaced. With --check nothing is written, and the exit code is 4 when the cache
 	return cmd
 }
 
-// buildLock makes the lock of results (each cached or just run).
-func buildLock(manifest string, results []*engine.Result, store *artifacts.Store) (*lockfile.Lock, error) {
-	rs := make([]lockfile.Result, 0, len(results))
-	for _, r := range results {
-		n := r.Node
-		lr := lockfile.Result{
-			Name: n.Name, Plugin: stageRef(n.Plugin.Name, n.Spec.Name),
-			Outputs: map[string]string{}, Sizes: r.Action.Sizes, Files: r.Action.Files,
-			Inputs: engine.InputNames(n),
-		}
-		for name, id := range r.Action.Outputs {
-			lr.Outputs[name] = id.String()
-		}
-		rs = append(rs, lr)
+// cachedLock makes the lock of every stage of l's plan from the store: an
+// ExitStageFailed error when some stage has no cached result (naming the
+// first and saying to run manifest first).
+func cachedLock(ctx context.Context, l *loaded, manifest string) (*lockfile.Lock, error) {
+	res, err := resolve(ctx, l.plan.Nodes, l.store)
+	if err != nil {
+		return nil, err
 	}
-	return lockfile.Build(manifest, rs, func(id string) string {
+	var results []*engine.Result
+	var missing []string
+	for _, n := range l.plan.Nodes {
+		r := res[n]
+		if r.Status != engine.StatusCached {
+			missing = append(missing, n.Name)
+			continue
+		}
+		results = append(results, r)
+	}
+	if len(missing) > 0 {
+		return nil, withCode(ExitStageFailed, fmt.Errorf("lock: %d of %d stages of %s have no cached result (first: %s); run `pipeline run %s` first",
+			len(missing), len(l.plan.Nodes), manifest, missing[0], manifest))
+	}
+	cur, err := buildLock(l.m.Name, results, l.store)
+	if err != nil {
+		return nil, withCode(ExitEnv, err)
+	}
+	return cur, nil
+}
+
+// buildLock makes the lock of results (each cached or just run, so their
+// objects were verified by this run).
+func buildLock(manifest string, results []*engine.Result, store *artifacts.Store) (*lockfile.Lock, error) {
+	stages := make([]engine.StageRecord, len(results))
+	for i, r := range results {
+		stages[i] = engine.StageRecordOf(r)
+	}
+	return lockOfStages(manifest, stages, func(id string) string {
 		oid, err := artifacts.ParseOutputID(id)
 		if err != nil {
 			return ""
 		}
 		return store.Path(oid)
 	})
+}
+
+// lockOfStages makes the lock of stages (a run's results as its run record
+// holds them; see buildLock and lockOfRecord). objectPath is
+// lockfile.Build's: the path of an output's bytes, or "" when they are gone.
+func lockOfStages(manifest string, stages []engine.StageRecord, objectPath func(id string) string) (*lockfile.Lock, error) {
+	rs := make([]lockfile.Result, len(stages))
+	for i, s := range stages {
+		rs[i] = lockfile.Result{Name: s.Name, Plugin: stageRef(s.Plugin, s.Stage), Inputs: s.Inputs,
+			Outputs: s.Outputs, Sizes: s.Sizes, Files: s.Files}
+	}
+	return lockfile.Build(manifest, rs, objectPath)
 }
 
 // compareLocks diffs old against cur, exactly where the old objects are

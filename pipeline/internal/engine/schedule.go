@@ -4,7 +4,11 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"math"
+	"sync/atomic"
 	"time"
+
+	"github.com/demystify-resnet/repro/pipeline/internal/manifest"
 )
 
 // errSkipped marks nodes not run because a dependency failed.
@@ -135,8 +139,35 @@ type scheduler struct {
 	finished                int
 	failed, stopped         bool
 	startedAt               map[*Node]time.Time
-	inCheck                 map[*Node]bool // nodes being checked against the cache
-	work                    float64        // estimated seconds of the nodes not finished
+	inCheck                 map[*Node]bool   // nodes being checked against the cache
+	tick                    <-chan time.Time // nil: no periodic call
+	onTick                  func()           // called on the scheduler's goroutine at each tick
+	// For the ETA: the nodes not started yet, by manifest stage, and the
+	// times of the stage's instances that ran in this run (a better guess
+	// for their siblings than a record of another version of them), and
+	// the fraction of its work each running node last reported.
+	stages map[*manifest.Stage]*stageTimes
+	frac   map[*Node]*atomic.Uint64 // math.Float64bits of done/total
+}
+
+// etaRefresh is how often the scheduler recomputes the ETA between events.
+const etaRefresh = 2 * time.Second
+
+// stageTimes is the ETA's view of one manifest stage's instances.
+type stageTimes struct {
+	waiting    int     // not started and not finished
+	waitingEst float64 // their estimates, summed
+	ran        int     // instances that ran in this run
+	ranSum     float64 // their wall times, summed
+}
+
+// guess is the expected time of a node of this stage: the mean of its
+// siblings that ran in this run, else est.
+func (st *stageTimes) guess(est float64) float64 {
+	if st.ran > 0 {
+		return st.ranSum / float64(st.ran)
+	}
+	return est
 }
 
 func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Node]float64) *scheduler {
@@ -152,11 +183,15 @@ func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Nod
 		free:      opts.Jobs,
 		startedAt: map[*Node]time.Time{},
 		inCheck:   map[*Node]bool{},
+		stages:    map[*manifest.Stage]*stageTimes{},
+		frac:      map[*Node]*atomic.Uint64{},
 	}
 	for _, n := range nodes {
 		s.results[n] = &Result{Node: n, Status: StatusPending}
 		s.inRun[n] = true
-		s.work += est[n]
+		st := s.stageOf(n)
+		st.waiting++
+		st.waitingEst += est[n]
 	}
 	heap.Init(s.checks)
 	for _, n := range nodes {
@@ -171,6 +206,10 @@ func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Nod
 // run schedules until every node is done, cached, failed or skipped.
 func (s *scheduler) run() {
 	interrupt := s.ctx.Done()
+	// The ETA is refreshed now and then too: long stages report progress
+	// without the scheduler hearing of it.
+	etaTick := time.NewTicker(etaRefresh)
+	defer etaTick.Stop()
 	for s.finished < len(s.nodes) {
 		if !s.stopped && (s.ctx.Err() != nil || (s.failed && !s.opts.KeepGoing)) {
 			s.stop()
@@ -190,6 +229,10 @@ func (s *scheduler) run() {
 		select {
 		case o := <-s.outc:
 			s.handle(o)
+		case <-s.tick:
+			s.onTick()
+		case <-etaTick.C:
+			s.eta()
 		case <-interrupt:
 			interrupt = nil
 			s.stop()
@@ -219,8 +262,21 @@ func (s *scheduler) dispatch() {
 		s.free -= w
 		s.running++
 		s.startedAt[n] = time.Now()
+		st := s.stageOf(n)
+		st.waiting--
+		st.waitingEst -= s.est[n]
 		res, est := *s.results[n], s.est[n]
-		go func() { s.outc <- outcome{node: n, res: executeNode(s.ctx, n, res, est, s.results, s.opts)} }()
+		fr := &atomic.Uint64{}
+		s.frac[n] = fr
+		opts := s.opts
+		observe := opts.Observer
+		opts.Observer = func(ev Event) {
+			if ev.Kind == "progress" && ev.Total > 0 && ev.Done >= 0 && ev.Done <= ev.Total {
+				fr.Store(math.Float64bits(ev.Done / ev.Total))
+			}
+			observe(ev)
+		}
+		go func() { s.outc <- outcome{node: n, res: executeNode(s.ctx, n, res, est, s.results, opts)} }()
 	}
 }
 
@@ -252,16 +308,36 @@ func (s *scheduler) handle(o outcome) {
 	} else {
 		s.running--
 		s.free += min(n.Weight(), s.opts.Jobs)
-		delete(s.startedAt, n)
 	}
 	s.finish(n, o.res)
+}
+
+// stageOf returns the ETA's record of n's manifest stage.
+func (s *scheduler) stageOf(n *Node) *stageTimes {
+	st := s.stages[n.Inst.Stage]
+	if st == nil {
+		st = &stageTimes{}
+		s.stages[n.Inst.Stage] = st
+	}
+	return st
 }
 
 // finish records a node's final result and releases or skips its dependants.
 func (s *scheduler) finish(n *Node, r Result) {
 	*s.results[n] = r
 	s.finished++
-	s.work -= s.est[n]
+	st := s.stageOf(n)
+	if _, started := s.startedAt[n]; started {
+		delete(s.startedAt, n)
+		delete(s.frac, n)
+		if r.Status == StatusRan {
+			st.ran++
+			st.ranSum += r.Seconds
+		}
+	} else {
+		st.waiting--
+		st.waitingEst -= s.est[n]
+	}
 	if r.Status == StatusFailed {
 		s.failed = true
 	}
@@ -333,10 +409,36 @@ func (s *scheduler) blockedByRunning(n *Node) bool {
 // finished (running ones minus the time they have run) spread over the job
 // slots. Its cost is proportional to the running nodes.
 func (s *scheduler) eta() {
-	work := s.work
+	work, longest := 0.0, 0.0
+	for _, st := range s.stages {
+		if st.waiting > 0 {
+			if st.ran > 0 {
+				work += float64(st.waiting) * st.ranSum / float64(st.ran)
+			} else {
+				work += st.waitingEst
+			}
+		}
+	}
 	now := time.Now()
 	for n, t := range s.startedAt {
-		work -= min(s.est[n], now.Sub(t).Seconds())
+		left := s.remaining(n, now.Sub(t).Seconds())
+		work += left
+		longest = max(longest, left)
 	}
-	s.opts.Observer(Event{Kind: "eta", Seconds: max(0, work) / float64(s.opts.Jobs)})
+	// The work shared over the slots, but never less than the longest
+	// running stage still needs (at the end of a run the slots idle).
+	s.opts.Observer(Event{Kind: "eta", Seconds: max(work/float64(s.opts.Jobs), longest)})
+}
+
+// remaining estimates the seconds a node running for elapsed seconds still
+// needs: from the fraction of its work it reported (elapsed (1-f)/f), else
+// from its expected time (its siblings' in this run, else its estimate),
+// and at least a tenth of what it has run when it is past that.
+func (s *scheduler) remaining(n *Node, elapsed float64) float64 {
+	if fr := s.frac[n]; fr != nil {
+		if f := math.Float64frombits(fr.Load()); f > 0.01 && f < 1 {
+			return elapsed * (1 - f) / f
+		}
+	}
+	return max(s.stageOf(n).guess(s.est[n])-elapsed, elapsed/10)
 }

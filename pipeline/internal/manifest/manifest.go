@@ -223,76 +223,11 @@ func ParseWith(path string, data []byte, o Options) (m *Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	vn, ok := fields["version"]
-	if !ok {
-		return nil, Errorf(p.pos(root), "missing required key \"version\" (this tool reads version %d)", FormatVersion)
-	}
-	v, err := p.int(vn, "version")
-	if err != nil {
+	if err := p.header(m, root, fields); err != nil {
 		return nil, err
 	}
-	if v != FormatVersion {
-		return nil, Errorf(p.pos(vn), "unsupported manifest version %d (this tool reads version %d)", v, FormatVersion)
-	}
-	if n, ok := fields["name"]; ok {
-		if m.Name, err = p.str(n, "name"); err != nil {
-			return nil, err
-		}
-	} else {
-		m.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	}
-	if n, ok := fields["seed"]; ok {
-		s, err := p.int(n, "seed")
-		if err != nil {
-			return nil, err
-		}
-		if s < 0 {
-			return nil, Errorf(p.pos(n), "seed must be >= 0, got %d", s)
-		}
-		m.Seed = uint64(s)
-	}
-	if n, ok := fields["plugin_dirs"]; ok {
-		dirs, err := p.strList(n, "plugin_dirs")
-		if err != nil {
-			return nil, err
-		}
-		base := filepath.Dir(path)
-		for _, d := range dirs {
-			if !filepath.IsAbs(d) {
-				d = filepath.Join(base, d)
-			}
-			abs, err := filepath.Abs(d)
-			if err != nil {
-				return nil, fmt.Errorf("manifest: %w", err)
-			}
-			m.PluginDirs = append(m.PluginDirs, abs)
-		}
-	}
-	sn, ok := fields["stages"]
-	if !ok {
-		return nil, Errorf(p.pos(root), "missing required key \"stages\"")
-	}
-	if sn.Kind != yaml.MappingNode {
-		return nil, Errorf(p.pos(sn), "stages must be a mapping of stage name to stage, got %s", kindName(sn))
-	}
-	if len(sn.Content) == 0 {
-		return nil, Errorf(p.pos(sn), "stages is empty")
-	}
-	for i := 0; i < len(sn.Content); i += 2 {
-		k, vnode := sn.Content[i], sn.Content[i+1]
-		name := k.Value
-		if !nameRE.MatchString(name) {
-			return nil, Errorf(p.pos(k), "invalid stage name %q (letters, digits, '_' and '-', starting with a letter)", name)
-		}
-		if prev, dup := m.byName[name]; dup {
-			return nil, Errorf(p.pos(k), "duplicate stage %q (first declared at %s)", name, prev.Pos)
-		}
-		st, err := p.stage(name, k, vnode)
-		if err != nil {
-			return nil, err
-		}
-		m.Stages = append(m.Stages, st)
-		m.byName[name] = st
+	if err := p.stages(m, root, fields); err != nil {
+		return nil, err
 	}
 	if err := m.checkRefs(); err != nil {
 		return nil, err
@@ -503,6 +438,93 @@ func (p *parser) params(n *yaml.Node, what string) ([]Param, error) {
 var stageKeys = map[string]bool{"plugin": true, "params": true, "matrix": true, "exclude": true, "inputs": true,
 	"timeout": true, "retries": true, "publish": true, "resources": true, "doc": true, "estimate": true}
 
+// header reads the top-level keys of a manifest other than stages into m:
+// version (required, FormatVersion), name (default: the file's base name),
+// seed and plugin_dirs (relative to the manifest's folder).
+func (p *parser) header(m *Manifest, root *yaml.Node, fields map[string]*yaml.Node) error {
+	vn, ok := fields["version"]
+	if !ok {
+		return Errorf(p.pos(root), "missing required key \"version\" (this tool reads version %d)", FormatVersion)
+	}
+	v, err := p.int(vn, "version")
+	if err != nil {
+		return err
+	}
+	if v != FormatVersion {
+		return Errorf(p.pos(vn), "unsupported manifest version %d (this tool reads version %d)", v, FormatVersion)
+	}
+	if n, ok := fields["name"]; ok {
+		if m.Name, err = p.str(n, "name"); err != nil {
+			return err
+		}
+	} else {
+		m.Name = strings.TrimSuffix(filepath.Base(m.Path), filepath.Ext(m.Path))
+	}
+	if n, ok := fields["seed"]; ok {
+		s, err := p.int(n, "seed")
+		if err != nil {
+			return err
+		}
+		if s < 0 {
+			return Errorf(p.pos(n), "seed must be >= 0, got %d", s)
+		}
+		m.Seed = uint64(s)
+	}
+	if n, ok := fields["plugin_dirs"]; ok {
+		dirs, err := p.strList(n, "plugin_dirs")
+		if err != nil {
+			return err
+		}
+		base := filepath.Dir(m.Path)
+		for _, d := range dirs {
+			if !filepath.IsAbs(d) {
+				d = filepath.Join(base, d)
+			}
+			abs, err := filepath.Abs(d)
+			if err != nil {
+				return fmt.Errorf("manifest: %w", err)
+			}
+			m.PluginDirs = append(m.PluginDirs, abs)
+		}
+	}
+	return nil
+}
+
+// stages reads the stages mapping (required, not empty) into m, in order:
+// valid, unique names, each stage read by stage.
+func (p *parser) stages(m *Manifest, root *yaml.Node, fields map[string]*yaml.Node) error {
+	sn, ok := fields["stages"]
+	if !ok {
+		return Errorf(p.pos(root), "missing required key \"stages\"")
+	}
+	if sn.Kind != yaml.MappingNode {
+		return Errorf(p.pos(sn), "stages must be a mapping of stage name to stage, got %s", kindName(sn))
+	}
+	if len(sn.Content) == 0 {
+		return Errorf(p.pos(sn), "stages is empty")
+	}
+	for i := 0; i < len(sn.Content); i += 2 {
+		k, vnode := sn.Content[i], sn.Content[i+1]
+		name := k.Value
+		if !nameRE.MatchString(name) {
+			return Errorf(p.pos(k), "invalid stage name %q (letters, digits, '_' and '-', starting with a letter)", name)
+		}
+		if prev, dup := m.byName[name]; dup {
+			return Errorf(p.pos(k), "duplicate stage %q (first declared at %s)", name, prev.Pos)
+		}
+		st, err := p.stage(name, k, vnode)
+		if err != nil {
+			return err
+		}
+		m.Stages = append(m.Stages, st)
+		m.byName[name] = st
+	}
+	return nil
+}
+
+// stage reads the stage called name (key k, mapping n): its plugin, doc,
+// params, matrix and exclude (exclude), inputs, how it runs (execution) and
+// its resources. Errors name the stage and the position.
 func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 	st := &Stage{Name: name, Pos: p.pos(k)}
 	what := fmt.Sprintf("stage %q", name)
@@ -534,23 +556,8 @@ func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 		}
 	}
 	if n, ok := f["exclude"]; ok {
-		if len(st.Matrix) == 0 {
-			return nil, Errorf(p.pos(n), "%s: exclude needs a matrix", what)
-		}
-		if n.Kind != yaml.SequenceNode {
-			return nil, Errorf(p.pos(n), "%s: exclude must be a list of mappings, got %s", what, kindName(n))
-		}
-		for _, c := range n.Content {
-			ps, err := p.params(c, what+": exclude entry")
-			if err != nil {
-				return nil, err
-			}
-			for _, q := range ps {
-				if st.axis(q.Name) == nil {
-					return nil, Errorf(q.Pos, "%s: exclude names %q, which is not a matrix key", what, q.Name)
-				}
-			}
-			st.Exclude = append(st.Exclude, ps)
+		if err := p.exclude(st, n, what); err != nil {
+			return nil, err
 		}
 	}
 	for _, q := range st.Params {
@@ -563,23 +570,63 @@ func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 			return nil, err
 		}
 	}
+	if err := p.execution(st, f, what); err != nil {
+		return nil, err
+	}
+	if n, ok := f["resources"]; ok {
+		if err := p.resources(st, n, what); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// exclude reads st's exclude list (n): mappings of matrix keys to values,
+// which need a matrix and may name only its keys.
+func (p *parser) exclude(st *Stage, n *yaml.Node, what string) error {
+	if len(st.Matrix) == 0 {
+		return Errorf(p.pos(n), "%s: exclude needs a matrix", what)
+	}
+	if n.Kind != yaml.SequenceNode {
+		return Errorf(p.pos(n), "%s: exclude must be a list of mappings, got %s", what, kindName(n))
+	}
+	for _, c := range n.Content {
+		ps, err := p.params(c, what+": exclude entry")
+		if err != nil {
+			return err
+		}
+		for _, q := range ps {
+			if st.axis(q.Name) == nil {
+				return Errorf(q.Pos, "%s: exclude names %q, which is not a matrix key", what, q.Name)
+			}
+		}
+		st.Exclude = append(st.Exclude, ps)
+	}
+	return nil
+}
+
+// execution reads the keys of stage mapping f that say how st runs:
+// timeout, estimate, retries (0 to 10) and publish (true, or a list of
+// outputs).
+func (p *parser) execution(st *Stage, f map[string]*yaml.Node, what string) error {
+	var err error
 	if n, ok := f["timeout"]; ok {
 		if st.Timeout, err = p.duration(n, what+": timeout"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if n, ok := f["estimate"]; ok {
 		if st.Estimate, err = p.duration(n, what+": estimate"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if n, ok := f["retries"]; ok {
 		r, err := p.int(n, what+": retries")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if r < 0 || r > 10 {
-			return nil, Errorf(p.pos(n), "%s: retries must be between 0 and 10, got %d", what, r)
+			return Errorf(p.pos(n), "%s: retries must be between 0 and 10, got %d", what, r)
 		}
 		st.Retries = int(r)
 	}
@@ -589,39 +636,43 @@ func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 				st.Publish = []string{"*"}
 			}
 		} else if st.Publish, err = p.strList(n, what+": publish"); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if n, ok := f["resources"]; ok {
-		rf, err := p.mapping(n, what+": resources", map[string]bool{"cpus": true, "memory": true, "time": true})
+	return nil
+}
+
+// resources reads st's resources mapping (n): cpus (1 to 1024), memory (a
+// size like 512M) and time.
+func (p *parser) resources(st *Stage, n *yaml.Node, what string) error {
+	rf, err := p.mapping(n, what+": resources", map[string]bool{"cpus": true, "memory": true, "time": true})
+	if err != nil {
+		return err
+	}
+	if c, ok := rf["cpus"]; ok {
+		v, err := p.int(c, what+": resources.cpus")
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if c, ok := rf["cpus"]; ok {
-			v, err := p.int(c, what+": resources.cpus")
-			if err != nil {
-				return nil, err
-			}
-			if v < 1 || v > 1024 {
-				return nil, Errorf(p.pos(c), "%s: resources.cpus must be between 1 and 1024, got %d", what, v)
-			}
-			st.Resources.CPUs = int(v)
+		if v < 1 || v > 1024 {
+			return Errorf(p.pos(c), "%s: resources.cpus must be between 1 and 1024, got %d", what, v)
 		}
-		if c, ok := rf["memory"]; ok {
-			if st.Resources.Memory, err = p.str(c, what+": resources.memory"); err != nil {
-				return nil, err
-			}
-			if !memRE.MatchString(st.Resources.Memory) {
-				return nil, Errorf(p.pos(c), "%s: resources.memory %q is not a size like 512M or 4G", what, st.Resources.Memory)
-			}
+		st.Resources.CPUs = int(v)
+	}
+	if c, ok := rf["memory"]; ok {
+		if st.Resources.Memory, err = p.str(c, what+": resources.memory"); err != nil {
+			return err
 		}
-		if c, ok := rf["time"]; ok {
-			if st.Resources.Time, err = p.duration(c, what+": resources.time"); err != nil {
-				return nil, err
-			}
+		if !memRE.MatchString(st.Resources.Memory) {
+			return Errorf(p.pos(c), "%s: resources.memory %q is not a size like 512M or 4G", what, st.Resources.Memory)
 		}
 	}
-	return st, nil
+	if c, ok := rf["time"]; ok {
+		if st.Resources.Time, err = p.duration(c, what+": resources.time"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var memRE = regexp.MustCompile(`^[0-9]+[KMGT]?$`)
