@@ -59,6 +59,9 @@ func runCmd(g *globals) *cobra.Command {
 				// Job slots only cap how many stages are in the cluster's queue.
 				jobs = slurmDefaultJobs()
 			}
+			if slurmFlags != nil {
+				slurmFlags.noWorkers = !workers // the Slurm jobs' workers follow --workers
+			}
 			ex, err := g.executor(executor, l.store)
 			if err != nil {
 				return err
@@ -130,7 +133,7 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
 	cmd.Flags().StringVar(&out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
 	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
-	cmd.Flags().BoolVar(&workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor); false: a fresh process per task")
+	cmd.Flags().BoolVar(&workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor, and inside each Slurm job); false: a fresh process per task")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
 	cmd.Flags().BoolVar(&locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")

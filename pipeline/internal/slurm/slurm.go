@@ -106,15 +106,21 @@ type Config struct {
 	StoreSettle time.Duration
 	// GroupSeconds is the target length in seconds of a job that runs
 	// several small stages in sequence (see group.go); 0 runs every stage
-	// as a job of its own. Stages with their own resources (more than one
-	// CPU, resources.memory or resources.time) or an estimate of at least
-	// GroupSeconds always get a job of their own.
+	// as a job of its own. Stages are grouped with others asking for as
+	// many CPUs; stages with resources.memory or resources.time of their
+	// own or an estimate of at least GroupSeconds always get a job of
+	// their own.
 	GroupSeconds float64
-	// GroupWidth is the least number of jobs that a batch of small ready
-	// stages is spread over, so that the cluster's CPUs stay busy (0: the
+	// GroupWidth is the least number of CPUs that a batch of small ready
+	// stages is spread over (GroupWidth/c jobs, at least one, for stages
+	// asking for c CPUs), so that the cluster's CPUs stay busy (0: the
 	// CPUs of the partition as sinfo reports them, at most
 	// DefaultGroupWidthMax; 1 when sinfo cannot tell).
 	GroupWidth int
+	// FreshProcesses makes the jobs launch a fresh plugin process for
+	// every task (`pipeline exec --workers=false`) instead of serving the
+	// tasks of persistent stages from persistent workers.
+	FreshProcesses bool
 }
 
 // Executor runs tasks as Slurm batch jobs. It implements engine.Executor
@@ -418,8 +424,12 @@ func (e *Executor) writeScript(ms []*member) (dir, script string, err error) {
 			return "", "", fmt.Errorf("slurm: %w", err)
 		}
 	}
-	fmt.Fprintf(&b, "exec %s --store %s --log-format json --log-level %s exec %s\n",
-		shellQuote(e.exe), shellQuote(e.storeDir), shellQuote(e.cfg.WorkerLogLevel), strings.Join(quoted, " "))
+	workers := ""
+	if e.cfg.FreshProcesses {
+		workers = " --workers=false"
+	}
+	fmt.Fprintf(&b, "exec %s --store %s --log-format json --log-level %s exec%s %s\n",
+		shellQuote(e.exe), shellQuote(e.storeDir), shellQuote(e.cfg.WorkerLogLevel), workers, strings.Join(quoted, " "))
 	if err := safefile.WriteBytes(script, b.Bytes(), 0o755); err != nil {
 		return "", "", fmt.Errorf("slurm: write batch script: %w", err)
 	}
@@ -427,8 +437,9 @@ func (e *Executor) writeScript(ms []*member) (dir, script string, err error) {
 }
 
 // sbatchArgs returns the sbatch command line of a job running the tasks of
-// ms (all of them small when there are several: one CPU each, the default
-// memory, and the default time limit once per task).
+// ms (all of them small when there are several, asking for the same CPUs:
+// those CPUs, the default memory, and the default time limit once per
+// task).
 func (e *Executor) sbatchArgs(ms []*member, dir, script string) []string {
 	t := ms[0].t
 	name := "pipeline:" + t.Instance
@@ -561,6 +572,14 @@ func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 	}
 	tick := time.NewTicker(e.cfg.Poll)
 	defer tick.Stop()
+	// A job of several tasks is looked at more often than the queue: its
+	// finished tasks' dependants need not wait for the next squeue.
+	var outcomes <-chan time.Time
+	if group && outcomePoll < e.cfg.Poll {
+		ot := time.NewTicker(outcomePoll)
+		defer ot.Stop()
+		outcomes = ot.C
+	}
 	lt := &logTail{path: logPath}
 	var lastState, lastReason string
 	var failingSince time.Time
@@ -573,6 +592,9 @@ func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 				m.finish(artifacts.Action{}, fmt.Errorf("stage %s: run interrupted; Slurm job %s cancelled: %w", m.t.Instance, id, context.Canceled))
 			}
 			return nil
+		case <-outcomes:
+			collect(1)
+			continue
 		case <-tick.C:
 		}
 		collect(1)
