@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -136,7 +138,10 @@ type scheduler struct {
 	failed, stopped         bool
 	startedAt               map[*Node]time.Time
 	inCheck                 map[*Node]bool // nodes being checked against the cache
-	work                    float64        // estimated seconds of the nodes not finished
+	work                    float64        // estimated slot-seconds (seconds x weight) of the nodes not finished
+	cp                      map[*Node]float64
+	byPath                  []*Node // longest critical path first
+	pathAt                  int     // byPath[:pathAt] have all started or finished
 }
 
 func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Node]float64) *scheduler {
@@ -152,12 +157,15 @@ func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Nod
 		free:      opts.Jobs,
 		startedAt: map[*Node]time.Time{},
 		inCheck:   map[*Node]bool{},
+		cp:        cp,
+		byPath:    slices.Clone(nodes),
 	}
 	for _, n := range nodes {
 		s.results[n] = &Result{Node: n, Status: StatusPending}
 		s.inRun[n] = true
-		s.work += est[n]
+		s.work += s.slotSeconds(n)
 	}
+	slices.SortStableFunc(s.byPath, func(a, b *Node) int { return cmp.Compare(cp[b], cp[a]) })
 	heap.Init(s.checks)
 	for _, n := range nodes {
 		s.waiting[n] = len(n.Deps)
@@ -261,7 +269,7 @@ func (s *scheduler) handle(o outcome) {
 func (s *scheduler) finish(n *Node, r Result) {
 	*s.results[n] = r
 	s.finished++
-	s.work -= s.est[n]
+	s.work -= s.slotSeconds(n)
 	if r.Status == StatusFailed {
 		s.failed = true
 	}
@@ -329,14 +337,38 @@ func (s *scheduler) blockedByRunning(n *Node) bool {
 	return false
 }
 
-// eta reports the estimated time left: the estimated work of the nodes not
-// finished (running ones minus the time they have run) spread over the job
-// slots. Its cost is proportional to the running nodes.
+// eta reports the estimated time left (timeLeft).
 func (s *scheduler) eta() {
-	work := s.work
-	now := time.Now()
+	s.opts.Observer(Event{Kind: "eta", Seconds: s.timeLeft(time.Now())})
+}
+
+// slotSeconds is n's estimated work in slot-seconds: its estimate times the
+// job slots it takes.
+func (s *scheduler) slotSeconds(n *Node) float64 {
+	return s.est[n] * float64(min(n.Weight(), s.opts.Jobs))
+}
+
+// timeLeft estimates the time until the run ends at now: the larger of the
+// work left spread over the job slots (the estimated slot-seconds of the
+// nodes not finished, running ones minus the time they have run) and the
+// longest critical path left (a running node's minus the time it has run;
+// the longest of the nodes not started), since a chain of stages, or one
+// long stage, cannot be spread. Its cost is proportional to the running
+// nodes, plus the nodes started since the last call.
+func (s *scheduler) timeLeft(now time.Time) float64 {
+	work, path := s.work, 0.0
 	for n, t := range s.startedAt {
-		work -= min(s.est[n], now.Sub(t).Seconds())
+		ran := min(s.est[n], now.Sub(t).Seconds())
+		work -= ran * float64(min(n.Weight(), s.opts.Jobs))
+		path = max(path, s.cp[n]-ran)
 	}
-	s.opts.Observer(Event{Kind: "eta", Seconds: max(0, work) / float64(s.opts.Jobs)})
+	for s.pathAt < len(s.byPath) {
+		n := s.byPath[s.pathAt]
+		if _, running := s.startedAt[n]; !running && s.results[n].Status == StatusPending {
+			path = max(path, s.cp[n])
+			break
+		}
+		s.pathAt++ // started or finished: never again waiting to start
+	}
+	return max(0, work/float64(s.opts.Jobs), path)
 }
