@@ -39,13 +39,17 @@ import (
 // task's result as soon as its outcome appears (it looks every
 // outcomePoll), except the job's last unfinished task, which is returned
 // when the job has left the queue, so a run never ends while one of its jobs
-// is still in the cluster.
+// is still in the cluster (once every task has its outcome, the queue is
+// asked every outcomePoll, for up to endingFast, whether it has).
 const (
 	groupQuiet   = 250 * time.Millisecond
 	groupMaxWait = 2 * time.Second
 	// outcomePoll is how often a job of several tasks looks for their
 	// outcome files (a stat each; the queue is polled every Config.Poll).
 	outcomePoll = 100 * time.Millisecond
+	// endingFast is how long, once every task of a job has its outcome,
+	// the queue is asked every outcomePoll whether the job has ended.
+	endingFast = 5 * time.Second
 )
 
 // Defaults of the grouping settings of Config.

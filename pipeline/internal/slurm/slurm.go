@@ -572,17 +572,29 @@ func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 	}
 	tick := time.NewTicker(e.cfg.Poll)
 	defer tick.Stop()
-	// A job of several tasks is looked at more often than the queue: its
-	// finished tasks' dependants need not wait for the next squeue.
+	// The job's outcome files are looked at more often than the queue: a
+	// finished task's dependants need not wait for the next squeue, and
+	// once every task has its outcome the job is about to end, so the queue
+	// is asked at once, and then every outcomePoll, whether it has.
 	var outcomes <-chan time.Time
-	if group && outcomePoll < e.cfg.Poll {
+	if outcomePoll < e.cfg.Poll {
 		ot := time.NewTicker(outcomePoll)
 		defer ot.Stop()
 		outcomes = ot.C
 	}
+	ending := func() bool {
+		for _, m := range left() {
+			if _, ok := readOutcome(m, id); !ok {
+				return false
+			}
+		}
+		return true
+	}
 	lt := &logTail{path: logPath}
 	var lastState, lastReason string
 	var failingSince time.Time
+	fresh := false // ask squeue now rather than share the last answer
+	var endingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -593,12 +605,21 @@ func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 			}
 			return nil
 		case <-outcomes:
-			collect(1)
-			continue
+			if collect(1); !ending() {
+				continue
+			}
+			if endingSince.IsZero() {
+				endingSince = time.Now()
+			}
+			if time.Since(endingSince) > endingFast {
+				continue // a job slow to end is left to the queue's pace
+			}
+			fresh = true
 		case <-tick.C:
+			collect(1)
 		}
-		collect(1)
-		ji, seen, err := e.queueState(id)
+		ji, seen, err := e.queueState(id, fresh)
+		fresh = false
 		if err != nil {
 			if failingSince.IsZero() {
 				failingSince = time.Now()
@@ -683,11 +704,16 @@ func (e *Executor) deliver(m *member, o Outcome, id string, i, n int, logPath st
 
 // queueState returns the squeue view of job id. seen is false when squeue
 // no longer knows the job. One squeue call serves every job of the
-// executor that asks within half a poll interval.
-func (e *Executor) queueState(id string) (ji jobInfo, seen bool, err error) {
+// executor that asks within half a poll interval (unless fresh, for a job
+// about to end: within outcomePoll/2).
+func (e *Executor) queueState(id string, fresh bool) (ji jobInfo, seen bool, err error) {
 	e.snapMu.Lock()
 	defer e.snapMu.Unlock()
-	if !e.snapQueried[id] || time.Since(e.snapAt) >= e.cfg.Poll/2 {
+	maxAge := e.cfg.Poll / 2
+	if fresh {
+		maxAge = min(maxAge, outcomePoll/2)
+	}
+	if !e.snapQueried[id] || time.Since(e.snapAt) >= maxAge {
 		ids := e.Active()
 		queried := map[string]bool{}
 		for _, x := range ids {
