@@ -46,72 +46,133 @@ type GCPlan struct {
 func (s *Store) GC(dryRun bool, plan func() (GCPlan, error)) (GCReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var rep GCReport
+	g := &gcRun{s: s, dryRun: dryRun}
 	if s.closed {
-		return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, ErrClosed)
+		return g.rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, ErrClosed)
 	}
 	if !dryRun {
-		if err := flock(s.storeFile, lockEx|lockNB); err != nil {
-			// Linux drops the shared lock before trying the conversion and
-			// does not restore it on failure: take it back.
-			flock(s.storeFile, lockSh)
-			if isWouldBlock(err) {
-				return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, ErrBusy)
-			}
-			return rep, fmt.Errorf("artifacts: gc %s: lock: %w", s.dir, err)
+		release, err := s.lockExclusive()
+		if err != nil {
+			return g.rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
 		}
-		// Back to shared: flock converts in place.
-		defer flock(s.storeFile, lockSh)
+		defer release()
 	}
 	p, err := plan()
 	if err != nil {
-		return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
+		return g.rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
 	}
-	keepActions, keepObjects := p.KeepActions, p.KeepObjects
-	remove := func(rel string, size int64) error {
-		if !dryRun {
-			if err := os.RemoveAll(filepath.Join(s.dir, rel)); err != nil {
-				return err
-			}
-		}
-		rep.Removed = append(rep.Removed, rel)
-		rep.Bytes += size
-		return nil
+	if err := g.sweep(p); err != nil {
+		return g.rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
 	}
+	return g.rep, nil
+}
 
-	for _, name := range p.DeleteRuns {
-		if !validRunName(name) {
-			return rep, fmt.Errorf("artifacts: gc %s: invalid run name %q", s.dir, name)
+// lockExclusive converts this Store's shared lock of the store directory
+// into an exclusive one, without waiting: an error wrapping ErrBusy when
+// another Store has the directory open. release converts it back.
+func (s *Store) lockExclusive() (release func(), err error) {
+	if err := flock(s.storeFile, lockEx|lockNB); err != nil {
+		// Linux drops the shared lock before trying the conversion and
+		// does not restore it on failure: take it back.
+		flock(s.storeFile, lockSh)
+		if isWouldBlock(err) {
+			return nil, ErrBusy
 		}
-		rel := filepath.Join(dirRuns, name)
-		fi, err := os.Lstat(filepath.Join(s.dir, rel))
-		if err != nil {
-			return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
-		}
-		if err := remove(rel, fi.Size()); err != nil {
-			return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
-		}
-		rep.Runs++
+		return nil, fmt.Errorf("lock: %w", err)
 	}
-	if len(p.DeleteRuns) > 0 && !dryRun {
-		if err := s.syncDir(filepath.Join(s.dir, dirRuns)); err != nil {
-			return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
-		}
-	}
+	// Back to shared: flock converts in place.
+	return func() { flock(s.storeFile, lockSh) }, nil
+}
 
+// gcRun is one collection: its store, whether it only reports, and what it
+// has removed so far (the report GC returns, also on an error).
+type gcRun struct {
+	s      *Store
+	dryRun bool
+	rep    GCReport
+}
+
+// sweep removes, in order, the run records, the action entries and the
+// objects p does not keep, then quarantine/, the tmp/ garbage and stale
+// action locks; the report's Removed ends sorted.
+func (g *gcRun) sweep(p GCPlan) error {
+	if err := g.deleteRuns(p.DeleteRuns); err != nil {
+		return err
+	}
 	reachable := map[OutputID]bool{}
-	for id, keep := range keepObjects {
+	for id, keep := range p.KeepObjects {
 		if keep {
 			reachable[id] = true
 		}
 	}
-	err = walkShards(filepath.Join(s.dir, dirActions), func(rel string, name string, size int64) error {
+	if err := g.sweepActions(p.KeepActions, reachable); err != nil {
+		return err
+	}
+	if err := g.sweepObjects(reachable); err != nil {
+		return err
+	}
+	if err := g.emptyQuarantine(); err != nil {
+		return err
+	}
+	tmpRemoved, tmpBytes, err := g.s.cleanTmp(g.dryRun)
+	g.rep.Removed = append(g.rep.Removed, tmpRemoved...)
+	g.rep.Bytes += tmpBytes
+	if err != nil {
+		return err
+	}
+	stale, err := g.s.cleanActionLocks(g.dryRun)
+	g.rep.Removed = append(g.rep.Removed, stale...)
+	slices.Sort(g.rep.Removed)
+	return err
+}
+
+// remove deletes the store-relative path rel (unless this is a dry run)
+// and reports it with size bytes.
+func (g *gcRun) remove(rel string, size int64) error {
+	if !g.dryRun {
+		if err := os.RemoveAll(filepath.Join(g.s.dir, rel)); err != nil {
+			return err
+		}
+	}
+	g.rep.Removed = append(g.rep.Removed, rel)
+	g.rep.Bytes += size
+	return nil
+}
+
+// deleteRuns removes the run records names (each must be a valid run
+// name and exist) and syncs runs/.
+func (g *gcRun) deleteRuns(names []string) error {
+	for _, name := range names {
+		if !validRunName(name) {
+			return fmt.Errorf("invalid run name %q", name)
+		}
+		rel := filepath.Join(dirRuns, name)
+		fi, err := os.Lstat(filepath.Join(g.s.dir, rel))
+		if err != nil {
+			return err
+		}
+		if err := g.remove(rel, fi.Size()); err != nil {
+			return err
+		}
+		g.rep.Runs++
+	}
+	if len(names) > 0 && !g.dryRun {
+		return g.s.syncDir(filepath.Join(g.s.dir, dirRuns))
+	}
+	return nil
+}
+
+// sweepActions removes every action entry not in keep, and every kept one
+// that is corrupt; the outputs of the kept, valid ones are added to
+// reachable. Files whose names are not ActionIDs are left alone.
+func (g *gcRun) sweepActions(keep map[ActionID]bool, reachable map[OutputID]bool) error {
+	return walkShards(filepath.Join(g.s.dir, dirActions), func(rel string, name string, size int64) error {
 		id, err := ParseActionID(name)
 		if err != nil {
 			return nil
 		}
-		if keepActions[id] {
-			b, err := os.ReadFile(filepath.Join(s.dir, dirActions, rel))
+		if keep[id] {
+			b, err := os.ReadFile(filepath.Join(g.s.dir, dirActions, rel))
 			if err != nil {
 				return err
 			}
@@ -123,46 +184,37 @@ func (s *Store) GC(dryRun bool, plan func() (GCPlan, error)) (GCReport, error) {
 			}
 			// A corrupt entry is garbage even if kept.
 		}
-		rep.Actions++
-		return remove(filepath.Join(dirActions, rel), size)
+		g.rep.Actions++
+		return g.remove(filepath.Join(dirActions, rel), size)
 	})
-	if err != nil {
-		return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
-	}
-	err = walkShards(filepath.Join(s.dir, dirObjects), func(rel string, name string, size int64) error {
+}
+
+// sweepObjects removes every object not in reachable. Files whose names are
+// not OutputIDs are left alone.
+func (g *gcRun) sweepObjects(reachable map[OutputID]bool) error {
+	return walkShards(filepath.Join(g.s.dir, dirObjects), func(rel string, name string, size int64) error {
 		id, err := ParseOutputID(name)
 		if err != nil || reachable[id] {
 			return nil
 		}
-		rep.Objects++
-		return remove(filepath.Join(dirObjects, rel), size)
+		g.rep.Objects++
+		return g.remove(filepath.Join(dirObjects, rel), size)
 	})
+}
+
+// emptyQuarantine removes everything in quarantine/.
+func (g *gcRun) emptyQuarantine() error {
+	q, err := os.ReadDir(filepath.Join(g.s.dir, dirQuarantine))
 	if err != nil {
-		return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
-	}
-	q, err := os.ReadDir(filepath.Join(s.dir, dirQuarantine))
-	if err != nil {
-		return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
+		return err
 	}
 	for _, e := range q {
 		rel := filepath.Join(dirQuarantine, e.Name())
-		if err := remove(rel, treeSize(filepath.Join(s.dir, rel))); err != nil {
-			return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
+		if err := g.remove(rel, treeSize(filepath.Join(g.s.dir, rel))); err != nil {
+			return err
 		}
 	}
-	tmpRemoved, tmpBytes, err := s.cleanTmp(dryRun)
-	rep.Removed = append(rep.Removed, tmpRemoved...)
-	rep.Bytes += tmpBytes
-	if err != nil {
-		return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
-	}
-	stale, err := s.cleanActionLocks(dryRun)
-	rep.Removed = append(rep.Removed, stale...)
-	slices.Sort(rep.Removed)
-	if err != nil {
-		return rep, fmt.Errorf("artifacts: gc %s: %w", s.dir, err)
-	}
-	return rep, nil
+	return nil
 }
 
 // walkShards calls fn for every regular file dir/<shard>/<name>, in lexical

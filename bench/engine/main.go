@@ -85,32 +85,20 @@ type row struct {
 	WarmMs           float64
 }
 
+// run is the command: -write only writes the manifests; otherwise every
+// count is measured in a folder of work (a fresh temporary one when empty)
+// and printed as a table row or, with asJSON, a JSON line.
 func run(bin, ns string, coldMax float64, jobs, reps int, work, write string, asJSON bool) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
 	}
-	var counts []int
-	for _, f := range strings.Split(ns, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || v < 1 || v != math.Trunc(v) {
-			return fmt.Errorf("-n: %q is not a positive count", f)
-		}
-		counts = append(counts, int(v))
+	counts, err := parseCounts(ns)
+	if err != nil {
+		return err
 	}
 	if write != "" {
-		if err := os.MkdirAll(write, 0o755); err != nil {
-			return err
-		}
-		for _, n := range counts {
-			a, b := shape(n)
-			p := filepath.Join(write, fmt.Sprintf("synth-%d.yaml", n))
-			if err := os.WriteFile(p, []byte(Manifest(a, b)), 0o644); err != nil {
-				return err
-			}
-			fmt.Printf("%s: %d x %d instances + 1\n", p, a, b)
-		}
-		return nil
+		return writeManifests(write, counts)
 	}
 	if work == "" {
 		if work, err = os.MkdirTemp("", "bench-engine-"); err != nil {
@@ -122,73 +110,122 @@ func run(bin, ns string, coldMax float64, jobs, reps int, work, write string, as
 		fmt.Printf("%-8s %-9s %-22s %-22s %-22s\n", "N", "stages", "plan s (ms/stage)", "cold s (ms/stage)", "warm s (ms/stage)")
 	}
 	for _, n := range counts {
-		a, b := shape(n)
-		dir := filepath.Join(work, strconv.Itoa(n))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		r, err := measure(bin, filepath.Join(work, strconv.Itoa(n)), n, coldMax, jobs, reps)
+		if err != nil {
 			return err
-		}
-		m := filepath.Join(dir, "synth.yaml")
-		if err := os.WriteFile(m, []byte(Manifest(a, b)), 0o644); err != nil {
-			return err
-		}
-		store := filepath.Join(dir, "store")
-		r := row{N: n, Stages: a*b + 1}
-		pipe := func(args ...string) (*timing, error) {
-			full := append([]string{"--store", store, "--log-level", "warn", "--log-format", "json"}, args...)
-			return timeCmd(bin, full...)
-		}
-		best := func(args ...string) (*timing, error) {
-			var t *timing
-			for i := 0; i < reps; i++ {
-				ti, err := pipe(args...)
-				if err != nil {
-					return nil, err
-				}
-				if t == nil || ti.Wall < t.Wall {
-					t = ti
-				}
-			}
-			return t, nil
-		}
-		if r.Plan, err = best("plan", "--summary", m); err != nil {
-			return err
-		}
-		r.PlanMs = 1e3 * r.Plan.Wall / float64(r.Stages)
-		if float64(n) <= coldMax {
-			runArgs := []string{"run", "--out", ""}
-			if jobs > 0 {
-				runArgs = append(runArgs, "--jobs", strconv.Itoa(jobs))
-			}
-			if r.Cold, err = pipe(append(runArgs, m)...); err != nil {
-				return err
-			}
-			if r.Warm, err = best(append(runArgs, m)...); err != nil {
-				return err
-			}
-			r.ColdMs = 1e3 * r.Cold.Wall / float64(r.Stages)
-			r.WarmMs = 1e3 * r.Warm.Wall / float64(r.Stages)
 		}
 		if asJSON {
 			b, _ := json.Marshal(r)
 			fmt.Println(string(b))
 			continue
 		}
-		cell := func(t *timing, per float64) string {
-			if t == nil {
-				return "-"
-			}
-			return fmt.Sprintf("%.2f (%.3f)", t.Wall, per)
-		}
-		cpu := func(t *timing) string {
-			if t == nil {
-				return "-"
-			}
-			return fmt.Sprintf("%.2f", t.CPU)
-		}
-		fmt.Printf("%-8d %-9d %-22s %-22s %-22s  cpu s: plan %s cold %s warm %s; plan rss %.0f MiB\n", n, r.Stages,
-			cell(r.Plan, r.PlanMs), cell(r.Cold, r.ColdMs), cell(r.Warm, r.WarmMs), cpu(r.Plan), cpu(r.Cold), cpu(r.Warm), r.Plan.MaxRSSMiB)
+		printRow(r)
 	}
 	return nil
+}
+
+// parseCounts parses -n: comma-separated positive whole counts (1e4 is
+// allowed).
+func parseCounts(ns string) ([]int, error) {
+	var counts []int
+	for _, f := range strings.Split(ns, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v < 1 || v != math.Trunc(v) {
+			return nil, fmt.Errorf("-n: %q is not a positive count", f)
+		}
+		counts = append(counts, int(v))
+	}
+	return counts, nil
+}
+
+// writeManifests writes the synthetic manifest of every count into dir
+// (synth-<n>.yaml) and says so on stdout.
+func writeManifests(dir string, counts []int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, n := range counts {
+		a, b := shape(n)
+		p := filepath.Join(dir, fmt.Sprintf("synth-%d.yaml", n))
+		if err := os.WriteFile(p, []byte(Manifest(a, b)), 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("%s: %d x %d instances + 1\n", p, a, b)
+	}
+	return nil
+}
+
+// measure writes the manifest of n instances into dir and times, in a fresh
+// store there, `pipeline plan` (best of reps) and, when n <= coldMax, a
+// cold run and a warm run (best of reps) with jobs (0: the default).
+func measure(bin, dir string, n int, coldMax float64, jobs, reps int) (row, error) {
+	a, b := shape(n)
+	r := row{N: n, Stages: a*b + 1}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return r, err
+	}
+	m := filepath.Join(dir, "synth.yaml")
+	if err := os.WriteFile(m, []byte(Manifest(a, b)), 0o644); err != nil {
+		return r, err
+	}
+	store := filepath.Join(dir, "store")
+	pipe := func(args ...string) (*timing, error) {
+		full := append([]string{"--store", store, "--log-level", "warn", "--log-format", "json"}, args...)
+		return timeCmd(bin, full...)
+	}
+	best := func(args ...string) (*timing, error) {
+		var t *timing
+		for i := 0; i < reps; i++ {
+			ti, err := pipe(args...)
+			if err != nil {
+				return nil, err
+			}
+			if t == nil || ti.Wall < t.Wall {
+				t = ti
+			}
+		}
+		return t, nil
+	}
+	var err error
+	if r.Plan, err = best("plan", "--summary", m); err != nil {
+		return r, err
+	}
+	r.PlanMs = 1e3 * r.Plan.Wall / float64(r.Stages)
+	if float64(n) <= coldMax {
+		runArgs := []string{"run", "--out", ""}
+		if jobs > 0 {
+			runArgs = append(runArgs, "--jobs", strconv.Itoa(jobs))
+		}
+		if r.Cold, err = pipe(append(runArgs, m)...); err != nil {
+			return r, err
+		}
+		if r.Warm, err = best(append(runArgs, m)...); err != nil {
+			return r, err
+		}
+		r.ColdMs = 1e3 * r.Cold.Wall / float64(r.Stages)
+		r.WarmMs = 1e3 * r.Warm.Wall / float64(r.Stages)
+	}
+	return r, nil
+}
+
+// printRow prints r as a line of the table run heads: seconds (ms per
+// stage) for plan, cold and warm, then their CPU seconds and the plan's
+// peak RSS.
+func printRow(r row) {
+	cell := func(t *timing, per float64) string {
+		if t == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f (%.3f)", t.Wall, per)
+	}
+	cpu := func(t *timing) string {
+		if t == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", t.CPU)
+	}
+	fmt.Printf("%-8d %-9d %-22s %-22s %-22s  cpu s: plan %s cold %s warm %s; plan rss %.0f MiB\n", r.N, r.Stages,
+		cell(r.Plan, r.PlanMs), cell(r.Cold, r.ColdMs), cell(r.Warm, r.WarmMs), cpu(r.Plan), cpu(r.Cold), cpu(r.Warm), r.Plan.MaxRSSMiB)
 }
 
 // timeCmd runs the command and returns its wall time, the CPU time of it and

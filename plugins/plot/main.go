@@ -17,7 +17,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/demystify-resnet/repro/artifacts/table"
+	"github.com/demystify-resnet/repro/plugins/analysis"
 	"github.com/demystify-resnet/repro/plugins/plot/internal/figs"
 	"github.com/demystify-resnet/repro/plugins/schema"
 	"github.com/demystify-resnet/repro/plugins/sdk"
@@ -67,15 +67,6 @@ func (plotStage) Spec() sdk.StageSpec {
 	}
 }
 
-// readAll reads every file of input name as rows of T.
-func readAll[T any](req *sdk.Request, name string) ([]T, error) {
-	rows, err := table.ReadFiles[T](req.Inputs[name]...)
-	if err != nil {
-		return nil, fmt.Errorf("input %s: %w", name, err)
-	}
-	return rows, nil
-}
-
 // Run implements sdk.Stage.
 func (plotStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 	p, err := sdk.Decode[params](req.Params)
@@ -87,22 +78,22 @@ func (plotStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error)
 		return sdk.Failf("unknown figure", "%q (known: %s)", id, strings.Join(figs.Figures, ", ")), nil
 	}
 	var d figs.Data
-	if d.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
+	if d.Curves, err = analysis.ReadInput[schema.Curve](req, "curves"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if d.Best, err = readAll[schema.Best](req, "best"); err != nil {
+	if d.Best, err = analysis.ReadInput[schema.Best](req, "best"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if d.Spectra, err = readAll[schema.Spectrum](req, "spectra"); err != nil {
+	if d.Spectra, err = analysis.ReadInput[schema.Spectrum](req, "spectra"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if d.Hessian, err = readAll[schema.HessianRow](req, "hessian"); err != nil {
+	if d.Hessian, err = analysis.ReadInput[schema.HessianRow](req, "hessian"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if d.Theory, err = readAll[schema.Theory](req, "theory"); err != nil {
+	if d.Theory, err = analysis.ReadInput[schema.Theory](req, "theory"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if d.Stats, err = readAll[schema.Stats](req, "stats"); err != nil {
+	if d.Stats, err = analysis.ReadInput[schema.Stats](req, "stats"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
 	req.Progress(1, 3, "inputs read")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,19 +13,18 @@ import (
 
 	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/plugins/host"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
 // buildPlugin compiles this package into a real plugin binary.
 func buildPlugin(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), host.FilePrefix+"plot")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
+	dir := t.TempDir()
+	if err := hosttest.Build(dir, map[string]string{"plot": hosttest.Module + "/plugins/plot"}); err != nil {
+		t.Fatal(err)
 	}
-	return bin
+	return filepath.Join(dir, host.FilePrefix+"plot")
 }
 
 // TestPluginThroughHost runs the real binary over go-plugin: fig9 from a

@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/demystify-resnet/repro/artifacts/table"
+	"github.com/demystify-resnet/repro/plugins/analysis"
 	"github.com/demystify-resnet/repro/plugins/report/internal/claims"
 	"github.com/demystify-resnet/repro/plugins/report/internal/render"
 	"github.com/demystify-resnet/repro/plugins/schema"
@@ -65,14 +66,6 @@ func (reportStage) Spec() sdk.StageSpec {
 		},
 		Threads: 1,
 	}
-}
-
-func readAll[T any](req *sdk.Request, name string) ([]T, error) {
-	rows, err := table.ReadFiles[T](req.Inputs[name]...)
-	if err != nil {
-		return nil, fmt.Errorf("input %s: %w", name, err)
-	}
-	return rows, nil
 }
 
 // jnum is a float64 that encodes +Inf, -Inf and NaN as the strings "+Inf",
@@ -160,25 +153,25 @@ func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, erro
 		return nil, err
 	}
 	var in claims.Inputs
-	if in.Checks, err = readAll[schema.Check](req, "checks"); err != nil {
+	if in.Checks, err = analysis.ReadInput[schema.Check](req, "checks"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if in.Best, err = readAll[schema.Best](req, "best"); err != nil {
+	if in.Best, err = analysis.ReadInput[schema.Best](req, "best"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if in.Spectra, err = readAll[schema.Spectrum](req, "spectra"); err != nil {
+	if in.Spectra, err = analysis.ReadInput[schema.Spectrum](req, "spectra"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if in.Theory, err = readAll[schema.Theory](req, "theory"); err != nil {
+	if in.Theory, err = analysis.ReadInput[schema.Theory](req, "theory"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if in.Curves, err = readAll[schema.Curve](req, "curves"); err != nil {
+	if in.Curves, err = analysis.ReadInput[schema.Curve](req, "curves"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if in.Stats, err = readAll[schema.Stats](req, "stats"); err != nil {
+	if in.Stats, err = analysis.ReadInput[schema.Stats](req, "stats"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
-	if in.Eigenvalues, err = readAll[schema.Eigenvalue](req, "eigenvalues"); err != nil {
+	if in.Eigenvalues, err = analysis.ReadInput[schema.Eigenvalue](req, "eigenvalues"); err != nil {
 		return sdk.Failf("bad input", "%v", err), nil
 	}
 	var figs []render.Figure

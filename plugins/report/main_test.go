@@ -10,7 +10,6 @@ import (
 	"image/color"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/demystify-resnet/repro/artifacts/table"
 	"github.com/demystify-resnet/repro/plugins/host"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 	"github.com/demystify-resnet/repro/plugins/schema"
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
@@ -204,12 +204,11 @@ func TestPluginThroughHost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a binary")
 	}
-	bin := filepath.Join(t.TempDir(), host.FilePrefix+"report")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
+	dir := t.TempDir()
+	if err := hosttest.Build(dir, map[string]string{"report": hosttest.Module + "/plugins/report"}); err != nil {
+		t.Fatal(err)
 	}
+	bin := filepath.Join(dir, host.FilePrefix+"report")
 	log := zerolog.New(os.Stderr).Level(zerolog.WarnLevel)
 	p, err := host.Load(context.Background(), bin, log)
 	if err != nil {

@@ -27,10 +27,8 @@ import (
 	"github.com/demystify-resnet/repro/core/nets"
 	"github.com/demystify-resnet/repro/core/spectrum"
 	"github.com/demystify-resnet/repro/core/train"
+	"github.com/demystify-resnet/repro/plugins/schema"
 )
-
-// Width is d, the width of every network (10 whitened components, 10 classes).
-const Width = 10
 
 // Cases lists the benchmark cases in their canonical order.
 var Cases = []string{"hessian", "train", "relu"}
@@ -87,7 +85,7 @@ type Data struct {
 // are missing or corrupt.
 func Load(dir string) (*Data, error) {
 	t0 := time.Now()
-	x, y, _, err := data.WhitenedMNIST(dir, Width)
+	x, y, _, err := data.WhitenedMNIST(dir, schema.Width)
 	if err != nil {
 		return nil, fmt.Errorf("bench: load MNIST from %s: %w", dir, err)
 	}
@@ -163,12 +161,12 @@ func (cfg Config) Validate() error {
 // position of pairs of layers. It assumes cfg is valid.
 func (cfg Config) Arch() nets.Arch {
 	if cfg.Case == "relu" {
-		return nets.Arch{Width: Width, Shortcut: 2, Units: cfg.Depth / 2, Plain: cfg.N != 2, Mid: nets.ReLU}
+		return nets.Arch{Width: schema.Width, Shortcut: 2, Units: cfg.Depth / 2, Plain: cfg.N != 2, Mid: nets.ReLU}
 	}
 	if cfg.N == 0 {
-		return nets.Arch{Width: Width, Shortcut: 1, Units: cfg.Depth, Plain: true}
+		return nets.Arch{Width: schema.Width, Shortcut: 1, Units: cfg.Depth, Plain: true}
 	}
-	return nets.Arch{Width: Width, Shortcut: cfg.N, Units: cfg.Depth / cfg.N}
+	return nets.Arch{Width: schema.Width, Shortcut: cfg.N, Units: cfg.Depth / cfg.N}
 }
 
 // InitialPoint returns the starting weights of cfg for arch (see Config.Init).
@@ -212,35 +210,17 @@ func Run(cfg Config, dat *Data) (Result, error) {
 	st := dat.Stats
 	switch cfg.Case {
 	case "hessian":
-		t0 := time.Now()
-		obj := nets.NewLinear(arch, st.Sxx, st.Syx, st.Syy)
-		var h mat.SymDense
-		obj.Hessian(&h, w)
-		t1 := time.Now()
-		if err := res.spectrum(&h); err != nil {
-			return Result{}, err
-		}
-		t2 := time.Now()
-		res.HessianSeconds, res.EigSeconds, res.Seconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t2.Sub(t0).Seconds()
-		if err := saveHessian(cfg.SaveHessian, &h); err != nil {
+		newObj := func() hessianer { return nets.NewLinear(arch, st.Sxx, st.Syx, st.Syy) }
+		if err := res.timeHessian(newObj, w, cfg.SaveHessian); err != nil {
 			return Result{}, err
 		}
 	case "relu":
 		m := min(cfg.M, dat.X.RawMatrix().Cols)
-		x := dat.X.Slice(0, Width, 0, m).(*mat.Dense)
-		y := dat.Y.Slice(0, Width, 0, m).(*mat.Dense)
+		x := dat.X.Slice(0, schema.Width, 0, m).(*mat.Dense)
+		y := dat.Y.Slice(0, schema.Width, 0, m).(*mat.Dense)
 		res.Samples = m
-		t0 := time.Now()
-		obj := nets.NewSampled(arch, x, y)
-		var h mat.SymDense
-		obj.Hessian(&h, w)
-		t1 := time.Now()
-		if err := res.spectrum(&h); err != nil {
-			return Result{}, err
-		}
-		t2 := time.Now()
-		res.HessianSeconds, res.EigSeconds, res.Seconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t2.Sub(t0).Seconds()
-		if err := saveHessian(cfg.SaveHessian, &h); err != nil {
+		newObj := func() hessianer { return nets.NewSampled(arch, x, y) }
+		if err := res.timeHessian(newObj, w, cfg.SaveHessian); err != nil {
 			return Result{}, err
 		}
 	case "train":
@@ -354,4 +334,27 @@ func formatFloat(v float64) string {
 		s += ".0"
 	}
 	return s
+}
+
+// hessianer is an objective whose exact Hessian the bench times.
+type hessianer interface {
+	Hessian(dst *mat.SymDense, w []float64)
+}
+
+// timeHessian times the exact Hessian at w of the objective newObj builds
+// (its construction included) and then res.spectrum of it, sets
+// HessianSeconds, EigSeconds and Seconds (their sum), and saves the Hessian
+// to save (saveHessian: "" saves nothing).
+func (res *Result) timeHessian(newObj func() hessianer, w []float64, save string) error {
+	t0 := time.Now()
+	obj := newObj()
+	var h mat.SymDense
+	obj.Hessian(&h, w)
+	t1 := time.Now()
+	if err := res.spectrum(&h); err != nil {
+		return err
+	}
+	t2 := time.Now()
+	res.HessianSeconds, res.EigSeconds, res.Seconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t2.Sub(t0).Seconds()
+	return saveHessian(save, &h)
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 var (
@@ -38,23 +39,14 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(tmp)
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		return 0, err
-	}
 	pipelineBin = filepath.Join(tmp, "pipeline")
 	pluginDir = filepath.Join(tmp, "plugins")
-	builds := [][2]string{
-		{pipelineBin, "./pipeline"},
-		{filepath.Join(pluginDir, "pipeline-plugin-testkit"), "./plugins/testplugins/testkit"},
-		{filepath.Join(pluginDir, "pipeline-plugin-enginekit"), "./plugins/testplugins/enginekit"},
-	}
-	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", b[0], b[1])
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
-		}
+	if err := hosttest.BuildFiles(tmp, map[string]string{
+		"pipeline":                          hosttest.Module + "/pipeline",
+		"plugins/pipeline-plugin-testkit":   hosttest.Testkit,
+		"plugins/pipeline-plugin-enginekit": hosttest.Enginekit,
+	}); err != nil {
+		return 0, err
 	}
 	return m.Run(), nil
 }

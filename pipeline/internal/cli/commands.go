@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,120 +27,154 @@ import (
 	"github.com/demystify-resnet/repro/plugins/sdk"
 )
 
+// runFlags are the flags of `pipeline run`.
+type runFlags struct {
+	jobs      int
+	keepGoing bool
+	out       string
+	executor  string
+	profile   string
+	locked    bool
+	lockFile  string
+	workers   bool
+	// recordEvery is how often the run record is saved during the run.
+	recordEvery time.Duration
+}
+
 func runCmd(g *globals) *cobra.Command {
-	var (
-		jobs      int
-		keepGoing bool
-		out       string
-		executor  string
-		profile   string
-		locked    bool
-		lockFile  string
-		workers   bool
-	)
+	var f runFlags
 	cmd := &cobra.Command{
 		Use:               "run MANIFEST [TARGET...]",
 		ValidArgsFunction: completeStages,
 		Short:             "Run a manifest (or only what the named stages need), reusing cached results",
 		Args:              cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if profile != "" {
-				stop, err := startProfiles(profile)
-				if err != nil {
-					return withCode(ExitUsage, err)
-				}
-				defer stop()
-			}
-			l, nodes, err := g.loadTargets(ctx, args)
-			if err != nil {
-				return err
-			}
-			if executor == "slurm" && !cmd.Flags().Changed("jobs") {
-				// Job slots only cap how many stages are in the cluster's queue.
-				jobs = slurmDefaultJobs()
-			}
-			if slurmFlags != nil {
-				slurmFlags.noWorkers = !workers // the Slurm jobs' workers follow --workers
-			}
-			ex, err := g.executor(executor, l.store)
-			if err != nil {
-				return err
-			}
-			if loc, ok := ex.(*engine.Local); ok && workers {
-				loc.Workers = host.NewWorkers(jobs)
-				defer func() {
-					loc.Workers.Close()
-					g.log.Debug().Int64("launches", loc.Workers.Launches()).Int64("tasks", loc.Workers.Tasks()).Msg("persistent workers ended")
-				}()
-			}
-			live := g.tty && !g.jsonOut
-			disp := progress.New(os.Stderr, live, len(nodes))
-			g.redirectLog(disp.Writer())
-			if !live {
-				// No footer (CI logs, nohup): the same counts as a log line now and then.
-				disp.Heartbeat(heartbeatEvery, func(s progress.Status) {
-					ev := g.log.Info().Int("done", s.Done).Int("total", s.Total).Int("cached", s.Cached).
-						Int("failed", s.Failed).Int("running", s.Running).Str("elapsed", s.Elapsed.Round(time.Second).String())
-					if s.Left >= 0 {
-						ev = ev.Str("left", s.Left.Round(time.Second).String())
-					}
-					ev.Msg("progress")
-				})
-			}
-			g.log.Info().Str("manifest", args[0]).Int("stages", len(nodes)).Str("store", l.store.Dir()).Str("executor", ex.Name()).Msg("run")
-			rep, err := engine.Run(ctx, l.plan, engine.Options{
-				Store: l.store, Executor: ex, Jobs: jobs, KeepGoing: keepGoing, Targets: args[1:],
-				OutDir: out, Log: g.log, Observer: observer(g, disp),
-			})
-			disp.Close()
-			if err != nil && rep == nil {
-				return withCode(ExitUsage, err)
-			}
-			if out != "" && ctx.Err() == nil {
-				if perr := writeProvenance(out, provenanceOf(rep.Record, args[0])); perr != nil {
-					g.log.Warn().Err(perr).Msg("provenance not written")
-				}
-			}
-			if g.jsonOut {
-				if err := printJSON(os.Stdout, rep.Record); err != nil {
-					return err
-				}
-			} else {
-				c := rep.Record.Counts
-				fmt.Fprintf(os.Stderr, "%d stages: %d ran, %d cached, %d failed, %d skipped in %s (record %s)\n",
-					len(rep.Results), c[engine.StatusRan], c[engine.StatusCached], c[engine.StatusFailed], c[engine.StatusSkipped],
-					fmtDur(rep.Duration.Seconds()), rep.Record.Name)
-				if out != "" && rep.Failed == 0 && rep.Publish == nil {
-					fmt.Fprintf(os.Stderr, "results in %s/\n", out)
-				}
-			}
-			if err != nil {
-				return withCode(ExitEnv, err)
-			}
-			if ctx.Err() != nil {
-				return withCode(ExitInterrupted, errors.New("interrupted"))
-			}
-			if e := rep.Err(); e != nil {
-				return withCode(ExitStageFailed, e)
-			}
-			if locked || lockFile != "" {
-				return checkRunLocked(l, rep, args, lockFile)
-			}
-			return nil
-		},
+		RunE:              func(cmd *cobra.Command, args []string) error { return runManifest(cmd, g, &f, args) },
 	}
-	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "job slots (a stage declaring N threads takes N); with --executor slurm, stages in the queue at once (then 64, or 1024 when small stages are grouped, unless set)")
-	cmd.Flags().BoolVarP(&keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
-	cmd.Flags().StringVar(&out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
-	cmd.Flags().StringVar(&executor, "executor", "local", "where stages run: local or slurm")
-	cmd.Flags().BoolVar(&workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor, and inside each Slurm job); false: a fresh process per task")
-	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder")
+	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "job slots (a stage declaring N threads takes N); with --executor slurm, stages in the queue at once (then 64, or 1024 when small stages are grouped, unless set)")
+	cmd.Flags().BoolVarP(&f.keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
+	cmd.Flags().StringVar(&f.out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
+	cmd.Flags().StringVar(&f.executor, "executor", "local", "where stages run: local or slurm")
+	cmd.Flags().BoolVar(&f.workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor, and inside each Slurm job); false: a fresh process per task")
+	cmd.Flags().StringVar(&f.profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder (turns persistent workers off: one process per stage run)")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
-	cmd.Flags().BoolVar(&locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
-	cmd.Flags().StringVar(&lockFile, "lock", "", "like --locked, with this lock file")
+	cmd.Flags().BoolVar(&f.locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
+	cmd.Flags().StringVar(&f.lockFile, "lock", "", "like --locked, with this lock file")
+	cmd.Flags().DurationVar(&f.recordEvery, "record-every", 30*time.Second, "save the run record this often while the run goes on (status \"running\": `status` sees the run, and a killed run keeps what it had done); 0: only at the end")
 	addSlurmFlags(cmd)
 	return cmd
+}
+
+// runManifest is `pipeline run`: it plans args (the manifest and its
+// targets), runs the plan on the chosen executor with the progress display,
+// reports the run (reportRun) and returns the exit error: the first of a
+// broken run, an interrupt, a failed stage, a difference from the lock.
+func runManifest(cmd *cobra.Command, g *globals, f *runFlags, args []string) error {
+	ctx := cmd.Context()
+	if f.profile != "" {
+		stop, err := startProfiles(f.profile)
+		if err != nil {
+			return withCode(ExitUsage, err)
+		}
+		defer stop()
+		if f.workers {
+			// A worker process serves many tasks, and a plugin names its
+			// profile <stage>-<pid>: one process per task keeps one profile
+			// per stage run.
+			f.workers = false
+			g.log.Info().Msg("--cpuprofile: persistent workers off (one plugin process, hence one profile, per stage run)")
+		}
+	}
+	l, nodes, err := g.loadTargets(ctx, args)
+	if err != nil {
+		return err
+	}
+	if f.executor == "slurm" && !cmd.Flags().Changed("jobs") {
+		// Job slots only cap how many stages are in the cluster's queue.
+		f.jobs = slurmDefaultJobs()
+	}
+	if slurmFlags != nil {
+		slurmFlags.noWorkers = !f.workers // the Slurm jobs' workers follow --workers
+	}
+	ex, err := g.executor(f.executor, l.store)
+	if err != nil {
+		return err
+	}
+	if loc, ok := ex.(*engine.Local); ok && f.workers {
+		loc.Workers = host.NewWorkers(f.jobs)
+		defer func() {
+			loc.Workers.Close()
+			g.log.Debug().Int64("launches", loc.Workers.Launches()).Int64("tasks", loc.Workers.Tasks()).Msg("persistent workers ended")
+		}()
+	}
+	disp := runDisplay(g, len(nodes))
+	g.log.Info().Str("manifest", args[0]).Int("stages", len(nodes)).Str("store", l.store.Dir()).Str("executor", ex.Name()).Msg("run")
+	rep, err := engine.Run(ctx, l.plan, engine.Options{
+		Store: l.store, Executor: ex, Jobs: f.jobs, KeepGoing: f.keepGoing, Targets: args[1:],
+		OutDir: f.out, Log: g.log, Observer: observer(g, disp), RecordEvery: f.recordEvery,
+	})
+	disp.Close()
+	if err != nil && rep == nil {
+		return withCode(ExitUsage, err)
+	}
+	if err := reportRun(ctx, g, rep, f.out, args[0]); err != nil {
+		return err
+	}
+	if err != nil {
+		return withCode(ExitEnv, err)
+	}
+	if ctx.Err() != nil {
+		return withCode(ExitInterrupted, errors.New("interrupted"))
+	}
+	if e := rep.Err(); e != nil {
+		return withCode(ExitStageFailed, e)
+	}
+	if f.locked || f.lockFile != "" {
+		return checkRunLocked(l, rep, args, f.lockFile)
+	}
+	return nil
+}
+
+// runDisplay starts the progress display of a run of total stages and sends
+// the log through it: a live footer on a terminal (without --json),
+// otherwise a "progress" log line now and then.
+func runDisplay(g *globals, total int) *progress.Display {
+	live := g.tty && !g.jsonOut
+	disp := progress.New(os.Stderr, live, total)
+	g.redirectLog(disp.Writer())
+	if !live {
+		// No footer (CI logs, nohup): the same counts as a log line now and then.
+		disp.Heartbeat(heartbeatEvery, func(s progress.Status) {
+			ev := g.log.Info().Int("done", s.Done).Int("total", s.Total).Int("cached", s.Cached).
+				Int("failed", s.Failed).Int("running", s.Running).Str("elapsed", s.Elapsed.Round(time.Second).String())
+			if s.Left >= 0 {
+				ev = ev.Str("left", s.Left.Round(time.Second).String())
+			}
+			ev.Msg("progress")
+		})
+	}
+	return disp
+}
+
+// reportRun writes the provenance of rep into out (unless out is "" or the
+// run was interrupted; a failure to is a warning) and prints the run record
+// as JSON (--json) or a summary line on stderr.
+func reportRun(ctx context.Context, g *globals, rep *engine.Report, out, manifest string) error {
+	if out != "" && ctx.Err() == nil {
+		if perr := writeProvenance(out, provenanceOf(rep.Record, manifest)); perr != nil {
+			g.log.Warn().Err(perr).Msg("provenance not written")
+		}
+	}
+	if g.jsonOut {
+		return printJSON(os.Stdout, rep.Record)
+	}
+	c := rep.Record.Counts
+	fmt.Fprintf(os.Stderr, "%d stages: %d ran, %d cached, %d failed, %d skipped in %s (record %s)\n",
+		len(rep.Results), c[engine.StatusRan], c[engine.StatusCached], c[engine.StatusFailed], c[engine.StatusSkipped],
+		fmtDur(rep.Duration.Seconds()), rep.Record.Name)
+	if out != "" && rep.Failed == 0 && rep.Publish == nil {
+		fmt.Fprintf(os.Stderr, "results in %s/\n", out)
+	}
+	return nil
 }
 
 // heartbeatEvery is how often a run without a live footer logs a
@@ -496,6 +531,7 @@ func verifyCmd(g *globals) *cobra.Command {
 
 func statusCmd(g *globals) *cobra.Command {
 	var times bool
+	var cpus []int
 	cmd := &cobra.Command{
 		Use:   "status [MANIFEST]",
 		Short: "Summarise the store and the last run (with a manifest: how much of it is cached)",
@@ -507,6 +543,7 @@ func statusCmd(g *globals) *cobra.Command {
 				LastRun *engine.RunRecord `json:"last_run,omitempty"`
 				Stages  int               `json:"stages,omitempty"`
 				Cached  int               `json:"cached,omitempty"`
+				Cost    *engine.Cost      `json:"cost,omitempty"`
 			}
 			var st status
 			var store *artifacts.Store
@@ -516,6 +553,10 @@ func statusCmd(g *globals) *cobra.Command {
 					return err
 				}
 				store = l.store
+				if times {
+					c := engine.Costs(l.plan.Nodes, l.store)
+					st.Cost = &c
+				}
 				res := engine.Resolve(l.plan.Nodes, l.store)
 				st.Stages = len(l.plan.Nodes)
 				for _, r := range res {
@@ -543,8 +584,15 @@ func statusCmd(g *globals) *cobra.Command {
 			}
 			fmt.Printf("store %s: %d run records\n", st.Store, st.Runs)
 			if r := st.LastRun; r != nil {
+				state, took := r.State(), fmtDur(r.Seconds)
+				switch state {
+				case "running":
+					state = fmt.Sprintf("running (pid %d on %s; this record was saved %s into the run)", r.PID, r.Host, took)
+				case "killed":
+					state = fmt.Sprintf("killed (pid %d ended without its final record; this one was saved %s into the run)", r.PID, took)
+				}
 				fmt.Printf("last run %s: %s, manifest %s, executor %s, %s, %d stages (%d ran, %d cached, %d failed, %d skipped)\n",
-					r.Name, r.Status, r.Manifest, r.Executor, fmtDur(r.Seconds), len(r.Stages),
+					r.Name, state, r.Manifest, r.Executor, took, len(r.Stages),
 					r.Counts[engine.StatusRan], r.Counts[engine.StatusCached], r.Counts[engine.StatusFailed], r.Counts[engine.StatusSkipped])
 				for _, s := range r.Stages {
 					if s.Status == engine.StatusFailed {
@@ -555,14 +603,18 @@ func statusCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				fmt.Printf("manifest %s: %d of %d stages cached\n", args[0], st.Cached, st.Stages)
 			}
-			if times && st.LastRun != nil {
+			switch {
+			case st.Cost != nil:
+				printCost(os.Stdout, args[0], *st.Cost, cpus)
+			case times && st.LastRun != nil:
 				printStageTimes(*st.LastRun)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print status as JSON")
-	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes)")
+	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes); with MANIFEST: what each of its stages costs, assembled from every run record (CPU time, extrapolation, critical path)")
+	cmd.Flags().IntSliceVar(&cpus, "cpus", []int{8, 32, 64}, "with --times MANIFEST: the CPU counts to give the least wall time for")
 	return cmd
 }
 

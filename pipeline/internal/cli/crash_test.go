@@ -385,3 +385,59 @@ func TestGCShowStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestRunningRecord: with --record-every, a run's record is saved while it
+// goes on (status "running", with what has finished), `status` and `runs`
+// see the run, and a run killed with SIGKILL (no chance to write its final
+// record) leaves that record, shown as "killed". A run that ends writes its
+// final record over the checkpoints: one record per run.
+func TestRunningRecord(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, slow)
+	cmd, out := startPipeline(t, dir, pluginDir, nil, "run", "-j", "1", "--record-every", "100ms", "m.yaml")
+	// a (det) finishes at once; the sleeps take 1.5 s each, one at a time.
+	var rec engine.RunRecord
+	if !waitFor(20*time.Second, func() bool {
+		r := pipeline(t, dir, "status", "--json")
+		var st struct {
+			LastRun *engine.RunRecord `json:"last_run"`
+		}
+		if json.Unmarshal([]byte(r.stdout), &st) != nil || st.LastRun == nil {
+			return false
+		}
+		rec = *st.LastRun
+		return rec.Status == "running" && statuses(rec)["a"] == engine.StatusRan
+	}) {
+		cmd.Process.Kill()
+		t.Fatalf("no running record with a finished:\n%s", out)
+	}
+	if rec.PID != cmd.Process.Pid {
+		t.Errorf("running record has pid %d, want the pipeline's %d", rec.PID, cmd.Process.Pid)
+	}
+	if r := pipeline(t, dir, "status"); !strings.Contains(r.stdout, ": running (pid "+strconv.Itoa(cmd.Process.Pid)) {
+		t.Errorf("status during the run:\n%s", r.stdout)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if r := pipeline(t, dir, "status"); !strings.Contains(r.stdout, ": killed (pid ") {
+		t.Errorf("status after SIGKILL:\n%s", r.stdout)
+	}
+	if r := pipeline(t, dir, "runs"); !strings.Contains(r.stdout, "killed") {
+		t.Errorf("runs after SIGKILL:\n%s", r.stdout)
+	}
+	// A run that ends replaces its checkpoints with its final record.
+	rec2, r := runJSONEnv(t, dir, nil, "--record-every", "50ms", "m.yaml")
+	if r.code != 0 || rec2.Status != "ok" {
+		t.Fatalf("second run: exit %d, status %q\n%s", r.code, rec2.Status, r.stderr)
+	}
+	names, _ := os.ReadDir(filepath.Join(dir, ".pipeline", "runs"))
+	if len(names) != 2 {
+		t.Errorf("%d run records after a killed and a finished run, want 2", len(names))
+	}
+	last := pipeline(t, dir, "status", "--json")
+	if !strings.Contains(last.stdout, `"status": "ok"`) {
+		t.Errorf("the finished run's record is not final:\n%s", last.stdout)
+	}
+}

@@ -15,15 +15,12 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 var buildFlood = sync.OnceValue(func() error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(pluginDir, "pipeline-plugin-flood"), "./plugins/testplugins/flood")
-	cmd.Dir = "../../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return &buildError{string(out), err}
-	}
-	return nil
+	return hosttest.Build(pluginDir, map[string]string{"flood": hosttest.Flood})
 })
 
 // floodRun runs `pipeline run --out out` of one flood.x stage in a fresh

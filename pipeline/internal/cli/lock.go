@@ -102,28 +102,32 @@ replaced. With --check nothing is written, and the exit code is 4 when the cache
 	return cmd
 }
 
-// buildLock makes the lock of results (each cached or just run).
+// buildLock makes the lock of results (each cached or just run, so their
+// objects were verified by this run).
 func buildLock(manifest string, results []*engine.Result, store *artifacts.Store) (*lockfile.Lock, error) {
-	rs := make([]lockfile.Result, 0, len(results))
-	for _, r := range results {
-		n := r.Node
-		lr := lockfile.Result{
-			Name: n.Name, Plugin: stageRef(n.Plugin.Name, n.Spec.Name),
-			Outputs: map[string]string{}, Sizes: r.Action.Sizes, Files: r.Action.Files,
-			Inputs: engine.InputNames(n),
-		}
-		for name, id := range r.Action.Outputs {
-			lr.Outputs[name] = id.String()
-		}
-		rs = append(rs, lr)
+	stages := make([]engine.StageRecord, len(results))
+	for i, r := range results {
+		stages[i] = engine.StageRecordOf(r)
 	}
-	return lockfile.Build(manifest, rs, func(id string) string {
+	return lockOfStages(manifest, stages, func(id string) string {
 		oid, err := artifacts.ParseOutputID(id)
 		if err != nil {
 			return ""
 		}
 		return store.Path(oid)
 	})
+}
+
+// lockOfStages makes the lock of stages (a run's results as its run record
+// holds them; see buildLock and lockOfRecord). objectPath is
+// lockfile.Build's: the path of an output's bytes, or "" when they are gone.
+func lockOfStages(manifest string, stages []engine.StageRecord, objectPath func(id string) string) (*lockfile.Lock, error) {
+	rs := make([]lockfile.Result, len(stages))
+	for i, s := range stages {
+		rs[i] = lockfile.Result{Name: s.Name, Plugin: stageRef(s.Plugin, s.Stage), Inputs: s.Inputs,
+			Outputs: s.Outputs, Sizes: s.Sizes, Files: s.Files}
+	}
+	return lockfile.Build(manifest, rs, objectPath)
 }
 
 // compareLocks diffs old against cur, exactly where the old objects are

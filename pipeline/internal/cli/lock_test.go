@@ -3,10 +3,11 @@ package cli_test
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 const lockManifest = `version: 1
@@ -75,12 +76,8 @@ func TestLockCatchesAChangedNumber(t *testing.T) {
 	// "Change one line of code": the same plugin rebuilt with bias 0.001,
 	// found first on the search path.
 	changed := filepath.Join(t.TempDir(), "changed")
-	root, _ := filepath.Abs("../../..")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-X main.bias=0.001",
-		"-o", filepath.Join(changed, "pipeline-plugin-enginekit"), "./plugins/testplugins/enginekit")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build changed plugin: %v\n%s", err, out)
+	if err := hosttest.Build(changed, map[string]string{"enginekit": hosttest.Enginekit}, "-ldflags=-X main.bias=0.001"); err != nil {
+		t.Fatalf("build changed plugin: %v", err)
 	}
 	r := pipelineWith(t, dir, changed, "run", "--locked", "--out", "", "m.yaml")
 	if r.code != 4 {

@@ -55,7 +55,7 @@ func runsCmd(g *globals) *cobra.Command {
 				}
 				rows[i] = row{ID: r.Name, Ref: ref, Manifest: r.ManifestName, Started: r.Started.Format("2006-01-02 15:04:05Z"),
 					Seconds: r.Seconds, Stages: len(r.Stages), Ran: r.Counts[engine.StatusRan], Cached: r.Counts[engine.StatusCached],
-					Failed: r.Counts[engine.StatusFailed], Skipped: r.Counts[engine.StatusSkipped], Result: r.Status}
+					Failed: r.Counts[engine.StatusFailed], Skipped: r.Counts[engine.StatusSkipped], Result: r.State()}
 			}
 			if g.jsonOut {
 				return printJSON(os.Stdout, rows)
@@ -225,24 +225,22 @@ func pickRecord(recs []engine.RunRecord, ref string) (engine.RunRecord, error) {
 // lockOfRecord makes the lock of a run record's results (the stages that
 // have outputs), summarising the objects still in the store.
 func lockOfRecord(rec engine.RunRecord, store *artifacts.Store) (*lockfile.Lock, error) {
-	var rs []lockfile.Result
+	var stages []engine.StageRecord
 	for _, s := range rec.Stages {
 		if len(s.Outputs) == 0 {
 			continue
 		}
-		sizes := s.Sizes
-		if sizes == nil { // records written before sizes were kept
-			sizes = map[string]int64{}
+		if s.Sizes == nil { // records written before sizes were kept
+			s.Sizes = map[string]int64{}
 			for name, id := range s.Outputs {
 				if fi, err := os.Stat(objectIfPresent(store, id)); err == nil {
-					sizes[name] = fi.Size()
+					s.Sizes[name] = fi.Size()
 				}
 			}
 		}
-		rs = append(rs, lockfile.Result{Name: s.Name, Plugin: stageRef(s.Plugin, s.Stage), Inputs: s.Inputs,
-			Outputs: s.Outputs, Sizes: sizes, Files: s.Files})
+		stages = append(stages, s)
 	}
-	return lockfile.Build(rec.ManifestName, rs, func(id string) string { return objectIfPresent(store, id) })
+	return lockOfStages(rec.ManifestName, stages, func(id string) string { return objectIfPresent(store, id) })
 }
 
 // objectIfPresent returns the path of the object id when the store holds it

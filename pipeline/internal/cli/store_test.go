@@ -17,23 +17,12 @@ import (
 	"time"
 
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 var buildHostile = sync.OnceValue(func() error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(pluginDir, "pipeline-plugin-store-hostile"), "./plugins/testplugins/store-hostile")
-	cmd.Dir = "../../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return &buildError{string(out), err}
-	}
-	return nil
+	return hosttest.Build(pluginDir, map[string]string{"store-hostile": hosttest.StoreHostile})
 })
-
-type buildError struct {
-	out string
-	err error
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 func hostile(t *testing.T) {
 	t.Helper()

@@ -2,23 +2,20 @@ package cli_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
 // workerPlugins builds the persistent test plugin into a folder of its own.
 func workerPlugins(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	root, _ := filepath.Abs("../../..")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "pipeline-plugin-worker"), "./plugins/testplugins/worker")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build worker: %v\n%s", err, out)
+	if err := hosttest.Build(dir, map[string]string{"worker": hosttest.Worker}); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -119,4 +116,37 @@ func countLaunches(t *testing.T, path string) (starts, runs int) {
 		}
 	}
 	return starts, runs
+}
+
+// TestCPUProfileOneProfilePerTask: a plugin names its profile
+// <stage>-<pid>, so on a persistent worker every task after the first would
+// overwrite the first's; --cpuprofile therefore runs persistent stages one
+// process per task: one profile per stage run.
+func TestCPUProfileOneProfilePerTask(t *testing.T) {
+	plugins := workerPlugins(t)
+	dir := t.TempDir()
+	writeManifest(t, dir, `version: 1
+stages:
+  a:
+    plugin: worker.w.det
+    matrix: {label: [x, y, z]}
+`)
+	prof := filepath.Join(dir, "prof")
+	r := pipelineWith(t, dir, plugins, "run", "-j", "1", "--cpuprofile", prof, "--out", "", "m.yaml")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "persistent workers off") {
+		t.Errorf("no note that workers are off:\n%s", r.stderr)
+	}
+	entries, _ := os.ReadDir(prof)
+	n := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "w.det-") && strings.HasSuffix(e.Name(), ".pprof") {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d profiles of w.det for 3 tasks: %v", n, entries)
+	}
 }

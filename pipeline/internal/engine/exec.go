@@ -156,6 +156,59 @@ func executeTask(ctx context.Context, store *artifacts.Store, t *Task, progress 
 	return Outcome{}, lastErr
 }
 
+// staged is a plugin run whose outputs sit in a staging directory, not yet
+// published.
+type staged struct {
+	Dir         string
+	Files       map[string]string // output name -> absolute path
+	Diagnostics []sdk.Diagnostic
+	CPUSeconds  float64 // the plugin's CPU time for the task (host.RunResult.CPUSeconds)
+}
+
+// Cleanup removes the staging directory.
+func (s *staged) Cleanup() { os.RemoveAll(s.Dir) }
+
+// runStaged runs a task's plugin into a fresh staging directory of the
+// store and checks its diagnostics; nothing is published (the one execution
+// path: runOnce publishes what it stages, Verify compares it with the cache).
+// workers nil runs the plugin in a fresh process. The caller must Cleanup.
+func runStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (*staged, error) {
+	dir, err := store.Staging("run")
+	if err != nil {
+		return nil, fmt.Errorf("engine: %s: %w", t.Instance, err)
+	}
+	st := &staged{Dir: dir, Files: map[string]string{}}
+	inputs, release, err := handOver(store, t)
+	if err != nil {
+		st.Cleanup()
+		return nil, err
+	}
+	defer release()
+	run := host.Run
+	if workers != nil {
+		run = workers.Run
+	}
+	res, err := run(ctx, t.Plugin(), host.RunRequest{
+		Stage: t.Spec.Name, Params: t.Params, Inputs: inputs, OutDir: dir,
+		Seed: t.Seed, Timeout: t.Timeout, OnProgress: progress, Log: log,
+	})
+	if err != nil {
+		st.Cleanup()
+		return nil, fmt.Errorf("stage %s: %w", t.Instance, err)
+	}
+	st.Diagnostics, st.CPUSeconds = res.Diagnostics, res.CPUSeconds
+	if sdk.HasErrors(res.Diagnostics) {
+		st.Cleanup()
+		return nil, &StageError{Instance: t.Instance, Diagnostics: res.Diagnostics}
+	}
+	for name, file := range res.Outputs {
+		st.Files[name] = filepath.Join(dir, file)
+	}
+	return st, nil
+}
+
+// runOnce executes t once (runStaged) and publishes its outputs and its
+// action entry to the store.
 func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (Outcome, error) {
 	st, err := runStaged(ctx, store, t, progress, log, workers)
 	if err != nil {

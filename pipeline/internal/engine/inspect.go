@@ -2,10 +2,7 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -13,8 +10,6 @@ import (
 
 	"github.com/demystify-resnet/repro/artifacts"
 	"github.com/demystify-resnet/repro/artifacts/table"
-	"github.com/demystify-resnet/repro/plugins/host"
-	"github.com/demystify-resnet/repro/plugins/sdk"
 )
 
 // Resolve looks every node of nodes (in plan order) up in the store without
@@ -57,61 +52,6 @@ func Resolve(nodes []*Node, store *artifacts.Store) map[*Node]*Result {
 		})
 	}
 	return results
-}
-
-// Staged is a plugin run whose outputs sit in a staging directory, not yet
-// published.
-type Staged struct {
-	Dir         string
-	Files       map[string]string // output name -> absolute path
-	Diagnostics []sdk.Diagnostic
-	CPUSeconds  float64 // the plugin's CPU time for the task (host.RunResult.CPUSeconds)
-}
-
-// Cleanup removes the staging directory.
-func (s *Staged) Cleanup() { os.RemoveAll(s.Dir) }
-
-// RunStaged runs a task's plugin, in a fresh process, into a fresh staging
-// directory of the store and checks its diagnostics; nothing is published.
-// The caller must Cleanup.
-func RunStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger) (*Staged, error) {
-	return runStaged(ctx, store, t, progress, log, nil)
-}
-
-// runStaged is RunStaged on workers (nil: a fresh process per task).
-func runStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (*Staged, error) {
-	dir, err := store.Staging("run")
-	if err != nil {
-		return nil, fmt.Errorf("engine: %s: %w", t.Instance, err)
-	}
-	st := &Staged{Dir: dir, Files: map[string]string{}}
-	inputs, release, err := handOver(store, t)
-	if err != nil {
-		st.Cleanup()
-		return nil, err
-	}
-	defer release()
-	run := host.Run
-	if workers != nil {
-		run = workers.Run
-	}
-	res, err := run(ctx, t.Plugin(), host.RunRequest{
-		Stage: t.Spec.Name, Params: t.Params, Inputs: inputs, OutDir: dir,
-		Seed: t.Seed, Timeout: t.Timeout, OnProgress: progress, Log: log,
-	})
-	if err != nil {
-		st.Cleanup()
-		return nil, fmt.Errorf("stage %s: %w", t.Instance, err)
-	}
-	st.Diagnostics, st.CPUSeconds = res.Diagnostics, res.CPUSeconds
-	if sdk.HasErrors(res.Diagnostics) {
-		st.Cleanup()
-		return nil, &StageError{Instance: t.Instance, Diagnostics: res.Diagnostics}
-	}
-	for name, file := range res.Outputs {
-		st.Files[name] = filepath.Join(dir, file)
-	}
-	return st, nil
 }
 
 // Verdict is how a re-executed output compares with the cached one.
@@ -169,7 +109,7 @@ func Verify(ctx context.Context, nodes []*Node, store *artifacts.Store, log zero
 			out = append(out, chk)
 			continue
 		}
-		st, err := RunStaged(ctx, store, NewTask(n, res.ActionID, paths), nil, log.With().Str("stage", n.Name).Logger())
+		st, err := runStaged(ctx, store, NewTask(n, res.ActionID, paths), nil, log.With().Str("stage", n.Name).Logger(), nil)
 		if err != nil {
 			chk.Err, chk.Verdict = err, Different
 			out = append(out, chk)

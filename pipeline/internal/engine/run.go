@@ -70,6 +70,11 @@ type Options struct {
 	Log       zerolog.Logger
 	Observer  Observer
 	Executed  string // label recorded in the run record (executor name)
+	// RecordEvery is how often the run record is saved while the run goes
+	// on, with status "running" (so `status` sees the run, and a run killed
+	// without its final record leaves what it had done); 0 saves it only at
+	// the end.
+	RecordEvery time.Duration
 }
 
 // Report is the outcome of a run.
@@ -139,6 +144,22 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Report, error) {
 	}
 	start := time.Now()
 	s := newScheduler(ctx, nodes, opts, Estimates(opts.Store, nodes))
+	rw := &recordWriter{store: opts.Store, log: opts.Log}
+	if opts.RecordEvery > 0 {
+		t := time.NewTicker(opts.RecordEvery)
+		defer t.Stop()
+		s.tick = t.C
+		s.onTick = func() {
+			part := &Report{Duration: time.Since(start)}
+			for _, n := range nodes {
+				r := *s.results[n]
+				part.Results = append(part.Results, &r)
+			}
+			rec := newRecord(p, part, opts, start, ctx)
+			rec.Status = "running"
+			rw.checkpoint(rec)
+		}
+	}
 	s.run()
 	rep := &Report{Duration: time.Since(start)}
 	for _, n := range nodes {
@@ -154,7 +175,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Report, error) {
 		}
 	}
 	rep.Record = newRecord(p, rep, opts, start, ctx)
-	if err := saveRecord(opts.Store, rep.Record); err != nil && rep.Publish == nil {
+	if err := rw.final(rep.Record); err != nil && rep.Publish == nil {
 		return rep, err
 	}
 	return rep, rep.Publish
@@ -290,18 +311,22 @@ func publish(rep *Report, store *artifacts.Store, dir string) error {
 
 // RunRecord is the provenance of one run, stored as JSON in the store's runs/.
 type RunRecord struct {
-	Format         int            `json:"format"`
-	Name           string         `json:"name"`
-	Manifest       string         `json:"manifest"`
-	ManifestName   string         `json:"manifest_name"`
-	ManifestDigest string         `json:"manifest_digest"`
-	Executor       string         `json:"executor"`
-	Started        time.Time      `json:"started"`
-	Seconds        float64        `json:"seconds"`
-	Status         string         `json:"status"` // ok, failed, interrupted
-	Targets        []string       `json:"targets,omitempty"`
-	Stages         []StageRecord  `json:"stages"`
-	Counts         map[Status]int `json:"counts"`
+	Format         int       `json:"format"`
+	Name           string    `json:"name"`
+	Manifest       string    `json:"manifest"`
+	ManifestName   string    `json:"manifest_name"`
+	ManifestDigest string    `json:"manifest_digest"`
+	Executor       string    `json:"executor"`
+	Started        time.Time `json:"started"`
+	Seconds        float64   `json:"seconds"`
+	Status         string    `json:"status"` // ok, failed, interrupted; running while the run goes on (see State)
+	// PID and Host are the pipeline process that wrote the record: a
+	// "running" record whose process is gone was killed (State).
+	PID     int            `json:"pid,omitempty"`
+	Host    string         `json:"host,omitempty"`
+	Targets []string       `json:"targets,omitempty"`
+	Stages  []StageRecord  `json:"stages"`
+	Counts  map[Status]int `json:"counts"`
 }
 
 // StageRecord is one node in a run record.
@@ -334,27 +359,10 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 		Status: "ok", Targets: opts.Targets, Counts: map[Status]int{},
 	}
 	rec.Name = fmt.Sprintf("%s-%s-%d", start.UTC().Format("20060102T150405.000000000Z"), p.Manifest.Name, os.Getpid())
+	rec.PID, rec.Host = os.Getpid(), hostname
 	for _, res := range rep.Results {
-		sr := StageRecord{Name: res.Node.Name, Plugin: res.Node.Plugin.Name, PluginDigest: res.Node.Plugin.Digest,
-			Stage: res.Node.Spec.Name, Status: res.Status, Seconds: res.Seconds, CPUSeconds: res.CPUSeconds}
-		if res.ActionID != (artifacts.ActionID{}) {
-			sr.ActionID = res.ActionID.String()
-			sr.KeyText = res.KeyText
-		}
-		if len(res.Action.Outputs) > 0 {
-			sr.Outputs = map[string]string{}
-			for k, v := range res.Action.Outputs {
-				sr.Outputs[k] = v.String()
-			}
-			sr.Files = res.Action.Files
-			sr.Sizes = res.Action.Sizes
-		}
-		sr.Inputs = InputNames(res.Node)
-		if res.Err != nil {
-			sr.Error = res.Err.Error()
-		}
 		rec.Counts[res.Status]++
-		rec.Stages = append(rec.Stages, sr)
+		rec.Stages = append(rec.Stages, StageRecordOf(res))
 	}
 	if rep.Failed > 0 || rep.Publish != nil {
 		rec.Status = "failed"
@@ -363,6 +371,31 @@ func newRecord(p *Plan, rep *Report, opts Options, start time.Time, ctx context.
 		rec.Status = "interrupted"
 	}
 	return rec
+}
+
+// StageRecordOf is the run record entry of res: the node's names, its
+// status and timings, its ActionID and outputs when it has them, its
+// inputs, its error.
+func StageRecordOf(res *Result) StageRecord {
+	sr := StageRecord{Name: res.Node.Name, Plugin: res.Node.Plugin.Name, PluginDigest: res.Node.Plugin.Digest,
+		Stage: res.Node.Spec.Name, Status: res.Status, Seconds: res.Seconds, CPUSeconds: res.CPUSeconds}
+	if res.ActionID != (artifacts.ActionID{}) {
+		sr.ActionID = res.ActionID.String()
+		sr.KeyText = res.KeyText
+	}
+	if len(res.Action.Outputs) > 0 {
+		sr.Outputs = map[string]string{}
+		for k, v := range res.Action.Outputs {
+			sr.Outputs[k] = v.String()
+		}
+		sr.Files = res.Action.Files
+		sr.Sizes = res.Action.Sizes
+	}
+	sr.Inputs = InputNames(res.Node)
+	if res.Err != nil {
+		sr.Error = res.Err.Error()
+	}
+	return sr
 }
 
 // InputNames returns n's inputs as port -> "instance.output" (nil if none).

@@ -5,8 +5,12 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"math"
 	"slices"
+	"sync/atomic"
 	"time"
+
+	"github.com/demystify-resnet/repro/pipeline/internal/manifest"
 )
 
 // errSkipped marks nodes not run because a dependency failed.
@@ -137,11 +141,40 @@ type scheduler struct {
 	finished                int
 	failed, stopped         bool
 	startedAt               map[*Node]time.Time
-	inCheck                 map[*Node]bool // nodes being checked against the cache
-	work                    float64        // estimated slot-seconds (seconds x weight) of the nodes not finished
-	cp                      map[*Node]float64
-	byPath                  []*Node // longest critical path first
-	pathAt                  int     // byPath[:pathAt] have all started or finished
+	inCheck                 map[*Node]bool   // nodes being checked against the cache
+	tick                    <-chan time.Time // nil: no periodic call
+	onTick                  func()           // called on the scheduler's goroutine at each tick
+	// For the ETA: the nodes not started yet, by manifest stage, and the
+	// times of the stage's instances that ran in this run (a better guess
+	// for their siblings than a record of another version of them), and
+	// the fraction of its work each running node last reported.
+	stages map[*manifest.Stage]*stageTimes
+	frac   map[*Node]*atomic.Uint64 // math.Float64bits of done/total
+	// The nodes by critical path (longest first); byPath[:pathAt] have all
+	// started or finished.
+	cp     map[*Node]float64
+	byPath []*Node
+	pathAt int
+}
+
+// etaRefresh is how often the scheduler recomputes the ETA between events.
+const etaRefresh = 2 * time.Second
+
+// stageTimes is the ETA's view of one manifest stage's instances.
+type stageTimes struct {
+	waiting    int     // not started and not finished
+	waitingEst float64 // their estimates, summed
+	ran        int     // instances that ran in this run
+	ranSum     float64 // their wall times, summed
+}
+
+// guess is the expected time of a node of this stage: the mean of its
+// siblings that ran in this run, else est.
+func (st *stageTimes) guess(est float64) float64 {
+	if st.ran > 0 {
+		return st.ranSum / float64(st.ran)
+	}
+	return est
 }
 
 func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Node]float64) *scheduler {
@@ -157,15 +190,19 @@ func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Nod
 		free:      opts.Jobs,
 		startedAt: map[*Node]time.Time{},
 		inCheck:   map[*Node]bool{},
+		stages:    map[*manifest.Stage]*stageTimes{},
+		frac:      map[*Node]*atomic.Uint64{},
 		cp:        cp,
 		byPath:    slices.Clone(nodes),
 	}
+	slices.SortStableFunc(s.byPath, func(a, b *Node) int { return cmp.Compare(cp[b], cp[a]) })
 	for _, n := range nodes {
 		s.results[n] = &Result{Node: n, Status: StatusPending}
 		s.inRun[n] = true
-		s.work += s.slotSeconds(n)
+		st := s.stageOf(n)
+		st.waiting++
+		st.waitingEst += est[n]
 	}
-	slices.SortStableFunc(s.byPath, func(a, b *Node) int { return cmp.Compare(cp[b], cp[a]) })
 	heap.Init(s.checks)
 	for _, n := range nodes {
 		s.waiting[n] = len(n.Deps)
@@ -179,6 +216,10 @@ func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Nod
 // run schedules until every node is done, cached, failed or skipped.
 func (s *scheduler) run() {
 	interrupt := s.ctx.Done()
+	// The ETA is refreshed now and then too: long stages report progress
+	// without the scheduler hearing of it.
+	etaTick := time.NewTicker(etaRefresh)
+	defer etaTick.Stop()
 	for s.finished < len(s.nodes) {
 		if !s.stopped && (s.ctx.Err() != nil || (s.failed && !s.opts.KeepGoing)) {
 			s.stop()
@@ -198,6 +239,10 @@ func (s *scheduler) run() {
 		select {
 		case o := <-s.outc:
 			s.handle(o)
+		case <-s.tick:
+			s.onTick()
+		case <-etaTick.C:
+			s.eta()
 		case <-interrupt:
 			interrupt = nil
 			s.stop()
@@ -226,10 +271,28 @@ func (s *scheduler) dispatch() {
 		}
 		s.free -= w
 		s.running++
-		s.startedAt[n] = time.Now()
+		s.start(n, time.Now())
 		res, est := *s.results[n], s.est[n]
-		go func() { s.outc <- outcome{node: n, res: executeNode(s.ctx, n, res, est, s.results, s.opts)} }()
+		fr := &atomic.Uint64{}
+		s.frac[n] = fr
+		opts := s.opts
+		observe := opts.Observer
+		opts.Observer = func(ev Event) {
+			if ev.Kind == "progress" && ev.Total > 0 && ev.Done >= 0 && ev.Done <= ev.Total {
+				fr.Store(math.Float64bits(ev.Done / ev.Total))
+			}
+			observe(ev)
+		}
+		go func() { s.outc <- outcome{node: n, res: executeNode(s.ctx, n, res, est, s.results, opts)} }()
 	}
+}
+
+// start records that n starts running at now.
+func (s *scheduler) start(n *Node, now time.Time) {
+	s.startedAt[n] = now
+	st := s.stageOf(n)
+	st.waiting--
+	st.waitingEst -= s.est[n]
 }
 
 // checkingAbove reports whether a node being checked has a priority above p.
@@ -260,16 +323,36 @@ func (s *scheduler) handle(o outcome) {
 	} else {
 		s.running--
 		s.free += min(n.Weight(), s.opts.Jobs)
-		delete(s.startedAt, n)
 	}
 	s.finish(n, o.res)
+}
+
+// stageOf returns the ETA's record of n's manifest stage.
+func (s *scheduler) stageOf(n *Node) *stageTimes {
+	st := s.stages[n.Inst.Stage]
+	if st == nil {
+		st = &stageTimes{}
+		s.stages[n.Inst.Stage] = st
+	}
+	return st
 }
 
 // finish records a node's final result and releases or skips its dependants.
 func (s *scheduler) finish(n *Node, r Result) {
 	*s.results[n] = r
 	s.finished++
-	s.work -= s.slotSeconds(n)
+	st := s.stageOf(n)
+	if _, started := s.startedAt[n]; started {
+		delete(s.startedAt, n)
+		delete(s.frac, n)
+		if r.Status == StatusRan {
+			st.ran++
+			st.ranSum += r.Seconds
+		}
+	} else {
+		st.waiting--
+		st.waitingEst -= s.est[n]
+	}
 	if r.Status == StatusFailed {
 		s.failed = true
 	}
@@ -342,33 +425,52 @@ func (s *scheduler) eta() {
 	s.opts.Observer(Event{Kind: "eta", Seconds: s.timeLeft(time.Now())})
 }
 
-// slotSeconds is n's estimated work in slot-seconds: its estimate times the
-// job slots it takes.
-func (s *scheduler) slotSeconds(n *Node) float64 {
-	return s.est[n] * float64(min(n.Weight(), s.opts.Jobs))
-}
-
-// timeLeft estimates the time until the run ends at now: the larger of the
-// work left spread over the job slots (the estimated slot-seconds of the
-// nodes not finished, running ones minus the time they have run) and the
-// longest critical path left (a running node's minus the time it has run;
-// the longest of the nodes not started), since a chain of stages, or one
-// long stage, cannot be spread. Its cost is proportional to the running
-// nodes, plus the nodes started since the last call.
+// timeLeft estimates the time until the run ends at now: the estimated work
+// of the nodes not finished (running ones minus the time they have run)
+// spread over the job slots, but never less than the longest critical path
+// left: a running node's time left plus the longest path after it, or the
+// longest path of a node not started (one long stage or a chain of stages
+// at the end of a run cannot be spread over the slots). Its cost is
+// proportional to the running nodes and the manifest stages, plus the
+// nodes started since the last call.
 func (s *scheduler) timeLeft(now time.Time) float64 {
-	work, path := s.work, 0.0
+	work, longest := 0.0, 0.0
+	for _, st := range s.stages {
+		if st.waiting > 0 {
+			if st.ran > 0 {
+				work += float64(st.waiting) * st.ranSum / float64(st.ran)
+			} else {
+				work += st.waitingEst
+			}
+		}
+	}
 	for n, t := range s.startedAt {
-		ran := min(s.est[n], now.Sub(t).Seconds())
-		work -= ran * float64(min(n.Weight(), s.opts.Jobs))
-		path = max(path, s.cp[n]-ran)
+		left := s.remaining(n, now.Sub(t).Seconds())
+		work += left
+		longest = max(longest, left+s.cp[n]-s.est[n])
 	}
 	for s.pathAt < len(s.byPath) {
 		n := s.byPath[s.pathAt]
 		if _, running := s.startedAt[n]; !running && s.results[n].Status == StatusPending {
-			path = max(path, s.cp[n])
+			longest = max(longest, s.cp[n])
 			break
 		}
-		s.pathAt++ // started or finished: never again waiting to start
+		s.pathAt++ // started or finished: never waiting to start again
 	}
-	return max(0, work/float64(s.opts.Jobs), path)
+	// The work shared over the slots, but never less than the longest
+	// path left (at the end of a run the slots idle).
+	return max(work/float64(s.opts.Jobs), longest)
+}
+
+// remaining estimates the seconds a node running for elapsed seconds still
+// needs: from the fraction of its work it reported (elapsed (1-f)/f), else
+// from its expected time (its siblings' in this run, else its estimate),
+// and at least a tenth of what it has run when it is past that.
+func (s *scheduler) remaining(n *Node, elapsed float64) float64 {
+	if fr := s.frac[n]; fr != nil {
+		if f := math.Float64frombits(fr.Load()); f > 0.01 && f < 1 {
+			return elapsed * (1 - f) / f
+		}
+	}
+	return max(s.stageOf(n).guess(s.est[n])-elapsed, elapsed/10)
 }

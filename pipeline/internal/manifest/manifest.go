@@ -503,6 +503,9 @@ func (p *parser) params(n *yaml.Node, what string) ([]Param, error) {
 var stageKeys = map[string]bool{"plugin": true, "params": true, "matrix": true, "exclude": true, "inputs": true,
 	"timeout": true, "retries": true, "publish": true, "resources": true, "doc": true, "estimate": true}
 
+// stage reads the stage called name (key k, mapping n): its plugin, doc,
+// params, matrix and exclude (exclude), inputs, how it runs (execution) and
+// its resources. Errors name the stage and the position.
 func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 	st := &Stage{Name: name, Pos: p.pos(k)}
 	what := fmt.Sprintf("stage %q", name)
@@ -534,23 +537,8 @@ func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 		}
 	}
 	if n, ok := f["exclude"]; ok {
-		if len(st.Matrix) == 0 {
-			return nil, Errorf(p.pos(n), "%s: exclude needs a matrix", what)
-		}
-		if n.Kind != yaml.SequenceNode {
-			return nil, Errorf(p.pos(n), "%s: exclude must be a list of mappings, got %s", what, kindName(n))
-		}
-		for _, c := range n.Content {
-			ps, err := p.params(c, what+": exclude entry")
-			if err != nil {
-				return nil, err
-			}
-			for _, q := range ps {
-				if st.axis(q.Name) == nil {
-					return nil, Errorf(q.Pos, "%s: exclude names %q, which is not a matrix key", what, q.Name)
-				}
-			}
-			st.Exclude = append(st.Exclude, ps)
+		if err := p.exclude(st, n, what); err != nil {
+			return nil, err
 		}
 	}
 	for _, q := range st.Params {
@@ -563,23 +551,63 @@ func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 			return nil, err
 		}
 	}
+	if err := p.execution(st, f, what); err != nil {
+		return nil, err
+	}
+	if n, ok := f["resources"]; ok {
+		if err := p.resources(st, n, what); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// exclude reads st's exclude list (n): mappings of matrix keys to values,
+// which need a matrix and may name only its keys.
+func (p *parser) exclude(st *Stage, n *yaml.Node, what string) error {
+	if len(st.Matrix) == 0 {
+		return Errorf(p.pos(n), "%s: exclude needs a matrix", what)
+	}
+	if n.Kind != yaml.SequenceNode {
+		return Errorf(p.pos(n), "%s: exclude must be a list of mappings, got %s", what, kindName(n))
+	}
+	for _, c := range n.Content {
+		ps, err := p.params(c, what+": exclude entry")
+		if err != nil {
+			return err
+		}
+		for _, q := range ps {
+			if st.axis(q.Name) == nil {
+				return Errorf(q.Pos, "%s: exclude names %q, which is not a matrix key", what, q.Name)
+			}
+		}
+		st.Exclude = append(st.Exclude, ps)
+	}
+	return nil
+}
+
+// execution reads the keys of stage mapping f that say how st runs:
+// timeout, estimate, retries (0 to 10) and publish (true, or a list of
+// outputs).
+func (p *parser) execution(st *Stage, f map[string]*yaml.Node, what string) error {
+	var err error
 	if n, ok := f["timeout"]; ok {
 		if st.Timeout, err = p.duration(n, what+": timeout"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if n, ok := f["estimate"]; ok {
 		if st.Estimate, err = p.duration(n, what+": estimate"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if n, ok := f["retries"]; ok {
 		r, err := p.int(n, what+": retries")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if r < 0 || r > 10 {
-			return nil, Errorf(p.pos(n), "%s: retries must be between 0 and 10, got %d", what, r)
+			return Errorf(p.pos(n), "%s: retries must be between 0 and 10, got %d", what, r)
 		}
 		st.Retries = int(r)
 	}
@@ -589,39 +617,43 @@ func (p *parser) stage(name string, k, n *yaml.Node) (*Stage, error) {
 				st.Publish = []string{"*"}
 			}
 		} else if st.Publish, err = p.strList(n, what+": publish"); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if n, ok := f["resources"]; ok {
-		rf, err := p.mapping(n, what+": resources", map[string]bool{"cpus": true, "memory": true, "time": true})
+	return nil
+}
+
+// resources reads st's resources mapping (n): cpus (1 to 1024), memory (a
+// size like 512M) and time.
+func (p *parser) resources(st *Stage, n *yaml.Node, what string) error {
+	rf, err := p.mapping(n, what+": resources", map[string]bool{"cpus": true, "memory": true, "time": true})
+	if err != nil {
+		return err
+	}
+	if c, ok := rf["cpus"]; ok {
+		v, err := p.int(c, what+": resources.cpus")
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if c, ok := rf["cpus"]; ok {
-			v, err := p.int(c, what+": resources.cpus")
-			if err != nil {
-				return nil, err
-			}
-			if v < 1 || v > 1024 {
-				return nil, Errorf(p.pos(c), "%s: resources.cpus must be between 1 and 1024, got %d", what, v)
-			}
-			st.Resources.CPUs = int(v)
+		if v < 1 || v > 1024 {
+			return Errorf(p.pos(c), "%s: resources.cpus must be between 1 and 1024, got %d", what, v)
 		}
-		if c, ok := rf["memory"]; ok {
-			if st.Resources.Memory, err = p.str(c, what+": resources.memory"); err != nil {
-				return nil, err
-			}
-			if !memRE.MatchString(st.Resources.Memory) {
-				return nil, Errorf(p.pos(c), "%s: resources.memory %q is not a size like 512M or 4G", what, st.Resources.Memory)
-			}
+		st.Resources.CPUs = int(v)
+	}
+	if c, ok := rf["memory"]; ok {
+		if st.Resources.Memory, err = p.str(c, what+": resources.memory"); err != nil {
+			return err
 		}
-		if c, ok := rf["time"]; ok {
-			if st.Resources.Time, err = p.duration(c, what+": resources.time"); err != nil {
-				return nil, err
-			}
+		if !memRE.MatchString(st.Resources.Memory) {
+			return Errorf(p.pos(c), "%s: resources.memory %q is not a size like 512M or 4G", what, st.Resources.Memory)
 		}
 	}
-	return st, nil
+	if c, ok := rf["time"]; ok {
+		if st.Resources.Time, err = p.duration(c, what+": resources.time"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var memRE = regexp.MustCompile(`^[0-9]+[KMGT]?$`)

@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -155,15 +157,6 @@ func frobSeries(d Data, o Options, net, act string, f *Figure) (map[int64]map[in
 	return byDepth, shown
 }
 
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 func repNote(o Options, f *Figure) {
 	if o.Replicate >= 0 {
 		f.notef("Replicate %d only.", o.Replicate)
@@ -181,16 +174,16 @@ func buildFig2(d Data, o Options) (*Figure, error) {
 	n := 0
 	for _, net := range nets {
 		byDepth, lrs := frobSeries(d, o, net, act, f)
-		depths := sortedKeys(byDepth)
+		depths := slices.Sorted(maps.Keys(byDepth))
 		for i, depth := range depths {
 			reps := byDepth[depth]
 			// Mean over replicates per epoch (epochs every replicate has).
 			sum := map[int64]float64{}
 			cnt := map[int64]int{}
 			skipped := 0
-			for _, r := range sortedKeys(reps) {
+			for _, r := range slices.Sorted(maps.Keys(reps)) {
 				for _, c := range reps[r] {
-					if !isFinite(c.AvgFrob) {
+					if !num.Finite(c.AvgFrob) {
 						skipped++
 						continue
 					}
@@ -199,7 +192,7 @@ func buildFig2(d Data, o Options) (*Figure, error) {
 				}
 			}
 			var xys plotter.XYs
-			for _, e := range sortedKeys(sum) {
+			for _, e := range slices.Sorted(maps.Keys(sum)) {
 				if cnt[e] == len(reps) {
 					xys = append(xys, plotter.XY{X: float64(e), Y: sum[e] / float64(cnt[e])})
 				}
@@ -244,13 +237,13 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 	for _, net := range nets {
 		byDepth, _ := frobSeries(d, o, net, act, f)
 		var means, reps plotter.XYs
-		for _, depth := range sortedKeys(byDepth) {
+		for _, depth := range slices.Sorted(maps.Keys(byDepth)) {
 			var finals []float64
-			for _, r := range sortedKeys(byDepth[depth]) {
+			for _, r := range slices.Sorted(maps.Keys(byDepth[depth])) {
 				cs := byDepth[depth][r]
 				last := cs[len(cs)-1].AvgFrob
 				finals = append(finals, last)
-				if isFinite(last) {
+				if num.Finite(last) {
 					reps = append(reps, plotter.XY{X: float64(depth), Y: last})
 				}
 			}
@@ -258,7 +251,7 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 			if skip > 0 {
 				f.notef("%s D=%d: %d replicate(s) with a non-finite final norm omitted.", netLabel(net), depth, skip)
 			}
-			if isFinite(m) {
+			if num.Finite(m) {
 				means = append(means, plotter.XY{X: float64(depth), Y: m})
 				allDepths = append(allDepths, float64(depth))
 			}
@@ -274,11 +267,10 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 		p.Add(l, s)
 		leg.Add(netLabel(net)+" (mean)", l, s)
 		if len(reps) > len(means) {
-			rs, err := plotter.NewScatter(reps)
+			rs, err := ringsOf(reps, st)
 			if err != nil {
-				return nil, fmt.Errorf("scatter: %w", err)
+				return nil, err
 			}
-			rs.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2.2), Shape: draw.RingGlyph{}}
 			p.Add(rs)
 			leg.Add(netLabel(net)+" (each seed)", rs)
 		}
@@ -316,18 +308,18 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 			}
 		}
 		var means, reps plotter.XYs
-		for _, depth := range sortedKeys(vals) {
+		for _, depth := range slices.Sorted(maps.Keys(vals)) {
 			g, skip := geoMean(vals[depth])
 			if skip > 0 {
 				f.notef("%s D=%d: %d value(s) of cond_10 that are 0, infinite or NaN omitted (log axis).", netLabel(net), depth, skip)
 			}
-			if !isFinite(g) {
+			if !num.Finite(g) {
 				continue
 			}
 			means = append(means, plotter.XY{X: float64(depth), Y: g})
 			allDepths = append(allDepths, float64(depth))
 			for _, v := range vals[depth] {
-				if v > 0 && isFinite(v) {
+				if v > 0 && num.Finite(v) {
 					reps = append(reps, plotter.XY{X: float64(depth), Y: v})
 				}
 			}
@@ -362,7 +354,7 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 			markValue(&p.Y, g)
 			lo, hi := slices.Min(ys), slices.Max(ys)
 			f.notef("2-shortcut: cond10 from %s to %s over depths (max/min %s); the labelled tick %s is their geometric mean.",
-				strconv.FormatFloat(lo, 'g', 4, 64), strconv.FormatFloat(hi, 'g', 4, 64), strconv.FormatFloat(hi/lo, 'g', 4, 64), strconv.FormatFloat(g, 'g', 4, 64))
+				num.Format(lo), num.Format(hi), num.Format(hi/lo), num.Format(g))
 		}
 		n++
 	}
@@ -429,7 +421,7 @@ func trajectories(d Data, o Options, nets []string, act string, f *Figure) (map[
 			f.notef("No spectra for %s at depth %d.", netLabel(net), depth)
 			continue
 		}
-		for _, r := range sortedKeys(byRep) {
+		for _, r := range slices.Sorted(maps.Keys(byRep)) {
 			rs := byRep[r]
 			slices.SortStableFunc(rs, func(a, b schema.Spectrum) int { return cmp.Compare(a.Epoch, b.Epoch) })
 			out[net] = append(out[net], rs)
@@ -530,7 +522,7 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 				var xys plotter.XYs
 				for _, s := range rs {
 					x, y := s.Loss-lm, st.get(s)
-					if !(x > 0) || !(y > 0) || !isFinite(x) || !isFinite(y) {
+					if !(x > 0) || !(y > 0) || !num.Finite(x) || !num.Finite(y) {
 						dropped[net]++
 						continue
 					}
@@ -597,10 +589,10 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 			var idx, gn plotter.XYs
 			for _, s := range rs {
 				x := float64(s.Epoch) + 1
-				if isFinite(s.Index) {
+				if num.Finite(s.Index) {
 					idx = append(idx, plotter.XY{X: x, Y: s.Index})
 				}
-				if s.GradNorm > 0 && isFinite(s.GradNorm) {
+				if s.GradNorm > 0 && num.Finite(s.GradNorm) {
 					gn = append(gn, plotter.XY{X: x, Y: s.GradNorm})
 				}
 				xmin, xmax = min(xmin, x), max(xmax, x)
@@ -609,7 +601,7 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 			var cgn plotter.XYs
 			for _, c := range d.Curves {
 				if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == rs[0].LR && c.Replicate == rs[0].Replicate &&
-					c.InitScale == rs[0].InitScale && c.GradNorm > 0 && isFinite(c.GradNorm) {
+					c.InitScale == rs[0].InitScale && c.GradNorm > 0 && num.Finite(c.GradNorm) {
 					cgn = append(cgn, plotter.XY{X: float64(c.Epoch) + 1, Y: c.GradNorm})
 				}
 			}
@@ -680,7 +672,7 @@ func mainBest(d Data, net, act string) []schema.Best {
 		}
 	}
 	var out []schema.Best
-	for _, k := range sortedKeys(by) {
+	for _, k := range slices.Sorted(maps.Keys(by)) {
 		out = append(out, by[k])
 	}
 	return out
@@ -700,150 +692,226 @@ func seedFinals(b schema.Best) []float64 {
 // "48" touch at 0.085 of the axis).
 const depthLabelGap = 0.045
 
+// buildFig910 draws fig9 (linear nets: final loss at the best learning
+// rate vs depth, and its excess over L_min) and fig10 (the same for ReLU
+// nets against L_ref(D), plus the m study below). The steps, in drawing
+// order (the order of the notes and plot items is part of the PNG bytes):
+// the rows and references (newFig910), one line per net (drawNet), the
+// reference lines (drawReference), the claim threshold, the log depth axes,
+// the notes on omitted points, the m study.
 func buildFig910(d Data, o Options) (*Figure, error) {
-	var act string
-	var nets []string
-	relu := o.Figure == "fig10"
-	if !relu {
-		act = activationOr(o, "linear")
-		nets = netsOr(o, schema.Nets...)
-	} else {
-		act = activationOr(o, "relu")
-		nets = netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
+	g := newFig910(d, o)
+	n := 0
+	for _, net := range g.nets {
+		drawn, err := g.drawNet(net)
+		if err != nil {
+			return nil, err
+		}
+		if drawn {
+			n++
+		}
 	}
-	f := &Figure{Title: fmt.Sprintf("Final training loss at the best learning rate vs depth (%s)", act), Width: 11 * vg.Inch, Height: 5.5 * vg.Inch}
+	if n == 0 {
+		return nil, fmt.Errorf("no best rows with activation %q for nets %v", g.act, g.nets)
+	}
+	if err := g.drawReference(); err != nil {
+		return nil, err
+	}
+	g.drawThreshold()
+	g.logDepthAxes()
+	g.omittedNotes()
+	f := g.f
+	f.notef("Lines: mean over seeds at the best learning rate; rings: each seed. Right: the excess over the reference, log scale.")
+	f.panels = [][]*plot.Plot{{g.left, g.right}}
+	if g.relu {
+		study, err := mStudyPanels(d, g.act, g.nets)
+		if err != nil {
+			return nil, err
+		}
+		if len(study) > 0 {
+			f.panels = append(f.panels, study)
+			f.Height = 10 * vg.Inch
+			f.notef("Bottom: the m study (claim fig10.m_study): the same nets and weights on m samples, final loss at each m's best rate.")
+		}
+	}
+	f.legend = g.leg
+	return f, nil
+}
+
+// fig910 is what the steps of buildFig910 share: the figure, its two
+// panels and legend, the rows drawn and the references they are measured
+// against.
+type fig910 struct {
+	f           *Figure
+	relu        bool // fig10: ReLU nets, reference L_ref(D)
+	act         string
+	nets        []string
+	rows        map[string][]schema.Best // net -> its main best rows
+	main        []schema.Best            // every net's main rows: one data set
+	lref        map[int64]float64        // L_ref(D): the lowest finite seed final loss at depth D
+	lm          float64                  // L_min of the main rows' samples (haveL: found)
+	haveL       bool
+	left, right *plot.Plot
+	leg         *plot.Legend
+	omitted     map[string]int // net -> seed values the right (log) panel cannot show
+	depths      []float64      // every depth drawn, for the axis ticks
+}
+
+// newFig910 picks the activation and nets of o's figure (fig9: linear, all
+// nets; fig10: relu, the plain nets and shortcut-2), reads their main best
+// rows, computes the references and makes the empty panels.
+func newFig910(d Data, o Options) *fig910 {
+	g := &fig910{relu: o.Figure == "fig10", rows: map[string][]schema.Best{}, lref: map[int64]float64{}, omitted: map[string]int{}}
+	if !g.relu {
+		g.act = activationOr(o, "linear")
+		g.nets = netsOr(o, schema.Nets...)
+	} else {
+		g.act = activationOr(o, "relu")
+		g.nets = netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
+	}
+	g.f = &Figure{Title: fmt.Sprintf("Final training loss at the best learning rate vs depth (%s)", g.act), Width: 11 * vg.Inch, Height: 5.5 * vg.Inch}
 	// The reference: L_min of the linear problem (fig9), or for ReLU nets
 	// L_ref(D), the lowest final loss any net reaches at depth D (fig10).
-	lref := map[int64]float64{}
-	rows := map[string][]schema.Best{}
-	var main []schema.Best // every net's main rows: one data set
-	for _, net := range nets {
-		rows[net] = mainBest(d, net, act)
-		main = append(main, rows[net]...)
-		for _, b := range rows[net] {
+	for _, net := range g.nets {
+		g.rows[net] = mainBest(d, net, g.act)
+		g.main = append(g.main, g.rows[net]...)
+		for _, b := range g.rows[net] {
 			for _, v := range seedFinals(b) {
-				if isFinite(v) {
-					if old, ok := lref[b.Depth]; !ok || v < old {
-						lref[b.Depth] = v
+				if num.Finite(v) {
+					if old, ok := g.lref[b.Depth]; !ok || v < old {
+						g.lref[b.Depth] = v
 					}
 				}
 			}
 		}
 	}
 	// L_min of the main rows' samples (the m study's other m have their own).
-	lm, haveL := schema.LMin(d.Curves, main, d.Stats)
-	ref := func(depth int64) (float64, bool) {
-		if relu {
-			v, ok := lref[depth]
-			return v, ok
-		}
-		return lm, haveL
+	g.lm, g.haveL = schema.LMin(d.Curves, g.main, d.Stats)
+	g.left = newPlot("depth (number of weight layers)", "final loss")
+	g.right = newPlot("depth (number of weight layers)", fmt.Sprintf("(loss − %s) / %s   (log scale)", g.refName(), g.refName()))
+	setLog(&g.right.Y)
+	g.leg = newLegend()
+	return g
+}
+
+// refName is the name of the reference loss in labels.
+func (g *fig910) refName() string {
+	if g.relu {
+		return "L_ref(D)"
 	}
-	refName := "L_min"
-	if relu {
-		refName = "L_ref(D)"
+	return "L_min"
+}
+
+// ref returns the reference loss at depth, and whether there is one.
+func (g *fig910) ref(depth int64) (float64, bool) {
+	if g.relu {
+		v, ok := g.lref[depth]
+		return v, ok
 	}
-	left := newPlot("depth (number of weight layers)", "final loss")
-	right := newPlot("depth (number of weight layers)", fmt.Sprintf("(loss − %s) / %s   (log scale)", refName, refName))
-	setLog(&right.Y)
-	leg := newLegend()
-	var allDepths []float64
-	n := 0
-	omitted := map[string]int{}
-	for _, net := range nets {
-		var means, seeds, rel, relSeeds plotter.XYs
-		bad := 0
-		for _, b := range rows[net] {
-			if !isFinite(b.MeanFinalLoss) {
-				bad++
-				continue
-			}
-			x := float64(b.Depth)
-			means = append(means, plotter.XY{X: x, Y: b.MeanFinalLoss})
-			allDepths = append(allDepths, x)
-			r, ok := ref(b.Depth)
-			var rs []float64
-			for _, v := range seedFinals(b) {
-				if isFinite(v) {
-					seeds = append(seeds, plotter.XY{X: x, Y: v})
-				}
-				if ok {
-					e := (v - r) / r
-					if e > 0 && isFinite(e) {
-						relSeeds = append(relSeeds, plotter.XY{X: x, Y: e})
-						rs = append(rs, e)
-					} else {
-						omitted[net]++
-					}
-				}
-			}
-			if len(rs) > 0 {
-				m, _, _ := mean(rs)
-				rel = append(rel, plotter.XY{X: x, Y: m})
-			}
-		}
-		if bad > 0 {
-			f.notef("%s: %d depth(s) where every learning rate diverged omitted.", netLabel(net), bad)
-		}
-		if len(means) == 0 {
-			if len(rows[net]) == 0 {
-				f.notef("No results for %s.", netLabel(net))
-			}
+	return g.lm, g.haveL
+}
+
+// drawNet draws net's seed means (lines) and seeds (rings): the final loss
+// on the left, its relative excess over the reference on the right (seed
+// values with no positive finite excess are counted in omitted). It reports
+// whether net had any finite point.
+func (g *fig910) drawNet(net string) (bool, error) {
+	var means, seeds, rel, relSeeds plotter.XYs
+	bad := 0
+	for _, b := range g.rows[net] {
+		if !num.Finite(b.MeanFinalLoss) {
+			bad++
 			continue
 		}
-		st := styleOf(net)
-		l, s, err := lineFor(means, st, true)
-		if err != nil {
-			return nil, err
-		}
-		left.Add(l, s)
-		leg.Add(netLabel(net), l, s)
-		if len(seeds) > len(means) {
-			if err := addRings(left, seeds, st); err != nil {
-				return nil, err
+		x := float64(b.Depth)
+		means = append(means, plotter.XY{X: x, Y: b.MeanFinalLoss})
+		g.depths = append(g.depths, x)
+		r, ok := g.ref(b.Depth)
+		var rs []float64
+		for _, v := range seedFinals(b) {
+			if num.Finite(v) {
+				seeds = append(seeds, plotter.XY{X: x, Y: v})
 			}
-		}
-		if len(rel) > 0 {
-			rl, rsc, err := lineFor(rel, st, true)
-			if err != nil {
-				return nil, err
-			}
-			right.Add(rl, rsc)
-			if len(relSeeds) > len(rel) {
-				if err := addRings(right, relSeeds, st); err != nil {
-					return nil, err
+			if ok {
+				e := (v - r) / r
+				if e > 0 && num.Finite(e) {
+					relSeeds = append(relSeeds, plotter.XY{X: x, Y: e})
+					rs = append(rs, e)
+				} else {
+					g.omitted[net]++
 				}
 			}
 		}
-		n++
+		if len(rs) > 0 {
+			m, _, _ := mean(rs)
+			rel = append(rel, plotter.XY{X: x, Y: m})
+		}
 	}
-	if n == 0 {
-		return nil, fmt.Errorf("no best rows with activation %q for nets %v", act, nets)
+	if bad > 0 {
+		g.f.notef("%s: %d depth(s) where every learning rate diverged omitted.", netLabel(net), bad)
 	}
+	if len(means) == 0 {
+		if len(g.rows[net]) == 0 {
+			g.f.notef("No results for %s.", netLabel(net))
+		}
+		return false, nil
+	}
+	st := styleOf(net)
+	l, s, err := lineFor(means, st, true)
+	if err != nil {
+		return false, err
+	}
+	g.left.Add(l, s)
+	g.leg.Add(netLabel(net), l, s)
+	if len(seeds) > len(means) {
+		if err := addRings(g.left, seeds, st); err != nil {
+			return false, err
+		}
+	}
+	if len(rel) > 0 {
+		rl, rsc, err := lineFor(rel, st, true)
+		if err != nil {
+			return false, err
+		}
+		g.right.Add(rl, rsc)
+		if len(relSeeds) > len(rel) {
+			if err := addRings(g.right, relSeeds, st); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// drawReference draws the reference on the left panel: L_ref(D) dashed and
+// the linear L_min dotted (fig10), or L_min dashed (fig9); without one it
+// says the right panel is empty.
+func (g *fig910) drawReference() error {
+	f, left, leg, lm := g.f, g.left, g.leg, g.lm
 	refColor := color.RGBA{R: 230, G: 140, B: 0, A: 255}
 	switch {
-	case relu && len(lref) > 0:
+	case g.relu && len(g.lref) > 0:
 		var xys plotter.XYs
-		for _, dd := range sortedKeys(lref) {
-			xys = append(xys, plotter.XY{X: float64(dd), Y: lref[dd]})
+		for _, dd := range slices.Sorted(maps.Keys(g.lref)) {
+			xys = append(xys, plotter.XY{X: float64(dd), Y: g.lref[dd]})
 		}
 		l, err := plotter.NewLine(xys)
 		if err != nil {
-			return nil, fmt.Errorf("figs: line: %w", err)
+			return fmt.Errorf("figs: line: %w", err)
 		}
 		l.Color, l.Width, l.Dashes = refColor, vg.Points(1.8), []vg.Length{vg.Points(8), vg.Points(4)}
 		left.Add(l)
 		leg.Add("L_ref(D): lowest final", l)
 		leg.Add("  loss of any net at D", blank{})
 		f.notef("Reference for ReLU nets: L_ref(D), the lowest final loss any net reaches at depth D (over nets and seeds); the linear L_min is not their optimum.")
-		if haveL {
+		if g.haveL {
 			ml := plotter.NewFunction(func(float64) float64 { return lm })
 			ml.Color, ml.Width, ml.Dashes = color.Gray{Y: 130}, vg.Points(1.2), []vg.Length{vg.Points(2), vg.Points(3)}
 			left.Add(ml)
 			leg.Add("linear L_min = "+strconv.FormatFloat(lm, 'g', 5, 64), ml)
-			f.notef("Grey dotted: L_min of the linear problem on the samples these runs used%s.", samplesNote(main))
+			f.notef("Grey dotted: L_min of the linear problem on the samples these runs used%s.", samplesNote(g.main))
 		}
-	case !relu && haveL:
+	case !g.relu && g.haveL:
 		ref := plotter.NewFunction(func(float64) float64 { return lm })
 		ref.Color, ref.Width, ref.Dashes = refColor, vg.Points(1.8), []vg.Length{vg.Points(8), vg.Points(4)}
 		left.Add(ref)
@@ -854,47 +922,47 @@ func buildFig910(d Data, o Options) (*Figure, error) {
 	default:
 		f.notef("No reference loss given: the right panel is empty.")
 	}
+	return nil
+}
+
+// drawThreshold draws the claims' relative tolerance (claimRelTol) on the
+// right panel, which always shows it.
+func (g *fig910) drawThreshold() {
 	thr := plotter.NewFunction(func(float64) float64 { return claimRelTol })
 	thr.Color, thr.Width, thr.Dashes = color.Gray{Y: 90}, vg.Points(1), []vg.Length{vg.Points(4), vg.Points(3)}
-	right.Add(thr)
-	right.Y.Min = min(right.Y.Min, claimRelTol/3)
-	right.Y.Max = max(right.Y.Max, claimRelTol*3)
-	leg.Add("claim threshold 1e-3", thr)
-	leg.Add("  (below: at the reference)", blank{})
-	// Depth on a log axis: the small depths (2, 3, 4, 6) where the nets part
-	// get room, and their labels do not run together.
-	slices.Sort(allDepths)
-	allDepths = slices.Compact(allDepths)
-	for _, p := range []*plot.Plot{left, right} {
+	g.right.Add(thr)
+	g.right.Y.Min = min(g.right.Y.Min, claimRelTol/3)
+	g.right.Y.Max = max(g.right.Y.Max, claimRelTol*3)
+	g.leg.Add("claim threshold 1e-3", thr)
+	g.leg.Add("  (below: at the reference)", blank{})
+}
+
+// logDepthAxes puts depth on a log axis on both panels: the small depths
+// (2, 3, 4, 6) where the nets part get room, and their labels do not run
+// together.
+func (g *fig910) logDepthAxes() {
+	slices.Sort(g.depths)
+	depths := slices.Compact(g.depths)
+	for _, p := range []*plot.Plot{g.left, g.right} {
 		p.X.Label.Text = "depth (number of weight layers, log scale)"
 		p.X.Scale = plot.LogScale{}
 		p.X.Min, p.X.Max = p.X.Min/1.1, p.X.Max*1.1
-		p.X.Tick.Marker = thinLabels(intTicks(allDepths), true, p.X.Min, p.X.Max, depthLabelGap)
+		p.X.Tick.Marker = thinLabels(intTicks(depths), true, p.X.Min, p.X.Max, depthLabelGap)
 	}
-	for _, net := range nets {
-		if omitted[net] > 0 {
+}
+
+// omittedNotes says, per net in legend order, how many seed values the
+// right panel's log axis could not show and why.
+func (g *fig910) omittedNotes() {
+	for _, net := range g.nets {
+		if g.omitted[net] > 0 {
 			why := "at L_min to rounding"
-			if relu {
+			if g.relu {
 				why = "at L_ref(D): it is the lowest there"
 			}
-			f.notef("Right panel: %s, %d seed value(s) with excess <= 0 (%s) omitted (log axis).", netLabel(net), omitted[net], why)
+			g.f.notef("Right panel: %s, %d seed value(s) with excess <= 0 (%s) omitted (log axis).", netLabel(net), g.omitted[net], why)
 		}
 	}
-	f.notef("Lines: mean over seeds at the best learning rate; rings: each seed. Right: the excess over the reference, log scale.")
-	f.panels = [][]*plot.Plot{{left, right}}
-	if relu {
-		study, err := mStudyPanels(d, act, nets)
-		if err != nil {
-			return nil, err
-		}
-		if len(study) > 0 {
-			f.panels = append(f.panels, study)
-			f.Height = 10 * vg.Inch
-			f.notef("Bottom: the m study (claim fig10.m_study): the same nets and weights on m samples, final loss at each m's best rate.")
-		}
-	}
-	f.legend = leg
-	return f, nil
 }
 
 // mStudyPanels draws, for every depth at which the nets' default-scale
@@ -916,7 +984,7 @@ func mStudyPanels(d Data, act string, nets []string) ([]*plot.Plot, error) {
 		by[b.Depth][b.Net][b.M] = b
 	}
 	var out []*plot.Plot
-	for _, depth := range sortedKeys(by) {
+	for _, depth := range slices.Sorted(maps.Keys(by)) {
 		full := 0
 		for _, net := range nets {
 			if len(by[depth][net]) >= 2 {
@@ -932,16 +1000,16 @@ func mStudyPanels(d Data, act string, nets []string) ([]*plot.Plot, error) {
 		var ms []float64
 		for _, net := range nets {
 			var means, seeds plotter.XYs
-			for _, m := range sortedKeys(by[depth][net]) {
+			for _, m := range slices.Sorted(maps.Keys(by[depth][net])) {
 				b := by[depth][net][m]
-				if !isFinite(b.MeanFinalLoss) {
+				if !num.Finite(b.MeanFinalLoss) {
 					continue
 				}
 				x := float64(m)
 				ms = append(ms, x)
 				means = append(means, plotter.XY{X: x, Y: b.MeanFinalLoss})
 				for _, v := range seedFinals(b) {
-					if isFinite(v) {
+					if num.Finite(v) {
 						seeds = append(seeds, plotter.XY{X: x, Y: v})
 					}
 				}
@@ -996,13 +1064,22 @@ func (blank) Thumbnail(*draw.Canvas) {}
 
 // addRings draws one ring per point in a net's colour.
 func addRings(p *plot.Plot, xys plotter.XYs, st netStyle) error {
-	rs, err := plotter.NewScatter(xys)
+	rs, err := ringsOf(xys, st)
 	if err != nil {
-		return fmt.Errorf("scatter: %w", err)
+		return err
 	}
-	rs.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2.2), Shape: draw.RingGlyph{}}
 	p.Add(rs)
 	return nil
+}
+
+// ringsOf is the scatter of rings addRings draws (for a legend entry too).
+func ringsOf(xys plotter.XYs, st netStyle) (*plotter.Scatter, error) {
+	rs, err := plotter.NewScatter(xys)
+	if err != nil {
+		return nil, fmt.Errorf("scatter: %w", err)
+	}
+	rs.GlyphStyle = draw.GlyphStyle{Color: st.color, Radius: vg.Points(2.2), Shape: draw.RingGlyph{}}
+	return rs, nil
 }
 
 // ---------- theory ----------
@@ -1027,12 +1104,12 @@ func buildTheory(d Data, o Options) (*Figure, error) {
 				continue
 			}
 			allDepths = append(allDepths, float64(t.Depth))
-			if t.CondTheory > 0 && isFinite(t.CondTheory) {
+			if t.CondTheory > 0 && num.Finite(t.CondTheory) {
 				th = append(th, plotter.XY{X: float64(t.Depth), Y: t.CondTheory})
 			} else {
 				undefined++
 			}
-			if t.CondMeasured > 0 && isFinite(t.CondMeasured) {
+			if t.CondMeasured > 0 && num.Finite(t.CondMeasured) {
 				me = append(me, plotter.XY{X: float64(t.Depth), Y: t.CondMeasured})
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -53,8 +54,6 @@ var Figures = []string{"fig2", "fig3", "fig5", "fig6", "fig7", "fig8", "fig9", "
 // curve or best rows carry, i.e. that of the samples their runs used, else
 // the stats input's), and whether one was found.
 func (d Data) lmin() (float64, bool) { return schema.LMin(d.Curves, d.Best, d.Stats) }
-
-func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // runKey identifies one training configuration (all replicates).
 type runKey struct {
@@ -107,7 +106,7 @@ func bestLRs(d Data) (lrs map[runKey]float64, fromCurves bool) {
 		sum, n := 0.0, 0
 		for _, c := range accs[k].last {
 			l := c.Loss
-			if c.Diverged || !isFinite(l) {
+			if c.Diverged || !num.Finite(l) {
 				l = math.Inf(1)
 			}
 			sum += l
@@ -159,7 +158,7 @@ func geoMean(xs []float64) (float64, int) {
 func mean(xs []float64) (m, sd float64, skip int) {
 	n := 0
 	for _, x := range xs {
-		if !isFinite(x) {
+		if !num.Finite(x) {
 			skip++
 			continue
 		}
@@ -172,7 +171,7 @@ func mean(xs []float64) (m, sd float64, skip int) {
 	m /= float64(n)
 	if n > 1 {
 		for _, x := range xs {
-			if isFinite(x) {
+			if num.Finite(x) {
 				sd += (x - m) * (x - m)
 			}
 		}

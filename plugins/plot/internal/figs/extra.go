@@ -2,6 +2,7 @@ package figs
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -9,6 +10,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -37,7 +39,7 @@ func buildLRs(d Data, o Options) (*Figure, error) {
 			if b.LR > 0 {
 				best = append(best, plotter.XY{X: x, Y: b.LR})
 			}
-			if b.MaxStableLR > 0 && isFinite(b.MaxStableLR) {
+			if b.MaxStableLR > 0 && num.Finite(b.MaxStableLR) {
 				stable = append(stable, plotter.XY{X: x, Y: b.MaxStableLR})
 				if b.MaxStableAtEdge {
 					edge++
@@ -115,7 +117,7 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 		for _, c := range d.Curves {
 			if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == lr && schema.DefaultScale(c.Init, c.InitScale) {
 				ex := c.Loss - c.LMin
-				if !(ex > 0) || !isFinite(ex) {
+				if !(ex > 0) || !num.Finite(ex) {
 					dropped++
 					continue
 				}
@@ -123,9 +125,9 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 			}
 		}
 		var seeds []plotter.XYs
-		for _, r := range sortedKeys(byRep) {
+		for _, r := range slices.Sorted(maps.Keys(byRep)) {
 			xys := byRep[r]
-			slices.SortFunc(xys, func(a, b plotter.XY) int { return compareF(a.X, b.X) })
+			slices.SortFunc(xys, func(a, b plotter.XY) int { return num.Compare(a.X, b.X) })
 			seeds = append(seeds, xys)
 		}
 		st := styleOf(net)
@@ -164,16 +166,6 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 	return f, nil
 }
 
-func compareF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // buildZero draws the distance of trained 2-shortcut nets from w = 0 vs
 // depth: the final average matrix norm (log-log, with the slope the claim
 // requires) and the largest relative Hessian distance from H(0) along
@@ -187,93 +179,18 @@ func buildZero(d Data, o Options) (*Figure, error) {
 	right := newPlot("depth (number of weight layers)", "max_t ||H(w_t) − H(0)||_F / ||H(0)||_F")
 	leg := newLegend()
 	st := styleOf(schema.NetShortcut2)
-	// Left: per-seed final avg_frob at the best rate, from the curves.
-	lrs := map[int64]float64{}
-	for _, b := range mainBest(d, schema.NetShortcut2, act) {
-		lrs[b.Depth] = b.LR
-	}
-	last := map[[2]int64]schema.Curve{}
-	for _, c := range d.Curves {
-		lr, ok := lrs[c.Depth]
-		if c.Net != schema.NetShortcut2 || c.Activation != act || !ok || c.LR != lr || !schema.DefaultScale(c.Init, c.InitScale) {
-			continue
-		}
-		k := [2]int64{c.Depth, c.Replicate}
-		if old, ok := last[k]; !ok || c.Epoch > old.Epoch {
-			last[k] = c
-		}
-	}
-	byDepth := map[int64][]float64{}
-	for k, c := range last {
-		if c.AvgFrob > 0 && isFinite(c.AvgFrob) {
-			byDepth[k[0]] = append(byDepth[k[0]], c.AvgFrob)
-		}
-	}
-	var means, seeds plotter.XYs
-	var ticks []float64
-	for _, dd := range sortedKeys(byDepth) {
-		vs := byDepth[dd]
-		slices.Sort(vs)
-		m, _, _ := mean(vs)
-		means = append(means, plotter.XY{X: float64(dd), Y: m})
-		ticks = append(ticks, float64(dd))
-		for _, v := range vs {
-			seeds = append(seeds, plotter.XY{X: float64(dd), Y: v})
-		}
-	}
 	drawn := 0
-	if len(means) > 0 {
-		l, s, err := lineFor(means, st, true)
-		if err != nil {
+	// Left: per-seed final avg_frob at the best rate, from the curves.
+	if means, seeds, ticks := depthMeans(zeroFinalNorms(d, act)); len(means) > 0 {
+		if err := drawZeroNorms(left, leg, st, means, seeds, ticks); err != nil {
 			return nil, err
 		}
-		left.Add(l, s)
-		leg.Add("2-shortcut (mean)", l, s)
-		if err := addRings(left, seeds, st); err != nil {
-			return nil, err
-		}
-		// The claim's slope through the smallest depth's mean.
-		x0, y0 := means[0].X, means[0].Y
-		ref := plotter.NewFunction(func(x float64) float64 { return y0 * math.Pow(x/x0, powerSlope) })
-		ref.Color, ref.Width, ref.Dashes = styleOf("").color, vg.Points(1.2), []vg.Length{vg.Points(4), vg.Points(3)}
-		left.Add(ref)
-		leg.Add("slope −0.25 (claim bound)", ref)
-		left.X.Tick.Marker = intTicks(ticks)
 		drawn++
 	} else {
 		f.notef("Left: no 2-shortcut curves at the best rates.")
 	}
 	// Right: max over each trajectory of h_dist0.
-	hd := map[int64][]float64{}
-	type tk struct {
-		depth, rep int64
-		lr         float64
-	}
-	mx := map[tk]float64{}
-	for _, s := range d.Spectra {
-		if s.Net == schema.NetShortcut2 && s.Activation == act && s.Point == "epoch" && isFinite(s.HDist0) && schema.DefaultScale(s.Init, s.InitScale) {
-			k := tk{s.Depth, s.Replicate, s.LR}
-			if old, ok := mx[k]; !ok || s.HDist0 > old {
-				mx[k] = s.HDist0
-			}
-		}
-	}
-	for k, v := range mx {
-		hd[k.depth] = append(hd[k.depth], v)
-	}
-	var hm, hs plotter.XYs
-	var hticks []float64
-	for _, dd := range sortedKeys(hd) {
-		vs := hd[dd]
-		slices.Sort(vs)
-		m, _, _ := mean(vs)
-		hm = append(hm, plotter.XY{X: float64(dd), Y: m})
-		hticks = append(hticks, float64(dd))
-		for _, v := range vs {
-			hs = append(hs, plotter.XY{X: float64(dd), Y: v})
-		}
-	}
-	if len(hm) > 0 {
+	if hm, hs, hticks := depthMeans(zeroHessianDistances(d, act)); len(hm) > 0 {
 		l, s, err := lineFor(hm, st, true)
 		if err != nil {
 			return nil, err
@@ -295,6 +212,98 @@ func buildZero(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{{left, right}}
 	f.legend = leg
 	return f, nil
+}
+
+// zeroFinalNorms returns, per depth, the final average ||W||_F (avg_frob of
+// the last epoch) of every 2-shortcut seed trained at the best learning
+// rate with activation act and the default init scale (positive, finite
+// values only).
+func zeroFinalNorms(d Data, act string) map[int64][]float64 {
+	lrs := map[int64]float64{}
+	for _, b := range mainBest(d, schema.NetShortcut2, act) {
+		lrs[b.Depth] = b.LR
+	}
+	last := map[[2]int64]schema.Curve{}
+	for _, c := range d.Curves {
+		lr, ok := lrs[c.Depth]
+		if c.Net != schema.NetShortcut2 || c.Activation != act || !ok || c.LR != lr || !schema.DefaultScale(c.Init, c.InitScale) {
+			continue
+		}
+		k := [2]int64{c.Depth, c.Replicate}
+		if old, ok := last[k]; !ok || c.Epoch > old.Epoch {
+			last[k] = c
+		}
+	}
+	byDepth := map[int64][]float64{}
+	for k, c := range last {
+		if c.AvgFrob > 0 && num.Finite(c.AvgFrob) {
+			byDepth[k[0]] = append(byDepth[k[0]], c.AvgFrob)
+		}
+	}
+	return byDepth
+}
+
+// zeroHessianDistances returns, per depth, the largest h_dist0 along each
+// 2-shortcut trajectory (one value per seed and learning rate) with
+// activation act and the default init scale.
+func zeroHessianDistances(d Data, act string) map[int64][]float64 {
+	type tk struct {
+		depth, rep int64
+		lr         float64
+	}
+	mx := map[tk]float64{}
+	for _, s := range d.Spectra {
+		if s.Net == schema.NetShortcut2 && s.Activation == act && s.Point == "epoch" && num.Finite(s.HDist0) && schema.DefaultScale(s.Init, s.InitScale) {
+			k := tk{s.Depth, s.Replicate, s.LR}
+			if old, ok := mx[k]; !ok || s.HDist0 > old {
+				mx[k] = s.HDist0
+			}
+		}
+	}
+	hd := map[int64][]float64{}
+	for k, v := range mx {
+		hd[k.depth] = append(hd[k.depth], v)
+	}
+	return hd
+}
+
+// depthMeans turns values per depth into the points of a line of means and
+// of rings (every value), in depth order, and the depths as ticks. It sorts
+// each depth's values in place (so map order never reaches the drawing).
+func depthMeans(byDepth map[int64][]float64) (means, seeds plotter.XYs, ticks []float64) {
+	for _, dd := range slices.Sorted(maps.Keys(byDepth)) {
+		vs := byDepth[dd]
+		slices.Sort(vs)
+		m, _, _ := mean(vs)
+		means = append(means, plotter.XY{X: float64(dd), Y: m})
+		ticks = append(ticks, float64(dd))
+		for _, v := range vs {
+			seeds = append(seeds, plotter.XY{X: float64(dd), Y: v})
+		}
+	}
+	return means, seeds, ticks
+}
+
+// drawZeroNorms draws the zero figure's left panel: the mean final norms
+// (a line), each seed (rings) and the claim's slope through the smallest
+// depth's mean.
+func drawZeroNorms(left *plot.Plot, leg *plot.Legend, st netStyle, means, seeds plotter.XYs, ticks []float64) error {
+	l, s, err := lineFor(means, st, true)
+	if err != nil {
+		return err
+	}
+	left.Add(l, s)
+	leg.Add("2-shortcut (mean)", l, s)
+	if err := addRings(left, seeds, st); err != nil {
+		return err
+	}
+	x0, y0 := means[0].X, means[0].Y
+	ref := plotter.NewFunction(func(x float64) float64 { return y0 * math.Pow(x/x0, powerSlope) })
+	ref.Color, ref.Width, ref.Dashes = styleOf("").color, vg.Points(1.2), []vg.Length{vg.Points(4), vg.Points(3)}
+	left.Add(ref)
+	leg.Add("slope −0.25 (claim bound)", ref)
+	left.X.Tick.Marker = intTicks(ticks)
+	return nil
 }
 
 // buildPerturb draws the escape epoch and the final excess loss vs the
@@ -340,7 +349,7 @@ func buildPerturb(d Data, o Options) (*Figure, error) {
 	never := 0
 	for i, k := range keys {
 		rs := rows[k]
-		slices.SortFunc(rs, func(a, b schema.Best) int { return compareF(a.InitScale, b.InitScale) })
+		slices.SortFunc(rs, func(a, b schema.Best) int { return num.Compare(a.InitScale, b.InitScale) })
 		var esc, ex plotter.XYs
 		for _, b := range rs {
 			s, n := 0.0, 0
@@ -355,7 +364,7 @@ func buildPerturb(d Data, o Options) (*Figure, error) {
 				esc = append(esc, plotter.XY{X: b.InitScale, Y: s / float64(n)})
 			}
 			for _, v := range b.FinalLosses {
-				if r := (v - b.LMin) / b.LMin; r > 0 && isFinite(r) {
+				if r := (v - b.LMin) / b.LMin; r > 0 && num.Finite(r) {
 					ex = append(ex, plotter.XY{X: b.InitScale, Y: r})
 				}
 			}

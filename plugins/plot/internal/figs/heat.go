@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -93,41 +94,16 @@ func pool(h []float64, p int) *grid {
 	return g
 }
 
+// buildFig11 draws the Hessian of one net at one point (fig11: at w = 0) as
+// a heat map with its weight-matrix and residual-unit blocks marked, and a
+// colour bar beside it.
 func buildFig11(d Data, o Options) (*Figure, error) {
 	point := cmp.Or(o.Point, "zero")
 	nets := netsOr(o, schema.NetShortcut2)
 	net := nets[0]
-	var rows []schema.HessianRow
-	for _, r := range d.Hessian {
-		if r.Net == net && r.Point == point {
-			rows = append(rows, r)
-		}
-	}
-	depth, err := pickDepth(depthsOf(rows, func(r schema.HessianRow) int64 { return r.Depth }), o.Depth,
-		fmt.Sprintf("Hessian (net %s, point %q)", net, point))
+	depth, h, p, err := fig11Matrix(d, net, point, o.Depth)
 	if err != nil {
 		return nil, err
-	}
-	var sel []schema.HessianRow
-	for _, r := range rows {
-		if r.Depth == depth {
-			sel = append(sel, r)
-		}
-	}
-	slices.SortStableFunc(sel, func(a, b schema.HessianRow) int { return cmp.Compare(a.Row, b.Row) })
-	p := len(sel)
-	h := make([]float64, 0, p*p)
-	for i, r := range sel {
-		if r.Row != int64(i) || len(r.Values) != p {
-			return nil, fmt.Errorf("Hessian rows of %s depth %d are not a square matrix: row %d has index %d and %d values (want %d)",
-				net, depth, i, r.Row, len(r.Values), p)
-		}
-		for _, v := range r.Values {
-			if !isFinite(v) {
-				return nil, fmt.Errorf("Hessian of %s depth %d has a non-finite entry in row %d", net, depth, i)
-			}
-		}
-		h = append(h, r.Values...)
 	}
 	f := &Figure{Width: 8 * vg.Inch, Height: 7 * vg.Inch,
 		Title: fmt.Sprintf("Hessian at w = 0 of a %s net, depth %d (%d x %d)", netLabel(net), depth, p, p)}
@@ -149,40 +125,8 @@ func buildFig11(d Data, o Options) (*Figure, error) {
 	pl.Add(mi)
 	pl.Y.Scale = plot.InvertedScale{Normalizer: plot.LinearScale{}}
 	pl.X.Padding, pl.Y.Padding = 0, 0
-
-	// Block boundaries: every weight matrix (d*d parameters) thin, every
-	// residual unit (n matrices) thicker. d = sqrt(P / depth).
-	d2 := p / int(max(depth, 1))
-	nPer := 1
-	if strings.HasPrefix(net, "shortcut") {
-		if v, err := strconv.Atoi(strings.TrimPrefix(net, "shortcut")); err == nil && v > 0 {
-			nPer = v
-		}
-	} else {
-		nPer = 2 // plain nets: the unit of 2 layers used for activations
-	}
-	if d2*int(depth) == p && d2 > 0 {
-		for b := 1; b < int(depth); b++ {
-			x := float64(b * d2)
-			w := vg.Points(0.4)
-			c := color.Gray{Y: 170}
-			if b%nPer == 0 {
-				w, c = vg.Points(1.2), color.Gray{Y: 60}
-			}
-			for _, vertical := range []bool{true, false} {
-				xys := plotter.XYs{{X: x, Y: 0}, {X: x, Y: float64(p)}}
-				if !vertical {
-					xys = plotter.XYs{{X: 0, Y: x}, {X: float64(p), Y: x}}
-				}
-				l, err := plotter.NewLine(xys)
-				if err != nil {
-					return nil, fmt.Errorf("grid line: %w", err)
-				}
-				l.Color, l.Width = c, w
-				pl.Add(l)
-			}
-		}
-		f.notef("Thin lines: weight matrices (%d parameters each); thick lines: residual units of %d matrices.", d2, nPer)
+	if err := drawBlocks(f, pl, net, depth, p); err != nil {
+		return nil, err
 	}
 	f.notef("Parameter order (paper, Def. 5): unit, matrix in unit, column, row. Colour range symmetric: +/- %s.", fmtTick(lim))
 	if g.k > 1 {
@@ -198,4 +142,85 @@ func buildFig11(d Data, o Options) (*Figure, error) {
 	f.side = cb
 	f.sideWidth = vg.Points(70)
 	return f, nil
+}
+
+// fig11Matrix picks net's Hessian rows at point and at the depth asked for
+// (pickDepth: 0 = the largest present) and returns that depth and the
+// matrix, p x p row-major; rows that do not make a square matrix of finite
+// entries are an error naming the row.
+func fig11Matrix(d Data, net, point string, want int) (depth int64, h []float64, p int, err error) {
+	var rows []schema.HessianRow
+	for _, r := range d.Hessian {
+		if r.Net == net && r.Point == point {
+			rows = append(rows, r)
+		}
+	}
+	depth, err = pickDepth(depthsOf(rows, func(r schema.HessianRow) int64 { return r.Depth }), want,
+		fmt.Sprintf("Hessian (net %s, point %q)", net, point))
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	var sel []schema.HessianRow
+	for _, r := range rows {
+		if r.Depth == depth {
+			sel = append(sel, r)
+		}
+	}
+	slices.SortStableFunc(sel, func(a, b schema.HessianRow) int { return cmp.Compare(a.Row, b.Row) })
+	p = len(sel)
+	h = make([]float64, 0, p*p)
+	for i, r := range sel {
+		if r.Row != int64(i) || len(r.Values) != p {
+			return 0, nil, 0, fmt.Errorf("Hessian rows of %s depth %d are not a square matrix: row %d has index %d and %d values (want %d)",
+				net, depth, i, r.Row, len(r.Values), p)
+		}
+		for _, v := range r.Values {
+			if !num.Finite(v) {
+				return 0, nil, 0, fmt.Errorf("Hessian of %s depth %d has a non-finite entry in row %d", net, depth, i)
+			}
+		}
+		h = append(h, r.Values...)
+	}
+	return depth, h, p, nil
+}
+
+// drawBlocks marks the block boundaries of a p x p Hessian of net at depth
+// on pl: every weight matrix (d*d parameters) thin, every residual unit (n
+// matrices; 2 for plain nets) thicker, d = sqrt(P / depth). It draws
+// nothing when p is not depth times a square.
+func drawBlocks(f *Figure, pl *plot.Plot, net string, depth int64, p int) error {
+	d2 := p / int(max(depth, 1))
+	nPer := 1
+	if strings.HasPrefix(net, "shortcut") {
+		if v, err := strconv.Atoi(strings.TrimPrefix(net, "shortcut")); err == nil && v > 0 {
+			nPer = v
+		}
+	} else {
+		nPer = 2 // plain nets: the unit of 2 layers used for activations
+	}
+	if d2*int(depth) != p || d2 <= 0 {
+		return nil
+	}
+	for b := 1; b < int(depth); b++ {
+		x := float64(b * d2)
+		w := vg.Points(0.4)
+		c := color.Gray{Y: 170}
+		if b%nPer == 0 {
+			w, c = vg.Points(1.2), color.Gray{Y: 60}
+		}
+		for _, vertical := range []bool{true, false} {
+			xys := plotter.XYs{{X: x, Y: 0}, {X: x, Y: float64(p)}}
+			if !vertical {
+				xys = plotter.XYs{{X: 0, Y: x}, {X: float64(p), Y: x}}
+			}
+			l, err := plotter.NewLine(xys)
+			if err != nil {
+				return fmt.Errorf("grid line: %w", err)
+			}
+			l.Color, l.Width = c, w
+			pl.Add(l)
+		}
+	}
+	f.notef("Thin lines: weight matrices (%d parameters each); thick lines: residual units of %d matrices.", d2, nPer)
+	return nil
 }

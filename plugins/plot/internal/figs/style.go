@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -265,10 +266,10 @@ func (m markedTicks) Ticks(lo, hi float64) []plot.Tick {
 
 // markValue labels value on a log y axis (see markedTicks), 4 digits.
 func markValue(ax *plot.Axis, value float64) {
-	if !(value > 0) || !isFinite(value) {
+	if !(value > 0) || !num.Finite(value) {
 		return
 	}
-	ax.Tick.Marker = markedTicks{base: ax.Tick.Marker, value: value, label: strconv.FormatFloat(value, 'g', 4, 64)}
+	ax.Tick.Marker = markedTicks{base: ax.Tick.Marker, value: value, label: num.Format(value)}
 }
 
 // fmtTick formats a tick value compactly: plain decimals between 1e-3 and
@@ -276,7 +277,7 @@ func markValue(ax *plot.Axis, value float64) {
 func fmtTick(v float64) string {
 	a := math.Abs(v)
 	if a == 0 || (a >= 1e-3 && a < 1e4) {
-		return strconv.FormatFloat(v, 'g', 4, 64)
+		return num.Format(v)
 	}
 	m, e := frexp10(v)
 	if m == 1 {

@@ -1,6 +1,7 @@
 package claims
 
 import (
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -581,7 +582,7 @@ func TestFig10MStudy(t *testing.T) {
 	// m = 1000 is the main rows' m), two seeds each: base and base + 0.001.
 	rows := func(losses map[int64]map[string]float64, depths []int64) []schema.Best {
 		var best []schema.Best
-		for _, m := range sortedKeys(losses) {
+		for _, m := range slices.Sorted(maps.Keys(losses)) {
 			for _, net := range fig10Nets {
 				for _, d := range depths {
 					if d == 6 && m != 1000 {

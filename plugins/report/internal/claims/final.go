@@ -2,10 +2,12 @@ package claims
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -76,7 +78,7 @@ func (x *index) edgeRows(net, act string, ds []int64) []string {
 	for _, d := range ds {
 		k := x.k(net, act, d)
 		if x.atGridEdge(k) {
-			out = append(out, fmt.Sprintf("%s %s D%d (best lr %s of %v)", net, act, d, num(x.best[k].LR), x.lrs[k]))
+			out = append(out, fmt.Sprintf("%s %s D%d (best lr %s of %v)", net, act, d, num.Format(x.best[k].LR), x.lrs[k]))
 		}
 	}
 	return out
@@ -96,7 +98,7 @@ func seedSummary(ds []int64, vals [][]float64) string {
 	parts := make([]string, len(ds))
 	for i, d := range ds {
 		lo, hi := rangeOf(vals[i])
-		parts[i] = fmt.Sprintf("D%d: [%s, %s] (%d seeds)", d, num(lo), num(hi), len(vals[i]))
+		parts[i] = fmt.Sprintf("D%d: [%s, %s] (%d seeds)", d, num.Format(lo), num.Format(hi), len(vals[i]))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -118,7 +120,7 @@ func normClaims(x *index) []schema.Claim {
 	{
 		e := newEv(spec{id: "zero.weights_shrink", statement: "S1.3+S1.1", figure: "zero", kind: KindInferred,
 			text:      "As depth grows, the trained weights of 2-shortcut nets tend to 0: the final average matrix norm falls as a power of depth.",
-			criterion: fmt.Sprintf("over >= %d depths: least-squares slope of ln(seed-mean final avg ||W||_F) vs ln(depth) <= %s, and every seed at the largest depth below every seed at the smallest", MinDepths, num(PowerSlope)),
+			criterion: fmt.Sprintf("over >= %d depths: least-squares slope of ln(seed-mean final avg ||W||_F) vs ln(depth) <= %s, and every seed at the largest depth below every seed at the smallest", MinDepths, num.Format(PowerSlope)),
 			threshold: PowerSlope, comparison: "<="})
 		out = append(out, x.fallClaim(e, ds, finalFrob, "depth -> final avg ||W||_F", true))
 	}
@@ -142,7 +144,7 @@ func (x *index) hessianNearZero(e *ev) schema.Claim {
 		for _, t := range x.trajectories(schema.NetShortcut2, d) {
 			m, n := math.Inf(-1), 0
 			for _, s := range t {
-				if isFinite(s.HDist0) {
+				if num.Finite(s.HDist0) {
 					m, n = math.Max(m, s.HDist0), n+1
 				}
 			}
@@ -164,7 +166,7 @@ func (x *index) hessianNearZero(e *ev) schema.Claim {
 	e.seedPoints(schema.NetShortcut2, ds, vals)
 	t := trend(ds, vals, -1, false)
 	e.spread(t.spread)
-	return e.decide(t.separated, t.rho, "Spearman %s, ends separated %v; per seed %s", num(t.rho), t.separated, seedSummary(ds, vals))
+	return e.decide(t.separated, t.rho, "Spearman %s, ends separated %v; per seed %s", num.Format(t.rho), t.separated, seedSummary(ds, vals))
 }
 
 // fallClaim evaluates a falling trend of f over the 2-shortcut depths ds
@@ -196,9 +198,9 @@ func (x *index) fallClaim(e *ev, ds []int64, f func(*run) float64, what string, 
 			}
 			return out
 		}(), t.centres)
-		return e.decide(t.separated, s, "log-log slope %s, ends separated %v; per seed %s", num(s), t.separated, seedSummary(keep, kv))
+		return e.decide(t.separated, s, "log-log slope %s, ends separated %v; per seed %s", num.Format(s), t.separated, seedSummary(keep, kv))
 	}
-	return e.decide(t.separated, t.rho, "Spearman %s, ends separated %v; per seed %s", num(t.rho), t.separated, seedSummary(keep, kv))
+	return e.decide(t.separated, t.rho, "Spearman %s, ends separated %v; per seed %s", num.Format(t.rho), t.separated, seedSummary(keep, kv))
 }
 
 // frobDuring evaluates fig2.frob_falls_during.
@@ -206,7 +208,7 @@ func (x *index) frobDuring() schema.Claim {
 	e := newEv(spec{id: "fig2.frob_falls_during", statement: "S1.2", figure: "fig2", kind: KindStated,
 		text: "During training (after the escape from the initial point), deeper 2-shortcut nets have smaller average Frobenius norms at the same loss.",
 		criterion: fmt.Sprintf("at %d matched loss levels from %s x the smallest initial excess loss down to the largest final excess among the runs: Spearman(depth, seed-mean avg ||W||_F) < 0 and every seed at the largest depth below every seed at the smallest, at every level, >= %d depths",
-			Levels, num(HalfExcess), MinDepths),
+			Levels, num.Format(HalfExcess), MinDepths),
 		threshold: 0, comparison: "<"})
 	type seedF struct{ fs []xy }
 	var ds []int64
@@ -264,7 +266,7 @@ func (x *index) frobDuring() schema.Claim {
 		allSep = allSep && t.separated
 	}
 	return e.decide(allSep, worst, "largest Spearman over the levels %s, ends separated at every level %v, loss - L_min from %s to %s, depths %v",
-		num(worst), allSep, num(math.Exp(lo)), num(math.Exp(hi)), ds)
+		num.Format(worst), allSep, num.Format(math.Exp(lo)), num.Format(math.Exp(hi)), ds)
 }
 
 // ---------- fig9: final loss vs depth, linear ----------
@@ -274,7 +276,7 @@ func fig9Claims(x *index) []schema.Claim {
 	{
 		e := newEv(spec{id: "fig9.shortcut2_at_lmin", statement: "S5.2", figure: "fig9", kind: KindStated,
 			text:      "The final loss of linear 2-shortcut nets stays at the optimum L_min as depth grows (best lr, end of training).",
-			criterion: fmt.Sprintf("at every one of >= %d depths, every seed's (final loss - L_min)/L_min at the best rate <= %s (value = the largest)", MinDepths, num(LMinRelTol)),
+			criterion: fmt.Sprintf("at every one of >= %d depths, every seed's (final loss - L_min)/L_min at the best rate <= %s (value = the largest)", MinDepths, num.Format(LMinRelTol)),
 			old:       "(mean final loss - L_min)/L_min <= 1e-3 at every depth, any number of depths",
 			threshold: LMinRelTol, comparison: "<="})
 		ds := x.depthsOf(schema.NetShortcut2, "linear")
@@ -301,7 +303,7 @@ func fig9Claims(x *index) []schema.Claim {
 		e := newEv(spec{id: "fig9.degrade." + net, statement: "S5.3", figure: "fig9", kind: KindInferred,
 			text: fmt.Sprintf("The linear %s net's final loss (best lr) degrades with depth, visibly off the L_min line.", net),
 			criterion: fmt.Sprintf("trend over >= %d depths shared with shortcut2: Spearman(depth, seed-mean relative excess) > 0, every seed at the largest depth above every seed at the smallest, and every seed's relative excess at the largest depth > %s (value = the smallest); diverged = +Inf",
-				MinDepths, num(LMinRelTol)),
+				MinDepths, num.Format(LMinRelTol)),
 			old:       "mean final loss - L_min at the largest depth > at the smallest, >= 2 depths, no margin",
 			threshold: LMinRelTol, comparison: ">"})
 		out = append(out, x.degrade(e, net, "linear", MinDepths, nil, false))
@@ -356,7 +358,7 @@ func (x *index) degrade(e *ev, net, act string, minDepths int, ref func(int64) f
 				}
 			} else {
 				for _, r := range x.bestRuns(x.k(net, act, d)) {
-					es = append(es, num(r.escape()))
+					es = append(es, num.Format(r.escape()))
 				}
 			}
 			if len(es) == 0 {
@@ -376,7 +378,7 @@ func (x *index) degrade(e *ev, net, act string, minDepths int, ref func(int64) f
 	e.spread(t.spread)
 	lo, _ := rangeOf(vals[len(vals)-1])
 	return e.decide(t.rho > 0 && t.separated, lo, "Spearman %s, ends separated %v, smallest relative excess at D%d %s; per seed %s%s",
-		num(t.rho), t.separated, ds[len(ds)-1], num(lo), seedSummary(ds, vals), esc)
+		num.Format(t.rho), t.separated, ds[len(ds)-1], num.Format(lo), seedSummary(ds, vals), esc)
 }
 
 // ---------- lrs: larger usable learning rates ----------
@@ -428,16 +430,16 @@ func lrClaims(x *index) schema.Claim {
 	for _, d := range ds {
 		r2, top2, ok2 := x.stableRate(x.k(schema.NetShortcut2, "linear", d))
 		e.depth(d)
-		p := fmt.Sprintf("D%d: 2-shortcut %s%s (best %s)", d, num(r2), map[bool]string{true: "+", false: ""}[top2], num(x.best[x.k(schema.NetShortcut2, "linear", d)].LR))
+		p := fmt.Sprintf("D%d: 2-shortcut %s%s (best %s)", d, num.Format(r2), map[bool]string{true: "+", false: ""}[top2], num.Format(x.best[x.k(schema.NetShortcut2, "linear", d)].LR))
 		e.point(schema.NetShortcut2, float64(d), r2)
 		for _, other := range schema.PlainNets {
 			k := x.k(other, "linear", d)
 			ro, topO, okO := x.stableRate(k)
 			e.point(other, float64(d), ro)
-			p += fmt.Sprintf(", %s %s%s (best %s)", other, num(ro), map[bool]string{true: "+", false: ""}[topO], num(x.best[k].LR))
+			p += fmt.Sprintf(", %s %s%s (best %s)", other, num.Format(ro), map[bool]string{true: "+", false: ""}[topO], num.Format(x.best[k].LR))
 			switch {
 			case top2 && topO:
-				return e.skip("at depth %d both shortcut2 and %s are stable at the top of the grid (%s): extend the grid", d, other, num(r2))
+				return e.skip("at depth %d both shortcut2 and %s are stable at the top of the grid (%s): extend the grid", d, other, num.Format(r2))
 			case !ok2:
 				worst = 0
 			case !okO:
@@ -469,7 +471,7 @@ func (x *index) meanLogExcess(net string, d int64) []float64 {
 		for i := range n {
 			c := r.rows[i]
 			ex := c.Loss - c.LMin
-			if c.Diverged || !isFinite(c.Loss) {
+			if c.Diverged || !num.Finite(c.Loss) {
 				ex = math.Inf(1)
 			}
 			out[i] += math.Log10(math.Max(ex, 1e-15*c.LMin)) / float64(len(rs))
@@ -518,7 +520,7 @@ func shortcut1Claim(x *index) schema.Claim {
 		e.depth(d)
 		e.point("shortcut1", float64(d), r)
 		worst = math.Max(worst, r)
-		parts = append(parts, fmt.Sprintf("D%d: d(orth) %s, d(xavier) %s, d(2-shortcut) %s (decades)", d, num(do), num(dx), num(d2)))
+		parts = append(parts, fmt.Sprintf("D%d: d(orth) %s, d(xavier) %s, d(2-shortcut) %s (decades)", d, num.Format(do), num.Format(dx), num.Format(d2)))
 	}
 	return e.decide(true, worst, "%s", strings.Join(parts, "; "))
 }
@@ -559,7 +561,7 @@ func (x *index) lowestClaim(e *ev, keys map[int64]map[string]schema.Best, minDep
 	var parts []string
 	ok, worst, n := true, math.Inf(-1), 0
 	e.what("depth -> max over 2-shortcut seeds / min over the plain net's seeds of the final loss")
-	for _, d := range sortedKeys(keys) {
+	for _, d := range slices.Sorted(maps.Keys(keys)) {
 		ks := keys[d]
 		k2, has := ks[schema.NetShortcut2]
 		if !has {
@@ -586,7 +588,7 @@ func (x *index) lowestClaim(e *ev, keys map[int64]map[string]schema.Best, minDep
 			e.seeds(min(len(fa), len(fb)))
 			e.point(other, float64(d), r)
 			worst = math.Max(worst, r)
-			parts = append(parts, fmt.Sprintf("D%d (m %d, %d epochs): 2-shortcut seeds up to %s, %s seeds from %s", d, k2.M, k2.Epochs, num(ah), other, num(bl)))
+			parts = append(parts, fmt.Sprintf("D%d (m %d, %d epochs): 2-shortcut seeds up to %s, %s seeds from %s", d, k2.M, k2.Epochs, num.Format(ah), other, num.Format(bl)))
 		}
 	}
 	if n == 0 {
@@ -637,7 +639,7 @@ func fig10Claims(x *index) []schema.Claim {
 		e := newEv(spec{id: "fig10.degrade." + net, statement: "S5.5", figure: "fig10", kind: KindInferred,
 			text: fmt.Sprintf("With ReLU, the %s net's final loss degrades with depth relative to the best any net reaches there.", net),
 			criterion: fmt.Sprintf("as fig9.degrade with the relative excess over L_ref(D), the lowest final loss any relu net reaches at depth D: trend over >= %d depths, ends separated, every seed's relative excess at the largest depth > %s",
-				MinDepths, num(LMinRelTol)),
+				MinDepths, num.Format(LMinRelTol)),
 			old:       "mean final loss - linear L_min at the largest depth > at the smallest, >= 2 depths",
 			threshold: LMinRelTol, comparison: ">"})
 		out = append(out, x.degrade(e, net, "relu", MinDepths, x.lref, false))
@@ -688,9 +690,9 @@ func (x *index) mStudyClaim() schema.Claim {
 	}
 	reversals := 0
 	var parts []string
-	for _, d := range sortedKeys(rows) {
+	for _, d := range slices.Sorted(maps.Keys(rows)) {
 		var ms []int64
-		for _, m := range sortedKeys(rows[d]) {
+		for _, m := range slices.Sorted(maps.Keys(rows[d])) {
 			if len(rows[d][m]) == len(fig10Nets) {
 				ms = append(ms, m)
 			}
@@ -740,17 +742,22 @@ func (x *index) mStudyClaim() schema.Claim {
 // perturbScales are the scales of the study.
 var perturbScales = []float64{0.001, 0.01, 0.1}
 
+// perturbClaims evaluates the perturbation study: perturb.escape (escape
+// slows far more for 3-shortcut nets as the perturbation shrinks) and
+// perturb.shortcut2_at_lmin (2-shortcut nets reach L_min from every scale).
 func perturbClaims(x *index) []schema.Claim {
-	a := newEv(spec{id: "perturb.escape", statement: "S2.1+S2.2+S6", figure: "perturb", kind: KindInferred,
-		text:      "Smaller initial perturbations slow the escape of 3-shortcut nets (an (n-1)-th order flat point) far more than that of 2-shortcut nets (a strict saddle).",
-		criterion: "escape(0.001 x Xavier)/escape(0.1 x Xavier) of 3-shortcut nets (seed-mean escape epochs, never = +Inf) > that of 2-shortcut nets at every depth with both (value = smallest ratio of the two factors)",
-		threshold: 1, comparison: ">"})
-	b := newEv(spec{id: "perturb.shortcut2_at_lmin", statement: "S5.2+S6", figure: "perturb", kind: KindInferred,
-		text:      "2-shortcut nets reach L_min from every perturbation scale 0.001, 0.01, 0.1 x Xavier.",
-		criterion: fmt.Sprintf("every seed's relative excess final loss <= %s at every scale and depth of the study", num(LMinRelTol)),
-		threshold: LMinRelTol, comparison: "<="})
-	// rows[net][depth][scale]: the best row (largest m).
-	rows := map[string]map[int64]map[float64]schema.Best{}
+	rows := perturbRows(x)
+	return []schema.Claim{perturbEscapeClaim(rows), perturbLMinClaim(rows)}
+}
+
+// perturbStudy holds the study's best rows: rows[net][depth][scale], the
+// row with the largest m.
+type perturbStudy map[string]map[int64]map[float64]schema.Best
+
+// perturbRows collects the linear best rows of shortcut2 and shortcut3
+// with init small at the study's scales (perturbScales).
+func perturbRows(x *index) perturbStudy {
+	rows := perturbStudy{}
 	for _, r := range x.in.Best {
 		if r.Activation != "linear" || r.Init != "small" || !slices.Contains(perturbScales, r.InitScale) ||
 			(r.Net != schema.NetShortcut2 && r.Net != schema.NetShortcut3) {
@@ -766,22 +773,35 @@ func perturbClaims(x *index) []schema.Claim {
 			rows[r.Net][r.Depth][r.InitScale] = r
 		}
 	}
-	escape := func(r schema.Best) float64 {
-		if len(r.EscapeEpochs) == 0 {
-			return math.NaN()
-		}
-		s := 0.0
-		for _, v := range r.EscapeEpochs {
-			if v < 0 {
-				return math.Inf(1)
-			}
-			s += float64(v)
-		}
-		return s / float64(len(r.EscapeEpochs))
+	return rows
+}
+
+// meanEscape is the seed mean of r's escape epochs: +Inf when a seed never
+// escaped, NaN when the row has none.
+func meanEscape(r schema.Best) float64 {
+	if len(r.EscapeEpochs) == 0 {
+		return math.NaN()
 	}
+	s := 0.0
+	for _, v := range r.EscapeEpochs {
+		if v < 0 {
+			return math.Inf(1)
+		}
+		s += float64(v)
+	}
+	return s / float64(len(r.EscapeEpochs))
+}
+
+// perturbEscapeClaim evaluates perturb.escape at every depth where both
+// nets have every scale and escape epochs at 0.001 and 0.1.
+func perturbEscapeClaim(rows perturbStudy) schema.Claim {
+	a := newEv(spec{id: "perturb.escape", statement: "S2.1+S2.2+S6", figure: "perturb", kind: KindInferred,
+		text:      "Smaller initial perturbations slow the escape of 3-shortcut nets (an (n-1)-th order flat point) far more than that of 2-shortcut nets (a strict saddle).",
+		criterion: "escape(0.001 x Xavier)/escape(0.1 x Xavier) of 3-shortcut nets (seed-mean escape epochs, never = +Inf) > that of 2-shortcut nets at every depth with both (value = smallest ratio of the two factors)",
+		threshold: 1, comparison: ">"})
 	full := func(net string, d int64) bool {
 		m := rows[net][d]
-		return len(m) == len(perturbScales) && !math.IsNaN(escape(m[0.001])) && !math.IsNaN(escape(m[0.1]))
+		return len(m) == len(perturbScales) && !math.IsNaN(meanEscape(m[0.001])) && !math.IsNaN(meanEscape(m[0.1]))
 	}
 	var ds []int64
 	for d := range rows[schema.NetShortcut2] {
@@ -790,35 +810,42 @@ func perturbClaims(x *index) []schema.Claim {
 		}
 	}
 	slices.Sort(ds)
-	var out []schema.Claim
 	if len(ds) == 0 {
-		out = append(out, a.skip("no depth with best rows of shortcut2 and shortcut3 at init scales %v with escape epochs (perturbation study)", perturbScales))
-	} else {
-		a.what("depth -> escape-time factor 0.001 vs 0.1: 3-shortcut factor / 2-shortcut factor")
-		worst := math.Inf(1)
-		var parts []string
-		for _, d := range ds {
-			f2 := escape(rows[schema.NetShortcut2][d][0.001]) / escape(rows[schema.NetShortcut2][d][0.1])
-			f3 := escape(rows[schema.NetShortcut3][d][0.001]) / escape(rows[schema.NetShortcut3][d][0.1])
-			r := f3 / f2
-			if math.IsNaN(r) {
-				r = 0 // both never escape: no evidence
-			}
-			a.depth(d)
-			a.seeds(len(rows[schema.NetShortcut2][d][0.001].EscapeEpochs))
-			a.point("shortcut3/shortcut2", float64(d), r)
-			worst = math.Min(worst, r)
-			esc := func(net string) string {
-				var p []string
-				for _, s := range perturbScales {
-					p = append(p, fmt.Sprintf("%s: %s", num(s), num(escape(rows[net][d][s]))))
-				}
-				return strings.Join(p, ", ")
-			}
-			parts = append(parts, fmt.Sprintf("D%d: escape epochs 2-shortcut {%s}, 3-shortcut {%s}; factors %s vs %s", d, esc(schema.NetShortcut2), esc(schema.NetShortcut3), num(f2), num(f3)))
-		}
-		out = append(out, a.decide(true, worst, "%s", strings.Join(parts, "; ")))
+		return a.skip("no depth with best rows of shortcut2 and shortcut3 at init scales %v with escape epochs (perturbation study)", perturbScales)
 	}
+	a.what("depth -> escape-time factor 0.001 vs 0.1: 3-shortcut factor / 2-shortcut factor")
+	worst := math.Inf(1)
+	var parts []string
+	for _, d := range ds {
+		f2 := meanEscape(rows[schema.NetShortcut2][d][0.001]) / meanEscape(rows[schema.NetShortcut2][d][0.1])
+		f3 := meanEscape(rows[schema.NetShortcut3][d][0.001]) / meanEscape(rows[schema.NetShortcut3][d][0.1])
+		r := f3 / f2
+		if math.IsNaN(r) {
+			r = 0 // both never escape: no evidence
+		}
+		a.depth(d)
+		a.seeds(len(rows[schema.NetShortcut2][d][0.001].EscapeEpochs))
+		a.point("shortcut3/shortcut2", float64(d), r)
+		worst = math.Min(worst, r)
+		esc := func(net string) string {
+			var p []string
+			for _, s := range perturbScales {
+				p = append(p, fmt.Sprintf("%s: %s", num.Format(s), num.Format(meanEscape(rows[net][d][s]))))
+			}
+			return strings.Join(p, ", ")
+		}
+		parts = append(parts, fmt.Sprintf("D%d: escape epochs 2-shortcut {%s}, 3-shortcut {%s}; factors %s vs %s", d, esc(schema.NetShortcut2), esc(schema.NetShortcut3), num.Format(f2), num.Format(f3)))
+	}
+	return a.decide(true, worst, "%s", strings.Join(parts, "; "))
+}
+
+// perturbLMinClaim evaluates perturb.shortcut2_at_lmin at every depth where
+// shortcut2 has every scale: every seed's relative excess over L_min.
+func perturbLMinClaim(rows perturbStudy) schema.Claim {
+	b := newEv(spec{id: "perturb.shortcut2_at_lmin", statement: "S5.2+S6", figure: "perturb", kind: KindInferred,
+		text:      "2-shortcut nets reach L_min from every perturbation scale 0.001, 0.01, 0.1 x Xavier.",
+		criterion: fmt.Sprintf("every seed's relative excess final loss <= %s at every scale and depth of the study", num.Format(LMinRelTol)),
+		threshold: LMinRelTol, comparison: "<="})
 	var d2 []int64
 	for d, m := range rows[schema.NetShortcut2] {
 		if len(m) == len(perturbScales) {
@@ -827,8 +854,7 @@ func perturbClaims(x *index) []schema.Claim {
 	}
 	slices.Sort(d2)
 	if len(d2) == 0 {
-		out = append(out, b.skip("no depth with best rows of shortcut2 at every init scale %v (perturbation study)", perturbScales))
-		return out
+		return b.skip("no depth with best rows of shortcut2 at every init scale %v (perturbation study)", perturbScales)
 	}
 	b.what("depth -> relative excess final loss, per scale and seed")
 	worst := math.Inf(-1)
@@ -838,15 +864,15 @@ func perturbClaims(x *index) []schema.Claim {
 		for _, sc := range perturbScales {
 			r := rows[schema.NetShortcut2][d][sc]
 			if len(r.FinalLosses) == 0 {
-				return append(out, b.skip("best row of shortcut2 D%d scale %s has no per-replicate final losses", d, num(sc)))
+				return b.skip("best row of shortcut2 D%d scale %s has no per-replicate final losses", d, num.Format(sc))
 			}
 			b.seeds(len(r.FinalLosses))
 			for _, v := range bestRel(nil)(r) {
-				b.point(fmt.Sprintf("shortcut2/scale%s", num(sc)), float64(d), v)
+				b.point(fmt.Sprintf("shortcut2/scale%s", num.Format(sc)), float64(d), v)
 				worst = math.Max(worst, v)
 			}
-			parts = append(parts, fmt.Sprintf("D%d scale %s: worst %s", d, num(sc), num(slices.Max(bestRel(nil)(r)))))
+			parts = append(parts, fmt.Sprintf("D%d scale %s: worst %s", d, num.Format(sc), num.Format(slices.Max(bestRel(nil)(r)))))
 		}
 	}
-	return append(out, b.decide(true, worst, "%s", strings.Join(parts, "; ")))
+	return b.decide(true, worst, "%s", strings.Join(parts, "; "))
 }

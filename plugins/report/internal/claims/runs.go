@@ -3,9 +3,11 @@ package claims
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -35,7 +37,7 @@ type run struct {
 // final is the run's last loss, +Inf when it diverged.
 func (r *run) final() float64 {
 	l := r.rows[len(r.rows)-1]
-	if l.Diverged || !isFinite(l.Loss) {
+	if l.Diverged || !num.Finite(l.Loss) {
 		return math.Inf(1)
 	}
 	return l.Loss
@@ -53,7 +55,7 @@ func escapeEpoch(rows []schema.Curve, lm float64) float64 {
 	}
 	e0 := rows[0].Loss - lm
 	for _, c := range rows {
-		if isFinite(c.Loss) && c.Loss-lm <= (1-EscapeFraction)*e0 {
+		if num.Finite(c.Loss) && c.Loss-lm <= (1-EscapeFraction)*e0 {
 			return float64(c.Epoch)
 		}
 	}
@@ -64,7 +66,7 @@ func escapeEpoch(rows []schema.Curve, lm float64) float64 {
 // initial value.
 func (r *run) stable() bool {
 	for _, c := range r.rows {
-		if c.Diverged || !isFinite(c.Loss) {
+		if c.Diverged || !num.Finite(c.Loss) {
 			return false
 		}
 	}
@@ -291,7 +293,7 @@ func (x *index) trajectories(net string, depth int64) [][]schema.Spectrum {
 	lr, ok := x.bestLR(nk)
 	if _, traced := byLR[lr]; !ok || !traced {
 		bestLoss := math.Inf(1)
-		lrs := sortedKeys(byLR)
+		lrs := slices.Sorted(maps.Keys(byLR))
 		lr = lrs[0]
 		for _, l := range lrs {
 			s := 0.0
@@ -348,15 +350,6 @@ func (x *index) trajDepths(nets ...string) []int64 {
 func (x *index) curveOf(t []schema.Spectrum) *run {
 	s := t[0]
 	return x.runs[runKey{netKey{s.Net, s.Activation, s.Depth, s.InitScale, s.M}, s.LR, s.Replicate}]
-}
-
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // k returns the key of the main best row of (net, act, depth), or a key

@@ -4,10 +4,9 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"strconv"
-)
 
-func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
+)
 
 // ranks returns the average ranks (1-based; ties share the mean rank).
 func ranks(xs []float64) []float64 {
@@ -117,20 +116,6 @@ func interp(xs, ys []float64, x float64) float64 {
 	return ys[i-1] + t*(ys[i]-ys[i-1])
 }
 
-// num formats a number for the Measured column: 4 significant digits,
-// "+Inf", "-Inf" or "NaN" spelled out.
-func num(x float64) string {
-	switch {
-	case math.IsNaN(x):
-		return "NaN"
-	case math.IsInf(x, 1):
-		return "+Inf"
-	case math.IsInf(x, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(x, 'g', 4, 64)
-}
-
 // rangeOf returns the smallest and largest of xs (+Inf ranks largest; a NaN
 // makes both NaN).
 func rangeOf(xs []float64) (lo, hi float64) {
@@ -215,7 +200,7 @@ func sampled(xs, ys []float64) xy {
 	type pt struct{ x, y float64 }
 	var ps []pt
 	for i := range xs {
-		if isFinite(xs[i]) && isFinite(ys[i]) {
+		if num.Finite(xs[i]) && num.Finite(ys[i]) {
 			ps = append(ps, pt{xs[i], ys[i]})
 		}
 	}

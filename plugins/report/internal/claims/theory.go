@@ -3,10 +3,12 @@ package claims
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -26,7 +28,7 @@ func checkClaims(in Inputs) []schema.Claim {
 		}
 		e := newEv(spec{id: id, statement: "SPEC 3 " + k.Theorem, kind: KindTheorem, text: k.Claim,
 			criterion: "theorems stage: pass iff the measured deviation is within the tolerance", threshold: k.Tolerance, comparison: "<="})
-		m := fmt.Sprintf("measured %s, tolerance %s, data %s", num(k.Measured), num(k.Tolerance), k.Data)
+		m := fmt.Sprintf("measured %s, tolerance %s, data %s", num.Format(k.Measured), num.Format(k.Tolerance), k.Data)
 		if k.Detail != "" {
 			m += "; " + k.Detail
 		}
@@ -63,7 +65,7 @@ func theoryClaims(in Inputs) []schema.Claim {
 		}
 		e := newEv(spec{id: fmt.Sprintf("theory.n%d_match", n), statement: stmt, figure: "theory", kind: KindTheorem,
 			text:      fmt.Sprintf("For %d-shortcut linear nets the measured cond(H at 0) equals the closed form of Theorem 1 at every depth.", n),
-			criterion: fmt.Sprintf("|cond_measured / cond_theory - 1| <= %s at every depth", num(TheoryRelTol)), threshold: TheoryRelTol, comparison: "<="})
+			criterion: fmt.Sprintf("|cond_measured / cond_theory - 1| <= %s at every depth", num.Format(TheoryRelTol)), threshold: TheoryRelTol, comparison: "<="})
 		rows := byN[n]
 		if len(rows) == 0 {
 			out = append(out, e.skip("no theory rows with n = %d", n))
@@ -82,12 +84,12 @@ func theoryClaims(in Inputs) []schema.Claim {
 				worst, at = r, t.Depth
 			}
 		}
-		out = append(out, e.decide(true, worst, "max relative error %s (at depth %d) over %d depths", num(worst), at, len(rows)))
+		out = append(out, e.decide(true, worst, "max relative error %s (at depth %d) over %d depths", num.Format(worst), at, len(rows)))
 	}
 	{
 		e := newEv(spec{id: "theory.n2_flat", statement: "S2.1", figure: "theory", kind: KindTheorem,
 			text:      "For 2-shortcut nets cond(H at 0) does not depend on depth.",
-			criterion: fmt.Sprintf("max/min of the measured cond over >= 2 depths <= 1 + %s", num(TheoryRelTol)), threshold: 1 + TheoryRelTol, comparison: "<="})
+			criterion: fmt.Sprintf("max/min of the measured cond over >= 2 depths <= 1 + %s", num.Format(TheoryRelTol)), threshold: 1 + TheoryRelTol, comparison: "<="})
 		rows := byN[2]
 		if len(rows) < 2 {
 			out = append(out, e.skip("%d depth(s) with n = 2 (need 2)", len(rows)))
@@ -100,7 +102,7 @@ func theoryClaims(in Inputs) []schema.Claim {
 				vs = append(vs, t.CondMeasured)
 			}
 			lo, hi := rangeOf(vs)
-			out = append(out, e.decide(true, hi/lo, "max/min = %s (cond from %s to %s over depths %s)", num(hi/lo), num(lo), num(hi), theoryDepths(rows)))
+			out = append(out, e.decide(true, hi/lo, "max/min = %s (cond from %s to %s over depths %s)", num.Format(hi/lo), num.Format(lo), num.Format(hi), theoryDepths(rows)))
 		}
 	}
 	{
@@ -120,13 +122,13 @@ func theoryClaims(in Inputs) []schema.Claim {
 			}
 			rho := Spearman(xs, ys)
 			out = append(out, e.decide(ys[len(ys)-1] > ys[0], rho, "Spearman %s; cond %s at depth %d -> %s at depth %d",
-				num(rho), num(ys[0]), rows[0].Depth, num(ys[len(ys)-1]), rows[len(rows)-1].Depth))
+				num.Format(rho), num.Format(ys[0]), rows[0].Depth, num.Format(ys[len(ys)-1]), rows[len(rows)-1].Depth))
 		}
 	}
 	{
 		e := newEv(spec{id: "theory.n3_zero", statement: "S2.2", figure: "theory", kind: KindTheorem,
 			text:      "For 3-shortcut nets the Hessian at 0 is exactly zero at every depth.",
-			criterion: fmt.Sprintf("|lambda|_max at 0 <= %s at every depth", num(ZeroAbsTol)), threshold: ZeroAbsTol, comparison: "<="})
+			criterion: fmt.Sprintf("|lambda|_max at 0 <= %s at every depth", num.Format(ZeroAbsTol)), threshold: ZeroAbsTol, comparison: "<="})
 		rows := byN[3]
 		if len(rows) == 0 {
 			out = append(out, e.skip("no theory rows with n = 3"))
@@ -142,7 +144,7 @@ func theoryClaims(in Inputs) []schema.Claim {
 				e.depth(t.Depth)
 				worst = math.Max(worst, a)
 			}
-			out = append(out, e.decide(true, worst, "max |lambda|_max = %s over depths %s", num(worst), theoryDepths(rows)))
+			out = append(out, e.decide(true, worst, "max |lambda|_max = %s over depths %s", num.Format(worst), theoryDepths(rows)))
 		}
 	}
 	return out
@@ -177,7 +179,7 @@ func initSeeds(in Inputs, net string) map[int64]map[int64]float64 {
 func seedVals(m map[int64]map[int64]float64, ds []int64) [][]float64 {
 	out := make([][]float64, len(ds))
 	for i, d := range ds {
-		for _, r := range sortedKeys(m[d]) {
+		for _, r := range slices.Sorted(maps.Keys(m[d])) {
 			out[i] = append(out[i], m[d][r])
 		}
 	}
@@ -187,7 +189,7 @@ func seedVals(m map[int64]map[int64]float64, ds []int64) [][]float64 {
 func series(ds []int64, vs []float64) string {
 	parts := make([]string, len(ds))
 	for i := range ds {
-		parts[i] = fmt.Sprintf("D%d: %s", ds[i], num(vs[i]))
+		parts[i] = fmt.Sprintf("D%d: %s", ds[i], num.Format(vs[i]))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -209,10 +211,10 @@ func fig5Claims(in Inputs) []schema.Claim {
 		e := newEv(spec{id: "fig5.shortcut2_flat", statement: "S3.1", figure: "fig5", kind: KindStated,
 			text: "The initial Hessian condition number (cond10) of 2-shortcut nets (0.01 x Xavier start) is constant in depth.",
 			criterion: fmt.Sprintf("over >= %d depths, max/min of the geometric mean over seeds of cond10 at the init point <= 1 + %s (ten times the perturbation scale %s)",
-				MinDepths, num(FlatTol), num(Perturbation)),
+				MinDepths, num.Format(FlatTol), num.Format(Perturbation)),
 			old:       "max/min <= 1.5 over >= 2 depths",
 			threshold: 1 + FlatTol, comparison: "<="})
-		ds := sortedKeys(s2)
+		ds := slices.Sorted(maps.Keys(s2))
 		if len(ds) < MinDepths {
 			out = append(out, e.skip("%d depth(s) of init-point spectra for shortcut2 (need %d)", len(ds), MinDepths))
 		} else {
@@ -225,23 +227,23 @@ func fig5Claims(in Inputs) []schema.Claim {
 			}
 			lo, hi := rangeOf(gm)
 			ctl := ""
-			if od := sortedKeys(so); len(od) >= 2 {
+			if od := slices.Sorted(maps.Keys(so)); len(od) >= 2 {
 				ov := seedVals(so, od)
 				var og []float64
 				for _, v := range ov {
 					og = append(og, geoMean(v))
 				}
 				olo, ohi := rangeOf(og)
-				ctl = fmt.Sprintf("; control: orthogonal max/min %s", num(ohi/olo))
+				ctl = fmt.Sprintf("; control: orthogonal max/min %s", num.Format(ohi/olo))
 			}
-			out = append(out, e.decide(true, hi/lo, "max/min = %s; geometric means %s%s", num(hi/lo), series(ds, gm), ctl))
+			out = append(out, e.decide(true, hi/lo, "max/min = %s; geometric means %s%s", num.Format(hi/lo), series(ds, gm), ctl))
 		}
 	}
 	{
 		e := newEv(spec{id: "fig5.orthogonal_grows", statement: "S3.2", figure: "fig5", kind: KindStated,
 			text: "The initial cond10 of plain nets with orthogonal initialisation goes to infinity as depth grows.",
 			criterion: fmt.Sprintf("trend over >= %d depths: Spearman(depth, cond10) > 0, every seed at the largest depth above every seed at the smallest (beyond the spread), geometric-mean ratio largest/smallest depth > %s",
-				MinDepths, num(GrowMinRatio)),
+				MinDepths, num.Format(GrowMinRatio)),
 			old:       "Spearman > 0 and last/first > 2 on geometric means, >= 3 depths",
 			threshold: GrowMinRatio, comparison: ">"})
 		out = append(out, growClaim(e, so, schema.NetOrthogonal))
@@ -258,7 +260,7 @@ func fig5Claims(in Inputs) []schema.Claim {
 }
 
 func growClaim(e *ev, m map[int64]map[int64]float64, net string) schema.Claim {
-	ds := sortedKeys(m)
+	ds := slices.Sorted(maps.Keys(m))
 	if len(ds) < MinDepths {
 		return e.skip("%d depth(s) of init-point spectra for %s (need %d)", len(ds), net, MinDepths)
 	}
@@ -272,12 +274,12 @@ func growClaim(e *ev, m map[int64]map[int64]float64, net string) schema.Claim {
 	e.spread(t.spread)
 	r := t.centres[len(ds)-1] / t.centres[0]
 	return e.decide(t.rho > 0 && t.separated, r, "Spearman %s, ends separated beyond the spread %v (largest seed ratio max/min at an end %s), last/first %s; geometric means %s",
-		num(t.rho), t.separated, num(t.spread), num(r), series(ds, t.centres))
+		num.Format(t.rho), t.separated, num.Format(t.spread), num.Format(r), series(ds, t.centres))
 }
 
 func fastestClaim(e *ev, s2, so, sx map[int64]map[int64]float64) schema.Claim {
 	var ds []int64
-	for _, d := range sortedKeys(sx) {
+	for _, d := range slices.Sorted(maps.Keys(sx)) {
 		if so[d] != nil && s2[d] != nil {
 			ds = append(ds, d)
 		}
@@ -288,7 +290,7 @@ func fastestClaim(e *ev, s2, so, sx map[int64]map[int64]float64) schema.Claim {
 		if len(ds) == 0 {
 			return nil
 		}
-		for _, r := range sortedKeys(m[ds[0]]) {
+		for _, r := range slices.Sorted(maps.Keys(m[ds[0]])) {
 			ok := true
 			for _, d := range ds {
 				if _, has := m[d][r]; !has {
@@ -334,7 +336,7 @@ func fastestClaim(e *ev, s2, so, sx map[int64]map[int64]float64) schema.Claim {
 		var ys []float64
 		for _, d := range ds {
 			var v []float64
-			for _, r := range sortedKeys(m[d]) {
+			for _, r := range slices.Sorted(maps.Keys(m[d])) {
 				v = append(v, m[d][r])
 			}
 			ys = append(ys, geoMean(v))
@@ -343,5 +345,5 @@ func fastestClaim(e *ev, s2, so, sx map[int64]map[int64]float64) schema.Claim {
 	}
 	gx, g2 := gm(sx), gm(s2)
 	return e.decide(gx > g2, xlo-ohi, "slopes of ln(cond10) per layer: xavier seeds [%s, %s], orthogonal seeds [%s, %s]; geometric-mean slopes xavier %s, 2-shortcut %s (depths %v)",
-		num(xlo), num(xhi), num(olo), num(ohi), num(gx), num(g2), ds)
+		num.Format(xlo), num.Format(xhi), num.Format(olo), num.Format(ohi), num.Format(gx), num.Format(g2), ds)
 }

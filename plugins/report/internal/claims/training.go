@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -122,7 +123,7 @@ func (x *index) smallerAlong(e *ev, st stat, threshold float64) schema.Claim {
 			}
 			worst = math.Max(worst, r.worst)
 			e.point(fmt.Sprintf("%s/D%d", other, d), r.lo, r.worst)
-			parts = append(parts, fmt.Sprintf("vs %s D%d (%d vs %d seeds): worst %s on loss - L_min [%s, %s]", other, d, len(a), len(b), num(r.worst), num(r.lo), num(r.hi)))
+			parts = append(parts, fmt.Sprintf("vs %s D%d (%d vs %d seeds): worst %s on loss - L_min [%s, %s]", other, d, len(a), len(b), num.Format(r.worst), num.Format(r.lo), num.Format(r.hi)))
 		}
 	}
 	if len(depths) < MinDepths {
@@ -148,12 +149,12 @@ func fig67Claims(x *index) []schema.Claim {
 	out = append(out, x.endNear(newEv(spec{id: "fig7.end_near", statement: "S4.3", figure: "fig7", kind: KindStated,
 		text: "Near the minimiser, the condition numbers of orthogonal plain nets and 2-shortcut nets end at roughly the same value.",
 		criterion: fmt.Sprintf("cond10 is ill-defined near a minimiser (rank(H) <= d^2 of P: q10 -> 0); cond_top = |lambda|max/|lambda|_(d^2) compared at the lowest loss level both nets reach: larger/smaller of the seed geometric means <= %s at every one of >= %d depths",
-			num(EndFactor), MinDepths),
+			num.Format(EndFactor), MinDepths),
 		old:       "cond10 at the last checkpoint: larger/smaller <= 2 at every depth",
 		threshold: EndFactor, comparison: "<="}), math.Inf(1)))
 	out = append(out, x.endNear(newEv(spec{id: "fig7.end_near.converged", statement: "S4.3", figure: "fig7", kind: KindDeciding,
 		text:      "Deciding experiment for fig7.end_near: both nets trained until loss - L_min < 1e-6, cond_top compared there.",
-		criterion: fmt.Sprintf("as fig7.end_near, at a matched level with loss - L_min <= %s that both nets' runs reach", num(EquilibriumExcess)),
+		criterion: fmt.Sprintf("as fig7.end_near, at a matched level with loss - L_min <= %s that both nets' runs reach", num.Format(EquilibriumExcess)),
 		threshold: EndFactor, comparison: "<="}), EquilibriumExcess))
 	return out
 }
@@ -197,7 +198,7 @@ func (x *index) commonLRClaim() schema.Claim {
 			if a.d != b.d {
 				return int(a.d - b.d)
 			}
-			return compareF(a.lr, b.lr)
+			return num.Compare(a.lr, b.lr)
 		})
 		for _, k := range keys {
 			var a, b []xy
@@ -221,28 +222,18 @@ func (x *index) commonLRClaim() schema.Claim {
 			r := matchedCmp(a, b, statAbsMax)
 			if !r.ok {
 				ok = false
-				parts = append(parts, fmt.Sprintf("vs %s D%d lr %s: loss ranges do not overlap", other, k.d, num(k.lr)))
+				parts = append(parts, fmt.Sprintf("vs %s D%d lr %s: loss ranges do not overlap", other, k.d, num.Format(k.lr)))
 				continue
 			}
 			worst = math.Max(worst, r.worst)
-			e.point(fmt.Sprintf("%s/D%d/lr%s", other, k.d, num(k.lr)), r.lo, r.worst)
-			parts = append(parts, fmt.Sprintf("vs %s D%d lr %s: worst ratio %s; max lambda_max x lr: 2-shortcut %s, %s %s", other, k.d, num(k.lr), num(r.worst), num(edge[0]), other, num(edge[1])))
+			e.point(fmt.Sprintf("%s/D%d/lr%s", other, k.d, num.Format(k.lr)), r.lo, r.worst)
+			parts = append(parts, fmt.Sprintf("vs %s D%d lr %s: worst ratio %s; max lambda_max x lr: 2-shortcut %s, %s %s", other, k.d, num.Format(k.lr), num.Format(r.worst), num.Format(edge[0]), other, num.Format(edge[1])))
 		}
 	}
 	if n == 0 {
 		return e.skip("no (depth, lr) at which shortcut2 and a plain net were both traced on >= %d seeds (trajectories run at each net's best rate only)", MinSeeds)
 	}
 	return e.decide(ok, worst, "%s", strings.Join(parts, "; "))
-}
-
-func compareF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // endNear compares cond_top of 2-shortcut and orthogonal at the lowest
@@ -269,13 +260,13 @@ func (x *index) endNear(e *ev, maxExcess float64) schema.Claim {
 			if lo, _, ok := common(append(slices.Clone(a10), b10...)...); ok {
 				_, ah := minMax(a10, lo)
 				_, bh := minMax(b10, lo)
-				info = fmt.Sprintf(" (for information, cond10 at the lowest common loss - L_min %s: 2-shortcut %s, orthogonal %s; ill-defined there)", num(math.Exp(lo)), num(math.Exp(ah)), num(math.Exp(bh)))
+				info = fmt.Sprintf(" (for information, cond10 at the lowest common loss - L_min %s: 2-shortcut %s, orthogonal %s; ill-defined there)", num.Format(math.Exp(lo)), num.Format(math.Exp(ah)), num.Format(math.Exp(bh)))
 			}
 			return e.skip("no eigenvalues of the trajectory checkpoints among the inputs (eigenvalues input, trajectory save_eigenvalues): cond_top = |lambda|max / |lambda|_(d^2), defined near a minimiser, cannot be computed%s", info)
 		}
 		lo, _, ok := common(append(slices.Clone(a), b...)...)
 		if !ok || math.Exp(lo) > maxExcess {
-			parts = append(parts, fmt.Sprintf("D%d: no common loss level <= %s", d, num(maxExcess)))
+			parts = append(parts, fmt.Sprintf("D%d: no common loss level <= %s", d, num.Format(maxExcess)))
 			continue
 		}
 		ga, gb := 0.0, 0.0
@@ -291,10 +282,10 @@ func (x *index) endNear(e *ev, maxExcess float64) schema.Claim {
 		e.seeds(min(len(a), len(b)))
 		e.point("orthogonal/shortcut2", float64(d), r)
 		worst = math.Max(worst, r)
-		parts = append(parts, fmt.Sprintf("D%d at loss - L_min %s: cond_top 2-shortcut %s, orthogonal %s, ratio %s", d, num(math.Exp(lo)), num(math.Exp(ga)), num(math.Exp(gb)), num(r)))
+		parts = append(parts, fmt.Sprintf("D%d at loss - L_min %s: cond_top 2-shortcut %s, orthogonal %s, ratio %s", d, num.Format(math.Exp(lo)), num.Format(math.Exp(ga)), num.Format(math.Exp(gb)), num.Format(r)))
 	}
 	if n < MinDepths {
-		return e.skip("%d depth(s) with a common loss level <= %s (need %d): %s", n, num(maxExcess), MinDepths, strings.Join(parts, "; "))
+		return e.skip("%d depth(s) with a common loss level <= %s (need %d): %s", n, num.Format(maxExcess), MinDepths, strings.Join(parts, "; "))
 	}
 	return e.decide(n == len(ds), worst, "%s", strings.Join(parts, "; "))
 }
@@ -307,14 +298,14 @@ func (x *index) gradPeak(t []schema.Spectrum) (epoch int64, fromCurve bool) {
 	best := math.Inf(-1)
 	if r := x.curveOf(t); r != nil {
 		for _, c := range r.rows {
-			if isFinite(c.GradNorm) && c.GradNorm > best {
+			if num.Finite(c.GradNorm) && c.GradNorm > best {
 				best, epoch = c.GradNorm, c.Epoch
 			}
 		}
 		return epoch, true
 	}
 	for _, s := range t {
-		if isFinite(s.GradNorm) && s.GradNorm > best {
+		if num.Finite(s.GradNorm) && s.GradNorm > best {
 			best, epoch = s.GradNorm, s.Epoch
 		}
 	}
@@ -428,7 +419,7 @@ func (x *index) earlyDrop(e *ev, needPerEpoch bool) schema.Claim {
 			}
 			e.point(fmt.Sprintf("shortcut2/seed%d", j), float64(d), float64(t[k-1].Epoch))
 			parts = append(parts, fmt.Sprintf("D%d seed %d: fall %s (spread of index(0) %s: %v); steepest fall over epochs %d -> %d, escape epoch %s (%v); gradient peak at epoch %d (%s), window [%d, %d] (%v)",
-				d, t[0].Replicate, num(fall), num(sp), a, t[k-1].Epoch, t[k].Epoch, num(esc), b, g, src, wlo, whi, c))
+				d, t[0].Replicate, num.Format(fall), num.Format(sp), a, t[k-1].Epoch, t[k].Epoch, num.Format(esc), b, g, src, wlo, whi, c))
 		}
 	}
 	switch {

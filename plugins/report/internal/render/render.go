@@ -16,9 +16,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
 )
 
@@ -172,25 +172,13 @@ func Decision(c schema.Claim) string {
 		return "-"
 	}
 	if c.Comparison == "stage" {
-		return fmt.Sprintf("%s, tolerance %s (the theorems stage's verdict)", fnum(c.Value), fnum(c.Threshold))
+		return fmt.Sprintf("%s, tolerance %s (the theorems stage's verdict)", num.Format(c.Value), num.Format(c.Threshold))
 	}
-	s := fmt.Sprintf("%s %s %s", fnum(c.Value), c.Comparison, fnum(c.Threshold))
+	s := fmt.Sprintf("%s %s %s", num.Format(c.Value), c.Comparison, num.Format(c.Threshold))
 	if !math.IsNaN(c.Spread) {
-		s += " (spread " + fnum(c.Spread) + ")"
+		s += " (spread " + num.Format(c.Spread) + ")"
 	}
 	return s
-}
-
-func fnum(x float64) string {
-	switch {
-	case math.IsNaN(x):
-		return "NaN"
-	case math.IsInf(x, 1):
-		return "+Inf"
-	case math.IsInf(x, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(x, 'g', 4, 64)
 }
 
 type htmlFig struct {
