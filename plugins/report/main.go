@@ -152,71 +152,24 @@ func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, erro
 	if err != nil {
 		return nil, err
 	}
-	var in claims.Inputs
-	if in.Checks, err = analysis.ReadInput[schema.Check](req, "checks"); err != nil {
-		return sdk.Failf("bad input", "%v", err), nil
+	in, figs, fail := readInputs(req)
+	if fail != nil {
+		return fail, nil
 	}
-	if in.Best, err = analysis.ReadInput[schema.Best](req, "best"); err != nil {
-		return sdk.Failf("bad input", "%v", err), nil
-	}
-	if in.Spectra, err = analysis.ReadInput[schema.Spectrum](req, "spectra"); err != nil {
-		return sdk.Failf("bad input", "%v", err), nil
-	}
-	if in.Theory, err = analysis.ReadInput[schema.Theory](req, "theory"); err != nil {
-		return sdk.Failf("bad input", "%v", err), nil
-	}
-	if in.Curves, err = analysis.ReadInput[schema.Curve](req, "curves"); err != nil {
-		return sdk.Failf("bad input", "%v", err), nil
-	}
-	if in.Stats, err = analysis.ReadInput[schema.Stats](req, "stats"); err != nil {
-		return sdk.Failf("bad input", "%v", err), nil
-	}
-	if in.Eigenvalues, err = analysis.ReadInput[schema.Eigenvalue](req, "eigenvalues"); err != nil {
-		return sdk.Failf("bad input", "%v", err), nil
-	}
-	var figs []render.Figure
-	for _, p := range req.Inputs["figures"] {
-		f, err := render.ReadFigure(p)
-		if err != nil {
-			return sdk.Failf("bad input", "figures: %v", err), nil
-		}
-		figs = append(figs, f)
-	}
-	render.SortFigures(figs)
 	req.Progress(1, 3, "inputs read")
 
 	cs := claims.Evaluate(in)
 	req.Progress(2, 3, "claims evaluated")
 	resp := &sdk.Response{Outputs: map[string]string{
 		"claims": "claims.parquet", "claims_json": "claims.json", "html": "report.html", "md": "report.md"}}
-	if err := table.Write(filepath.Join(req.OutDir, "claims.parquet"), cs); err != nil {
-		return nil, fmt.Errorf("report: write claims.parquet: %w", err)
-	}
-	js, err := claimsJSON(cs)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(req.OutDir, "claims.json"), js, 0o644); err != nil {
-		return nil, fmt.Errorf("report: write claims.json: %w", err)
-	}
 	doc := render.Doc{Title: p.Title, Smoke: p.Smoke, Claims: cs, Figures: figs}
-	var html, md bytes.Buffer
-	if err := render.HTML(&html, doc); err != nil {
+	if err := writeOutputs(req.OutDir, doc); err != nil {
 		return nil, err
-	}
-	if err := render.Markdown(&md, doc); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(req.OutDir, "report.html"), html.Bytes(), 0o644); err != nil {
-		return nil, fmt.Errorf("report: write report.html: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(req.OutDir, "report.md"), md.Bytes(), 0o644); err != nil {
-		return nil, fmt.Errorf("report: write report.md: %w", err)
 	}
 	req.Progress(3, 3, "report written")
 
-	pass, fail, skip := doc.Counts()
-	req.Log.Info().Int("pass", pass).Int("fail", fail).Int("skip", skip).Msg("claims evaluated")
+	pass, failed, skip := doc.Counts()
+	req.Log.Info().Int("pass", pass).Int("fail", failed).Int("skip", skip).Msg("claims evaluated")
 	var smokeFailed []string
 	for _, c := range cs {
 		if c.Smoke && c.Status == claims.Fail {
@@ -228,4 +181,71 @@ func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, erro
 			Summary: "claims expected at smoke size failed", Detail: strings.Join(smokeFailed, ", ")})
 	}
 	return resp, nil
+}
+
+// readInputs reads every table input of req and the figures (sorted in
+// report order); a bad input is a failed response.
+func readInputs(req *sdk.Request) (claims.Inputs, []render.Figure, *sdk.Response) {
+	var in claims.Inputs
+	var err error
+	if in.Checks, err = analysis.ReadInput[schema.Check](req, "checks"); err != nil {
+		return in, nil, sdk.Failf("bad input", "%v", err)
+	}
+	if in.Best, err = analysis.ReadInput[schema.Best](req, "best"); err != nil {
+		return in, nil, sdk.Failf("bad input", "%v", err)
+	}
+	if in.Spectra, err = analysis.ReadInput[schema.Spectrum](req, "spectra"); err != nil {
+		return in, nil, sdk.Failf("bad input", "%v", err)
+	}
+	if in.Theory, err = analysis.ReadInput[schema.Theory](req, "theory"); err != nil {
+		return in, nil, sdk.Failf("bad input", "%v", err)
+	}
+	if in.Curves, err = analysis.ReadInput[schema.Curve](req, "curves"); err != nil {
+		return in, nil, sdk.Failf("bad input", "%v", err)
+	}
+	if in.Stats, err = analysis.ReadInput[schema.Stats](req, "stats"); err != nil {
+		return in, nil, sdk.Failf("bad input", "%v", err)
+	}
+	if in.Eigenvalues, err = analysis.ReadInput[schema.Eigenvalue](req, "eigenvalues"); err != nil {
+		return in, nil, sdk.Failf("bad input", "%v", err)
+	}
+	var figs []render.Figure
+	for _, p := range req.Inputs["figures"] {
+		f, err := render.ReadFigure(p)
+		if err != nil {
+			return in, nil, sdk.Failf("bad input", "figures: %v", err)
+		}
+		figs = append(figs, f)
+	}
+	render.SortFigures(figs)
+	return in, figs, nil
+}
+
+// writeOutputs writes doc's claims (claims.parquet, claims.json) and its
+// report (report.html, report.md) into dir.
+func writeOutputs(dir string, doc render.Doc) error {
+	if err := table.Write(filepath.Join(dir, "claims.parquet"), doc.Claims); err != nil {
+		return fmt.Errorf("report: write claims.parquet: %w", err)
+	}
+	js, err := claimsJSON(doc.Claims)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "claims.json"), js, 0o644); err != nil {
+		return fmt.Errorf("report: write claims.json: %w", err)
+	}
+	var html, md bytes.Buffer
+	if err := render.HTML(&html, doc); err != nil {
+		return err
+	}
+	if err := render.Markdown(&md, doc); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.html"), html.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report: write report.html: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), md.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report: write report.md: %w", err)
+	}
+	return nil
 }

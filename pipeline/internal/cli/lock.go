@@ -49,24 +49,9 @@ replaced. With --check nothing is written, and the exit code is 4 when the cache
 			if err != nil {
 				return err
 			}
-			res := engine.Resolve(l.plan.Nodes, l.store)
-			var results []*engine.Result
-			var missing []string
-			for _, n := range l.plan.Nodes {
-				r := res[n]
-				if r.Status != engine.StatusCached {
-					missing = append(missing, n.Name)
-					continue
-				}
-				results = append(results, r)
-			}
-			if len(missing) > 0 {
-				return withCode(ExitStageFailed, fmt.Errorf("lock: %d of %d stages of %s have no cached result (first: %s); run `pipeline run %s` first",
-					len(missing), len(l.plan.Nodes), args[0], missing[0], args[0]))
-			}
-			cur, err := buildLock(l.m.Name, results, l.store)
+			cur, err := cachedLock(l, args[0])
 			if err != nil {
-				return withCode(ExitEnv, err)
+				return err
 			}
 			old, err := lockfile.Read(file)
 			switch {
@@ -100,6 +85,32 @@ replaced. With --check nothing is written, and the exit code is 4 when the cache
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "with --check, print the difference as JSON on stdout")
 	cmd.Flags().BoolVar(&markdown, "claims-table", false, "print the existing lock's claims as a Markdown table (for the README) and exit")
 	return cmd
+}
+
+// cachedLock makes the lock of every stage of l's plan from the store: an
+// ExitStageFailed error when some stage has no cached result (naming the
+// first and saying to run manifest first).
+func cachedLock(l *loaded, manifest string) (*lockfile.Lock, error) {
+	res := engine.Resolve(l.plan.Nodes, l.store)
+	var results []*engine.Result
+	var missing []string
+	for _, n := range l.plan.Nodes {
+		r := res[n]
+		if r.Status != engine.StatusCached {
+			missing = append(missing, n.Name)
+			continue
+		}
+		results = append(results, r)
+	}
+	if len(missing) > 0 {
+		return nil, withCode(ExitStageFailed, fmt.Errorf("lock: %d of %d stages of %s have no cached result (first: %s); run `pipeline run %s` first",
+			len(missing), len(l.plan.Nodes), manifest, missing[0], manifest))
+	}
+	cur, err := buildLock(l.m.Name, results, l.store)
+	if err != nil {
+		return nil, withCode(ExitEnv, err)
+	}
+	return cur, nil
 }
 
 // buildLock makes the lock of results (each cached or just run, so their

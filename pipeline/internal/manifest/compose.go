@@ -176,6 +176,34 @@ func (c *composer) file(path string, data []byte, depth int) (*layer, error) {
 	sum := sha256.Sum256(data)
 	c.digests = append(c.digests, hex.EncodeToString(sum[:]))
 	fp := &parser{file: path, files: c.p.files}
+	root, err := c.decode(fp, path, data)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := fp.mapping(root, "manifest", fileKeys)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := fields["version"]; !ok {
+		return nil, Errorf(fp.pos(root), "missing required key \"version\" (this tool reads version %d)", FormatVersion)
+	}
+	own, err := ownLayer(fp, root, path)
+	if err != nil {
+		return nil, err
+	}
+	acc := &layer{top: map[string]entry{}}
+	if inc, ok := fields["include"]; ok {
+		if err := c.includes(acc, fp, path, inc, depth); err != nil {
+			return nil, err
+		}
+	}
+	acc.merge(own)
+	return acc, nil
+}
+
+// decode decodes the one YAML document of a manifest file, registers its
+// nodes as path's and returns its root node.
+func (c *composer) decode(fp *parser, path string, data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -192,15 +220,15 @@ func (c *composer) file(path string, data []byte, depth int) (*layer, error) {
 		return nil, Errorf(Pos{File: path, Line: 1, Col: 1}, "empty manifest")
 	}
 	register(c.p.files, &doc, path)
-	root := doc.Content[0]
-	fields, err := fp.mapping(root, "manifest", fileKeys)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := fields["version"]; !ok {
-		return nil, Errorf(fp.pos(root), "missing required key \"version\" (this tool reads version %d)", FormatVersion)
-	}
+	return doc.Content[0], nil
+}
+
+// ownLayer is the layer a manifest file's root mapping declares itself
+// (its vars, stages and other top-level keys; plugin_dirs made absolute
+// against the file's folder), without its includes.
+func ownLayer(fp *parser, root *yaml.Node, path string) (*layer, error) {
 	own := &layer{top: map[string]entry{}}
+	var err error
 	for i := 0; i < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch k.Value {
@@ -231,29 +259,32 @@ func (c *composer) file(path string, data []byte, depth int) (*layer, error) {
 			own.top[k.Value] = entry{k, v}
 		}
 	}
-	acc := &layer{top: map[string]entry{}}
-	if inc, ok := fields["include"]; ok {
-		paths, err := fp.strList(inc, "include")
-		if err != nil {
-			return nil, err
-		}
-		abs, _ := filepath.Abs(path)
-		c.stack = append(c.stack, abs)
-		for i, rel := range paths {
-			pos := fp.pos(inc)
-			if inc.Kind == yaml.SequenceNode {
-				pos = fp.pos(inc.Content[i])
-			}
-			l, err := c.include(path, rel, pos, depth)
-			if err != nil {
-				return nil, err
-			}
-			acc.merge(l)
-		}
-		c.stack = c.stack[:len(c.stack)-1]
+	return own, nil
+}
+
+// includes merges into acc, in order, the layers of the files that the
+// include key inc of the file at path names (each resolved by include,
+// with path on the stack of files being read, for cycles).
+func (c *composer) includes(acc *layer, fp *parser, path string, inc *yaml.Node, depth int) error {
+	paths, err := fp.strList(inc, "include")
+	if err != nil {
+		return err
 	}
-	acc.merge(own)
-	return acc, nil
+	abs, _ := filepath.Abs(path)
+	c.stack = append(c.stack, abs)
+	for i, rel := range paths {
+		pos := fp.pos(inc)
+		if inc.Kind == yaml.SequenceNode {
+			pos = fp.pos(inc.Content[i])
+		}
+		l, err := c.include(path, rel, pos, depth)
+		if err != nil {
+			return err
+		}
+		acc.merge(l)
+	}
+	c.stack = c.stack[:len(c.stack)-1]
+	return nil
 }
 
 // include reads and composes the file rel names, relative to the including file.

@@ -223,76 +223,11 @@ func ParseWith(path string, data []byte, o Options) (m *Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	vn, ok := fields["version"]
-	if !ok {
-		return nil, Errorf(p.pos(root), "missing required key \"version\" (this tool reads version %d)", FormatVersion)
-	}
-	v, err := p.int(vn, "version")
-	if err != nil {
+	if err := p.header(m, root, fields); err != nil {
 		return nil, err
 	}
-	if v != FormatVersion {
-		return nil, Errorf(p.pos(vn), "unsupported manifest version %d (this tool reads version %d)", v, FormatVersion)
-	}
-	if n, ok := fields["name"]; ok {
-		if m.Name, err = p.str(n, "name"); err != nil {
-			return nil, err
-		}
-	} else {
-		m.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	}
-	if n, ok := fields["seed"]; ok {
-		s, err := p.int(n, "seed")
-		if err != nil {
-			return nil, err
-		}
-		if s < 0 {
-			return nil, Errorf(p.pos(n), "seed must be >= 0, got %d", s)
-		}
-		m.Seed = uint64(s)
-	}
-	if n, ok := fields["plugin_dirs"]; ok {
-		dirs, err := p.strList(n, "plugin_dirs")
-		if err != nil {
-			return nil, err
-		}
-		base := filepath.Dir(path)
-		for _, d := range dirs {
-			if !filepath.IsAbs(d) {
-				d = filepath.Join(base, d)
-			}
-			abs, err := filepath.Abs(d)
-			if err != nil {
-				return nil, fmt.Errorf("manifest: %w", err)
-			}
-			m.PluginDirs = append(m.PluginDirs, abs)
-		}
-	}
-	sn, ok := fields["stages"]
-	if !ok {
-		return nil, Errorf(p.pos(root), "missing required key \"stages\"")
-	}
-	if sn.Kind != yaml.MappingNode {
-		return nil, Errorf(p.pos(sn), "stages must be a mapping of stage name to stage, got %s", kindName(sn))
-	}
-	if len(sn.Content) == 0 {
-		return nil, Errorf(p.pos(sn), "stages is empty")
-	}
-	for i := 0; i < len(sn.Content); i += 2 {
-		k, vnode := sn.Content[i], sn.Content[i+1]
-		name := k.Value
-		if !nameRE.MatchString(name) {
-			return nil, Errorf(p.pos(k), "invalid stage name %q (letters, digits, '_' and '-', starting with a letter)", name)
-		}
-		if prev, dup := m.byName[name]; dup {
-			return nil, Errorf(p.pos(k), "duplicate stage %q (first declared at %s)", name, prev.Pos)
-		}
-		st, err := p.stage(name, k, vnode)
-		if err != nil {
-			return nil, err
-		}
-		m.Stages = append(m.Stages, st)
-		m.byName[name] = st
+	if err := p.stages(m, root, fields); err != nil {
+		return nil, err
 	}
 	if err := m.checkRefs(); err != nil {
 		return nil, err
@@ -502,6 +437,90 @@ func (p *parser) params(n *yaml.Node, what string) ([]Param, error) {
 
 var stageKeys = map[string]bool{"plugin": true, "params": true, "matrix": true, "exclude": true, "inputs": true,
 	"timeout": true, "retries": true, "publish": true, "resources": true, "doc": true, "estimate": true}
+
+// header reads the top-level keys of a manifest other than stages into m:
+// version (required, FormatVersion), name (default: the file's base name),
+// seed and plugin_dirs (relative to the manifest's folder).
+func (p *parser) header(m *Manifest, root *yaml.Node, fields map[string]*yaml.Node) error {
+	vn, ok := fields["version"]
+	if !ok {
+		return Errorf(p.pos(root), "missing required key \"version\" (this tool reads version %d)", FormatVersion)
+	}
+	v, err := p.int(vn, "version")
+	if err != nil {
+		return err
+	}
+	if v != FormatVersion {
+		return Errorf(p.pos(vn), "unsupported manifest version %d (this tool reads version %d)", v, FormatVersion)
+	}
+	if n, ok := fields["name"]; ok {
+		if m.Name, err = p.str(n, "name"); err != nil {
+			return err
+		}
+	} else {
+		m.Name = strings.TrimSuffix(filepath.Base(m.Path), filepath.Ext(m.Path))
+	}
+	if n, ok := fields["seed"]; ok {
+		s, err := p.int(n, "seed")
+		if err != nil {
+			return err
+		}
+		if s < 0 {
+			return Errorf(p.pos(n), "seed must be >= 0, got %d", s)
+		}
+		m.Seed = uint64(s)
+	}
+	if n, ok := fields["plugin_dirs"]; ok {
+		dirs, err := p.strList(n, "plugin_dirs")
+		if err != nil {
+			return err
+		}
+		base := filepath.Dir(m.Path)
+		for _, d := range dirs {
+			if !filepath.IsAbs(d) {
+				d = filepath.Join(base, d)
+			}
+			abs, err := filepath.Abs(d)
+			if err != nil {
+				return fmt.Errorf("manifest: %w", err)
+			}
+			m.PluginDirs = append(m.PluginDirs, abs)
+		}
+	}
+	return nil
+}
+
+// stages reads the stages mapping (required, not empty) into m, in order:
+// valid, unique names, each stage read by stage.
+func (p *parser) stages(m *Manifest, root *yaml.Node, fields map[string]*yaml.Node) error {
+	sn, ok := fields["stages"]
+	if !ok {
+		return Errorf(p.pos(root), "missing required key \"stages\"")
+	}
+	if sn.Kind != yaml.MappingNode {
+		return Errorf(p.pos(sn), "stages must be a mapping of stage name to stage, got %s", kindName(sn))
+	}
+	if len(sn.Content) == 0 {
+		return Errorf(p.pos(sn), "stages is empty")
+	}
+	for i := 0; i < len(sn.Content); i += 2 {
+		k, vnode := sn.Content[i], sn.Content[i+1]
+		name := k.Value
+		if !nameRE.MatchString(name) {
+			return Errorf(p.pos(k), "invalid stage name %q (letters, digits, '_' and '-', starting with a letter)", name)
+		}
+		if prev, dup := m.byName[name]; dup {
+			return Errorf(p.pos(k), "duplicate stage %q (first declared at %s)", name, prev.Pos)
+		}
+		st, err := p.stage(name, k, vnode)
+		if err != nil {
+			return err
+		}
+		m.Stages = append(m.Stages, st)
+		m.byName[name] = st
+	}
+	return nil
+}
 
 // stage reads the stage called name (key k, mapping n): its plugin, doc,
 // params, matrix and exclude (exclude), inputs, how it runs (execution) and

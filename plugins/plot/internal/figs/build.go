@@ -289,6 +289,9 @@ func buildFig3(d Data, o Options) (*Figure, error) {
 
 // ---------- fig5: initial condition number vs depth ----------
 
+// buildFig5 draws cond10 of the Hessian at one point (init by default) vs
+// depth, one line of geometric means over seeds per net with rings for the
+// seeds; the 2-shortcut nets' geometric mean is a labelled tick.
 func buildFig5(d Data, o Options) (*Figure, error) {
 	act := activationOr(o, "linear")
 	point := cmp.Or(o.Point, "init")
@@ -300,29 +303,10 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 	var allDepths []float64
 	n := 0
 	for _, net := range nets {
-		vals := map[int64][]float64{}
-		for _, s := range d.Spectra {
-			if s.Net == net && s.Activation == act && s.Point == point &&
-				(o.Replicate < 0 || s.Replicate == int64(o.Replicate)) {
-				vals[s.Depth] = append(vals[s.Depth], s.Cond10)
-			}
-		}
-		var means, reps plotter.XYs
-		for _, depth := range slices.Sorted(maps.Keys(vals)) {
-			g, skip := geoMean(vals[depth])
-			if skip > 0 {
-				f.notef("%s D=%d: %d value(s) of cond_10 that are 0, infinite or NaN omitted (log axis).", netLabel(net), depth, skip)
-			}
-			if !num.Finite(g) {
-				continue
-			}
-			means = append(means, plotter.XY{X: float64(depth), Y: g})
-			allDepths = append(allDepths, float64(depth))
-			for _, v := range vals[depth] {
-				if v > 0 && num.Finite(v) {
-					reps = append(reps, plotter.XY{X: float64(depth), Y: v})
-				}
-			}
+		vals := fig5Values(d, net, act, point, o.Replicate)
+		means, reps := fig5Points(f, net, vals)
+		for _, m := range means {
+			allDepths = append(allDepths, m.X)
 		}
 		if len(means) == 0 {
 			if len(vals) == 0 {
@@ -346,15 +330,7 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 			p.Add(rs)
 		}
 		if net == schema.NetShortcut2 {
-			var ys []float64
-			for _, m := range means {
-				ys = append(ys, m.Y)
-			}
-			g, _ := geoMean(ys)
-			markValue(&p.Y, g)
-			lo, hi := slices.Min(ys), slices.Max(ys)
-			f.notef("2-shortcut: cond10 from %s to %s over depths (max/min %s); the labelled tick %s is their geometric mean.",
-				num.Format(lo), num.Format(hi), num.Format(hi/lo), num.Format(g))
+			markFlatCond(f, p, means)
 		}
 		n++
 	}
@@ -373,6 +349,55 @@ func buildFig5(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{{p}}
 	f.legend = leg
 	return f, nil
+}
+
+// fig5Values returns net's cond10 values at point with activation act by
+// depth (replicate < 0: every replicate, else that one).
+func fig5Values(d Data, net, act, point string, replicate int) map[int64][]float64 {
+	vals := map[int64][]float64{}
+	for _, s := range d.Spectra {
+		if s.Net == net && s.Activation == act && s.Point == point &&
+			(replicate < 0 || s.Replicate == int64(replicate)) {
+			vals[s.Depth] = append(vals[s.Depth], s.Cond10)
+		}
+	}
+	return vals
+}
+
+// fig5Points returns, in depth order, the geometric mean of vals at each
+// depth where it is finite and the positive finite values themselves,
+// noting on f the values left out at each depth.
+func fig5Points(f *Figure, net string, vals map[int64][]float64) (means, reps plotter.XYs) {
+	for _, depth := range slices.Sorted(maps.Keys(vals)) {
+		g, skip := geoMean(vals[depth])
+		if skip > 0 {
+			f.notef("%s D=%d: %d value(s) of cond_10 that are 0, infinite or NaN omitted (log axis).", netLabel(net), depth, skip)
+		}
+		if !num.Finite(g) {
+			continue
+		}
+		means = append(means, plotter.XY{X: float64(depth), Y: g})
+		for _, v := range vals[depth] {
+			if v > 0 && num.Finite(v) {
+				reps = append(reps, plotter.XY{X: float64(depth), Y: v})
+			}
+		}
+	}
+	return means, reps
+}
+
+// markFlatCond labels the geometric mean of the 2-shortcut means on p's y
+// axis and notes their range (Theorem 1: cond does not depend on depth).
+func markFlatCond(f *Figure, p *plot.Plot, means plotter.XYs) {
+	var ys []float64
+	for _, m := range means {
+		ys = append(ys, m.Y)
+	}
+	g, _ := geoMean(ys)
+	markValue(&p.Y, g)
+	lo, hi := slices.Min(ys), slices.Max(ys)
+	f.notef("2-shortcut: cond10 from %s to %s over depths (max/min %s); the labelled tick %s is their geometric mean.",
+		num.Format(lo), num.Format(hi), num.Format(hi/lo), num.Format(g))
 }
 
 // ---------- fig6 / fig7 / fig8: along training ----------
@@ -474,6 +499,9 @@ func addSeeds(p *plot.Plot, seeds []plotter.XYs, st netStyle) (*plotter.Line, *p
 	return l0, s0, nil
 }
 
+// buildFig67 draws Hessian statistics along the training trajectories of
+// one depth against the loss's excess over L_min: |λ|max and q10(|λ|)
+// (fig6) or cond10 (fig7), one panel per statistic, one line per seed.
 func buildFig67(d Data, o Options) (*Figure, error) {
 	act := activationOr(o, "linear")
 	nets := netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
@@ -488,22 +516,7 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 		lm = 0
 		xlabel = "loss   (log; no L_min given)"
 	}
-	type stat struct {
-		name string
-		get  func(schema.Spectrum) float64
-	}
-	var stats []stat
-	if o.Figure == "fig6" {
-		f.Title = fmt.Sprintf("Hessian extreme eigenvalues along training vs loss (%s, depth %d)", act, depth)
-		stats = []stat{
-			{"|λ|max   (log scale)", func(s schema.Spectrum) float64 { return s.AbsMax }},
-			{"q10(|λ|)   (log scale)", func(s schema.Spectrum) float64 { return s.Q10 }},
-		}
-		f.Width, f.Height = 11*vg.Inch, 5*vg.Inch
-	} else {
-		f.Title = fmt.Sprintf("Hessian condition number along training vs loss (%s, depth %d)", act, depth)
-		stats = []stat{{"cond10(H)   (log scale)", func(s schema.Spectrum) float64 { return s.Cond10 }}}
-	}
+	stats := fig67Stats(f, o.Figure, act, depth)
 	leg := newLegend()
 	var row []*plot.Plot
 	dropped := map[string]int{}
@@ -517,19 +530,8 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 			if !ok {
 				continue
 			}
-			var seeds []plotter.XYs
-			for _, rs := range ts {
-				var xys plotter.XYs
-				for _, s := range rs {
-					x, y := s.Loss-lm, st.get(s)
-					if !(x > 0) || !(y > 0) || !num.Finite(x) || !num.Finite(y) {
-						dropped[net]++
-						continue
-					}
-					xys = append(xys, plotter.XY{X: x, Y: y})
-				}
-				seeds = append(seeds, xys)
-			}
+			seeds, bad := excessSeeds(ts, lm, st.get)
+			dropped[net] += bad
 			l, sc, err := addSeeds(p, seeds, styleOf(net))
 			if err != nil {
 				return nil, err
@@ -562,6 +564,50 @@ func buildFig67(d Data, o Options) (*Figure, error) {
 	return f, nil
 }
 
+// spectrumStat is one statistic of a spectrum row a panel draws, with its
+// axis label.
+type spectrumStat struct {
+	name string
+	get  func(schema.Spectrum) float64
+}
+
+// fig67Stats sets f's title (and fig6's size) and returns the statistics
+// of figure (fig6: |λ|max and q10(|λ|); fig7: cond10), one panel each.
+func fig67Stats(f *Figure, figure, act string, depth int64) []spectrumStat {
+	if figure == "fig6" {
+		f.Title = fmt.Sprintf("Hessian extreme eigenvalues along training vs loss (%s, depth %d)", act, depth)
+		f.Width, f.Height = 11*vg.Inch, 5*vg.Inch
+		return []spectrumStat{
+			{"|λ|max   (log scale)", func(s schema.Spectrum) float64 { return s.AbsMax }},
+			{"q10(|λ|)   (log scale)", func(s schema.Spectrum) float64 { return s.Q10 }},
+		}
+	}
+	f.Title = fmt.Sprintf("Hessian condition number along training vs loss (%s, depth %d)", act, depth)
+	return []spectrumStat{{"cond10(H)   (log scale)", func(s schema.Spectrum) float64 { return s.Cond10 }}}
+}
+
+// excessSeeds returns, per seed trajectory of ts, the points (loss − lm,
+// get) with both coordinates positive and finite, and how many points it
+// dropped (log axes).
+func excessSeeds(ts [][]schema.Spectrum, lm float64, get func(schema.Spectrum) float64) (seeds []plotter.XYs, dropped int) {
+	for _, rs := range ts {
+		var xys plotter.XYs
+		for _, s := range rs {
+			x, y := s.Loss-lm, get(s)
+			if !(x > 0) || !(y > 0) || !num.Finite(x) || !num.Finite(y) {
+				dropped++
+				continue
+			}
+			xys = append(xys, plotter.XY{X: x, Y: y})
+		}
+		seeds = append(seeds, xys)
+	}
+	return seeds, dropped
+}
+
+// buildFig8 draws the index of the Hessian (top) and the gradient norm
+// (bottom, from the training curves when given) along the training
+// trajectories of one depth, one line per seed.
 func buildFig8(d Data, o Options) (*Figure, error) {
 	act := activationOr(o, "linear")
 	nets := netsOr(o, schema.NetXavier, schema.NetOrthogonal, schema.NetShortcut2)
@@ -586,30 +632,12 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 		}
 		var idxs, gns []plotter.XYs
 		for _, rs := range ts {
-			var idx, gn plotter.XYs
+			idx, gn, curve := fig8Seed(d, net, act, depth, rs)
 			for _, s := range rs {
 				x := float64(s.Epoch) + 1
-				if num.Finite(s.Index) {
-					idx = append(idx, plotter.XY{X: x, Y: s.Index})
-				}
-				if s.GradNorm > 0 && num.Finite(s.GradNorm) {
-					gn = append(gn, plotter.XY{X: x, Y: s.GradNorm})
-				}
 				xmin, xmax = min(xmin, x), max(xmax, x)
 			}
-			// Prefer the per-epoch gradient norm of the matching training curve.
-			var cgn plotter.XYs
-			for _, c := range d.Curves {
-				if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == rs[0].LR && c.Replicate == rs[0].Replicate &&
-					c.InitScale == rs[0].InitScale && c.GradNorm > 0 && num.Finite(c.GradNorm) {
-					cgn = append(cgn, plotter.XY{X: float64(c.Epoch) + 1, Y: c.GradNorm})
-				}
-			}
-			if len(cgn) > 0 {
-				slices.SortStableFunc(cgn, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
-				gn = cgn
-				fromCurves = true
-			}
+			fromCurves = fromCurves || curve
 			idxs, gns = append(idxs, idx), append(gns, gn)
 		}
 		st := styleOf(net)
@@ -620,21 +648,8 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 		if l != nil {
 			leg.Add(netLabel(net), l, s)
 		}
-		noMarks := make([]plotter.XYs, len(gns))
-		copy(noMarks, gns)
-		for i, gn := range noMarks {
-			if len(gn) == 0 {
-				continue
-			}
-			w := st
-			if i > 0 {
-				w.width = 0.9
-			}
-			gl, _, err := lineFor(gn, w, false)
-			if err != nil {
-				return nil, err
-			}
-			bot.Add(gl)
+		if _, err := addSeedLines(bot, gns, st); err != nil {
+			return nil, err
 		}
 	}
 	if xmin <= xmax {
@@ -651,6 +666,60 @@ func buildFig8(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{{top}, {bot}}
 	f.legend = leg
 	return f, nil
+}
+
+// fig8Seed returns the points of one seed's trajectory rs of net (x =
+// epoch + 1): the finite Hessian indices and the positive finite gradient
+// norms, the latter every epoch from the matching training curve when d
+// has one (fromCurve), else at the checkpoints.
+func fig8Seed(d Data, net, act string, depth int64, rs []schema.Spectrum) (idx, gn plotter.XYs, fromCurve bool) {
+	for _, s := range rs {
+		x := float64(s.Epoch) + 1
+		if num.Finite(s.Index) {
+			idx = append(idx, plotter.XY{X: x, Y: s.Index})
+		}
+		if s.GradNorm > 0 && num.Finite(s.GradNorm) {
+			gn = append(gn, plotter.XY{X: x, Y: s.GradNorm})
+		}
+	}
+	// Prefer the per-epoch gradient norm of the matching training curve.
+	var cgn plotter.XYs
+	for _, c := range d.Curves {
+		if c.Net == net && c.Depth == depth && c.Activation == act && c.LR == rs[0].LR && c.Replicate == rs[0].Replicate &&
+			c.InitScale == rs[0].InitScale && c.GradNorm > 0 && num.Finite(c.GradNorm) {
+			cgn = append(cgn, plotter.XY{X: float64(c.Epoch) + 1, Y: c.GradNorm})
+		}
+	}
+	if len(cgn) > 0 {
+		slices.SortStableFunc(cgn, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+		return idx, cgn, true
+	}
+	return idx, gn, false
+}
+
+// addSeedLines draws one line per seed without markers, the first in the
+// net's width and the others thinner, and returns the first seed's line
+// (nil when it is empty: empty seeds are skipped).
+func addSeedLines(p *plot.Plot, seeds []plotter.XYs, st netStyle) (*plotter.Line, error) {
+	var first *plotter.Line
+	for i, xys := range seeds {
+		if len(xys) == 0 {
+			continue
+		}
+		w := st
+		if i > 0 {
+			w.width = 0.9
+		}
+		l, _, err := lineFor(xys, w, false)
+		if err != nil {
+			return nil, err
+		}
+		p.Add(l)
+		if i == 0 {
+			first = l
+		}
+	}
+	return first, nil
 }
 
 // ---------- fig9 / fig10: final loss vs depth ----------

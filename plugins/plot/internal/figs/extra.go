@@ -132,20 +132,9 @@ func buildShortcut1(d Data, o Options) (*Figure, error) {
 		}
 		st := styleOf(net)
 		st.glyph = nil
-		var l0 *plotter.Line
-		for i, xys := range seeds {
-			w := st
-			if i > 0 {
-				w.width = 0.9
-			}
-			l, _, err := lineFor(xys, w, false)
-			if err != nil {
-				return nil, err
-			}
-			p.Add(l)
-			if i == 0 {
-				l0 = l
-			}
+		l0, err := addSeedLines(p, seeds, st)
+		if err != nil {
+			return nil, err
 		}
 		if l0 == nil {
 			continue
@@ -318,57 +307,14 @@ func buildPerturb(d Data, o Options) (*Figure, error) {
 		setLog(&p.Y)
 	}
 	leg := newLegend()
-	type key struct {
-		net   string
-		depth int64
-	}
-	rows := map[key][]schema.Best{}
-	for _, b := range d.Best {
-		if b.Activation == act && b.Init == "small" && b.InitScale > 0 && (b.Net == schema.NetShortcut2 || b.Net == schema.NetShortcut3) {
-			rows[key{b.Net, b.Depth}] = append(rows[key{b.Net, b.Depth}], b)
-		}
-	}
-	var keys []key
-	for k, rs := range rows {
-		if len(rs) >= 2 {
-			keys = append(keys, k)
-		}
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if a.net != b.net {
-			if a.net < b.net {
-				return -1
-			}
-			return 1
-		}
-		return int(a.depth - b.depth)
-	})
+	rows, keys := perturbRows(d, act)
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("no best rows of shortcut2/shortcut3 at two or more initialisation scales (perturbation study)")
 	}
 	never := 0
 	for i, k := range keys {
-		rs := rows[k]
-		slices.SortFunc(rs, func(a, b schema.Best) int { return num.Compare(a.InitScale, b.InitScale) })
-		var esc, ex plotter.XYs
-		for _, b := range rs {
-			s, n := 0.0, 0
-			for _, e := range b.EscapeEpochs {
-				if e < 0 {
-					never++
-					continue
-				}
-				s, n = s+float64(e), n+1
-			}
-			if n > 0 && s > 0 {
-				esc = append(esc, plotter.XY{X: b.InitScale, Y: s / float64(n)})
-			}
-			for _, v := range b.FinalLosses {
-				if r := (v - b.LMin) / b.LMin; r > 0 && num.Finite(r) {
-					ex = append(ex, plotter.XY{X: b.InitScale, Y: r})
-				}
-			}
-		}
+		esc, ex, nev := perturbPoints(rows[k])
+		never += nev
 		st := styleOf(k.net)
 		st.dash = seqDashes[i%len(seqDashes)]
 		if len(esc) > 0 {
@@ -393,4 +339,64 @@ func buildPerturb(d Data, o Options) (*Figure, error) {
 	f.panels = [][]*plot.Plot{{left, right}}
 	f.legend = leg
 	return f, nil
+}
+
+// perturbKey is one line of the perturbation figure: a net at a depth.
+type perturbKey struct {
+	net   string
+	depth int64
+}
+
+// perturbRows returns the best rows of shortcut2 and shortcut3 with init
+// small and activation act by (net, depth), and the keys with two or more
+// scales, ordered by net then depth.
+func perturbRows(d Data, act string) (map[perturbKey][]schema.Best, []perturbKey) {
+	rows := map[perturbKey][]schema.Best{}
+	for _, b := range d.Best {
+		if b.Activation == act && b.Init == "small" && b.InitScale > 0 && (b.Net == schema.NetShortcut2 || b.Net == schema.NetShortcut3) {
+			rows[perturbKey{b.Net, b.Depth}] = append(rows[perturbKey{b.Net, b.Depth}], b)
+		}
+	}
+	var keys []perturbKey
+	for k, rs := range rows {
+		if len(rs) >= 2 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b perturbKey) int {
+		if a.net != b.net {
+			if a.net < b.net {
+				return -1
+			}
+			return 1
+		}
+		return int(a.depth - b.depth)
+	})
+	return rows, keys
+}
+
+// perturbPoints sorts rs by scale and returns the seed-mean escape epoch
+// per scale (seeds that never escaped left out, and counted in never) and
+// every seed's positive finite relative excess final loss.
+func perturbPoints(rs []schema.Best) (esc, ex plotter.XYs, never int) {
+	slices.SortFunc(rs, func(a, b schema.Best) int { return num.Compare(a.InitScale, b.InitScale) })
+	for _, b := range rs {
+		s, n := 0.0, 0
+		for _, e := range b.EscapeEpochs {
+			if e < 0 {
+				never++
+				continue
+			}
+			s, n = s+float64(e), n+1
+		}
+		if n > 0 && s > 0 {
+			esc = append(esc, plotter.XY{X: b.InitScale, Y: s / float64(n)})
+		}
+		for _, v := range b.FinalLosses {
+			if r := (v - b.LMin) / b.LMin; r > 0 && num.Finite(r) {
+				ex = append(ex, plotter.XY{X: b.InitScale, Y: r})
+			}
+		}
+	}
+	return esc, ex, never
 }

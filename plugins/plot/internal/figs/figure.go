@@ -46,13 +46,22 @@ func (f *Figure) notef(format string, args ...any) {
 	f.Notes = append(f.Notes, fmt.Sprintf(format, args...))
 }
 
-// Draw draws the whole figure on c.
+// Draw draws the whole figure on c: a white page, the title and notes
+// (drawText), the legend or side panel on the right (drawAside), the panels
+// in what is left (drawPanels).
 func (f *Figure) Draw(c draw.Canvas) {
 	c.SetColor(color.White)
 	c.Fill(c.Rectangle.Path())
 	pad := vg.Points(8)
 	c = draw.Crop(c, pad, -pad, pad, -pad)
+	c = f.drawText(c)
+	c = f.drawAside(c)
+	f.drawPanels(c)
+}
 
+// drawText draws the title at the top of c and the notes at its bottom
+// (the last note lowest) and returns the canvas between them.
+func (f *Figure) drawText(c draw.Canvas) draw.Canvas {
 	hdlr := plot.DefaultTextHandler
 	if f.Title != "" {
 		sty := text.Style{Color: color.Black, Font: fnt(titleSize), XAlign: draw.XCenter, YAlign: draw.YTop, Handler: hdlr}
@@ -68,6 +77,12 @@ func (f *Figure) Draw(c draw.Canvas) {
 		}
 		c.Min.Y = y + vg.Points(6)
 	}
+	return c
+}
+
+// drawAside draws the legend (or, without one, the side panel) at the
+// right of c and returns the canvas left of it.
+func (f *Figure) drawAside(c draw.Canvas) draw.Canvas {
 	switch {
 	case f.legend != nil:
 		r := f.legend.Rectangle(c)
@@ -82,16 +97,22 @@ func (f *Figure) Draw(c draw.Canvas) {
 		f.side.Draw(sc)
 		c.Max.X -= f.sideWidth + vg.Points(10)
 	}
+	return c
+}
+
+// drawPanels draws the grid of panels on c, aligned.
+//
+// gonum/plot pads a vertical axis for its label as if the label were
+// centred on the arithmetic midpoint of the range, which on a log axis
+// lies near the top and squeezes the data area. So the figure draws every
+// Y label itself, centred on the data area, in a strip left of each tile
+// (the same strip for every tile keeps columns aligned).
+func (f *Figure) drawPanels(c draw.Canvas) {
 	rows := len(f.panels)
 	if rows == 0 {
 		return
 	}
 	cols := len(f.panels[0])
-	// gonum/plot pads a vertical axis for its label as if the label were
-	// centred on the arithmetic midpoint of the range, which on a log axis
-	// lies near the top and squeezes the data area. So the figure draws
-	// every Y label itself, centred on the data area, in a strip left of
-	// each tile (the same strip for every tile keeps columns aligned).
 	labels := make([][]string, rows)
 	for j := range f.panels {
 		labels[j] = make([]string, cols)
@@ -112,7 +133,7 @@ func (f *Figure) Draw(c draw.Canvas) {
 		}
 	}()
 	lsty := text.Style{Color: color.Black, Font: fnt(labelSize), XAlign: draw.XCenter, YAlign: draw.YTop,
-		Rotation: math.Pi / 2, Handler: hdlr}
+		Rotation: math.Pi / 2, Handler: plot.DefaultTextHandler}
 	strip := lsty.Height("Mg") + vg.Points(4)
 	c.Min.X += strip
 	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(24) + strip, PadY: vg.Points(14)}

@@ -49,6 +49,9 @@ func checkClaims(in Inputs) []schema.Claim {
 
 // ---------- theory: cond(H at 0) vs depth ----------
 
+// theoryClaims evaluates the closed forms of Theorem 1 against the
+// hessian.theory rows: theory.n1_match, theory.n2_match, theory.n2_flat,
+// theory.n1_grows and theory.n3_zero, in that order.
 func theoryClaims(in Inputs) []schema.Claim {
 	byN := map[int64][]schema.Theory{}
 	for _, t := range in.Theory {
@@ -57,97 +60,103 @@ func theoryClaims(in Inputs) []schema.Claim {
 	for _, rows := range byN {
 		slices.SortFunc(rows, func(a, b schema.Theory) int { return cmp.Compare(a.Depth, b.Depth) })
 	}
-	var out []schema.Claim
-	for _, n := range []int64{1, 2} {
-		stmt := "S2.3"
-		if n == 2 {
-			stmt = "S2.1"
-		}
-		e := newEv(spec{id: fmt.Sprintf("theory.n%d_match", n), statement: stmt, figure: "theory", kind: KindTheorem,
-			text:      fmt.Sprintf("For %d-shortcut linear nets the measured cond(H at 0) equals the closed form of Theorem 1 at every depth.", n),
-			criterion: fmt.Sprintf("|cond_measured / cond_theory - 1| <= %s at every depth", num.Format(TheoryRelTol)), threshold: TheoryRelTol, comparison: "<="})
-		rows := byN[n]
-		if len(rows) == 0 {
-			out = append(out, e.skip("no theory rows with n = %d", n))
-			continue
-		}
-		e.what("depth -> |cond_measured/cond_theory - 1|")
-		worst, at := 0.0, int64(0)
-		for _, t := range rows {
-			r := math.Abs(t.CondMeasured/t.CondTheory - 1)
-			if math.IsNaN(r) {
-				r = math.Inf(1)
-			}
-			e.point(fmt.Sprintf("n%d", n), float64(t.Depth), r)
-			e.depth(t.Depth)
-			if r >= worst {
-				worst, at = r, t.Depth
-			}
-		}
-		out = append(out, e.decide(true, worst, "max relative error %s (at depth %d) over %d depths", num.Format(worst), at, len(rows)))
+	return []schema.Claim{
+		theoryMatchClaim(1, byN[1]), theoryMatchClaim(2, byN[2]),
+		theoryFlatClaim(byN[2]), theoryGrowsClaim(byN[1]), theoryZeroClaim(byN[3]),
 	}
-	{
-		e := newEv(spec{id: "theory.n2_flat", statement: "S2.1", figure: "theory", kind: KindTheorem,
-			text:      "For 2-shortcut nets cond(H at 0) does not depend on depth.",
-			criterion: fmt.Sprintf("max/min of the measured cond over >= 2 depths <= 1 + %s", num.Format(TheoryRelTol)), threshold: 1 + TheoryRelTol, comparison: "<="})
-		rows := byN[2]
-		if len(rows) < 2 {
-			out = append(out, e.skip("%d depth(s) with n = 2 (need 2)", len(rows)))
-		} else {
-			e.what("depth -> cond(H at 0)")
-			var vs []float64
-			for _, t := range rows {
-				e.point("n2", float64(t.Depth), t.CondMeasured)
-				e.depth(t.Depth)
-				vs = append(vs, t.CondMeasured)
-			}
-			lo, hi := rangeOf(vs)
-			out = append(out, e.decide(true, hi/lo, "max/min = %s (cond from %s to %s over depths %s)", num.Format(hi/lo), num.Format(lo), num.Format(hi), theoryDepths(rows)))
+}
+
+// theoryMatchClaim evaluates theory.n<n>_match on the rows of n-shortcut
+// nets (sorted by depth): the measured cond(H at 0) is Theorem 1's.
+func theoryMatchClaim(n int64, rows []schema.Theory) schema.Claim {
+	stmt := "S2.3"
+	if n == 2 {
+		stmt = "S2.1"
+	}
+	e := newEv(spec{id: fmt.Sprintf("theory.n%d_match", n), statement: stmt, figure: "theory", kind: KindTheorem,
+		text:      fmt.Sprintf("For %d-shortcut linear nets the measured cond(H at 0) equals the closed form of Theorem 1 at every depth.", n),
+		criterion: fmt.Sprintf("|cond_measured / cond_theory - 1| <= %s at every depth", num.Format(TheoryRelTol)), threshold: TheoryRelTol, comparison: "<="})
+	if len(rows) == 0 {
+		return e.skip("no theory rows with n = %d", n)
+	}
+	e.what("depth -> |cond_measured/cond_theory - 1|")
+	worst, at := 0.0, int64(0)
+	for _, t := range rows {
+		r := math.Abs(t.CondMeasured/t.CondTheory - 1)
+		if math.IsNaN(r) {
+			r = math.Inf(1)
+		}
+		e.point(fmt.Sprintf("n%d", n), float64(t.Depth), r)
+		e.depth(t.Depth)
+		if r >= worst {
+			worst, at = r, t.Depth
 		}
 	}
-	{
-		e := newEv(spec{id: "theory.n1_grows", statement: "S2.3", figure: "theory", kind: KindTheorem,
-			text:      "For 1-shortcut nets cond(H at 0) grows with depth.",
-			criterion: "Spearman correlation of measured cond with depth > 0 and cond(largest depth) > cond(smallest depth), >= 3 depths (exact: no seeds)", threshold: 0, comparison: ">"})
-		rows := byN[1]
-		if len(rows) < MinDepths {
-			out = append(out, e.skip("%d depth(s) with n = 1 (need %d)", len(rows), MinDepths))
-		} else {
-			e.what("depth -> cond(H at 0)")
-			var xs, ys []float64
-			for _, t := range rows {
-				xs, ys = append(xs, float64(t.Depth)), append(ys, t.CondMeasured)
-				e.point("n1", float64(t.Depth), t.CondMeasured)
-				e.depth(t.Depth)
-			}
-			rho := Spearman(xs, ys)
-			out = append(out, e.decide(ys[len(ys)-1] > ys[0], rho, "Spearman %s; cond %s at depth %d -> %s at depth %d",
-				num.Format(rho), num.Format(ys[0]), rows[0].Depth, num.Format(ys[len(ys)-1]), rows[len(rows)-1].Depth))
-		}
+	return e.decide(true, worst, "max relative error %s (at depth %d) over %d depths", num.Format(worst), at, len(rows))
+}
+
+// theoryFlatClaim evaluates theory.n2_flat on the 2-shortcut rows: cond(H
+// at 0) does not depend on depth.
+func theoryFlatClaim(rows []schema.Theory) schema.Claim {
+	e := newEv(spec{id: "theory.n2_flat", statement: "S2.1", figure: "theory", kind: KindTheorem,
+		text:      "For 2-shortcut nets cond(H at 0) does not depend on depth.",
+		criterion: fmt.Sprintf("max/min of the measured cond over >= 2 depths <= 1 + %s", num.Format(TheoryRelTol)), threshold: 1 + TheoryRelTol, comparison: "<="})
+	if len(rows) < 2 {
+		return e.skip("%d depth(s) with n = 2 (need 2)", len(rows))
 	}
-	{
-		e := newEv(spec{id: "theory.n3_zero", statement: "S2.2", figure: "theory", kind: KindTheorem,
-			text:      "For 3-shortcut nets the Hessian at 0 is exactly zero at every depth.",
-			criterion: fmt.Sprintf("|lambda|_max at 0 <= %s at every depth", num.Format(ZeroAbsTol)), threshold: ZeroAbsTol, comparison: "<="})
-		rows := byN[3]
-		if len(rows) == 0 {
-			out = append(out, e.skip("no theory rows with n = 3"))
-		} else {
-			e.what("depth -> |lambda|max of H(0)")
-			worst := 0.0
-			for _, t := range rows {
-				a := t.AbsMax
-				if math.IsNaN(a) {
-					a = math.Inf(1)
-				}
-				e.point("n3", float64(t.Depth), a)
-				e.depth(t.Depth)
-				worst = math.Max(worst, a)
-			}
-			out = append(out, e.decide(true, worst, "max |lambda|_max = %s over depths %s", num.Format(worst), theoryDepths(rows)))
-		}
+	e.what("depth -> cond(H at 0)")
+	var vs []float64
+	for _, t := range rows {
+		e.point("n2", float64(t.Depth), t.CondMeasured)
+		e.depth(t.Depth)
+		vs = append(vs, t.CondMeasured)
 	}
-	return out
+	lo, hi := rangeOf(vs)
+	return e.decide(true, hi/lo, "max/min = %s (cond from %s to %s over depths %s)", num.Format(hi/lo), num.Format(lo), num.Format(hi), theoryDepths(rows))
+}
+
+// theoryGrowsClaim evaluates theory.n1_grows on the 1-shortcut rows
+// (sorted by depth): cond(H at 0) grows with depth.
+func theoryGrowsClaim(rows []schema.Theory) schema.Claim {
+	e := newEv(spec{id: "theory.n1_grows", statement: "S2.3", figure: "theory", kind: KindTheorem,
+		text:      "For 1-shortcut nets cond(H at 0) grows with depth.",
+		criterion: "Spearman correlation of measured cond with depth > 0 and cond(largest depth) > cond(smallest depth), >= 3 depths (exact: no seeds)", threshold: 0, comparison: ">"})
+	if len(rows) < MinDepths {
+		return e.skip("%d depth(s) with n = 1 (need %d)", len(rows), MinDepths)
+	}
+	e.what("depth -> cond(H at 0)")
+	var xs, ys []float64
+	for _, t := range rows {
+		xs, ys = append(xs, float64(t.Depth)), append(ys, t.CondMeasured)
+		e.point("n1", float64(t.Depth), t.CondMeasured)
+		e.depth(t.Depth)
+	}
+	rho := Spearman(xs, ys)
+	return e.decide(ys[len(ys)-1] > ys[0], rho, "Spearman %s; cond %s at depth %d -> %s at depth %d",
+		num.Format(rho), num.Format(ys[0]), rows[0].Depth, num.Format(ys[len(ys)-1]), rows[len(rows)-1].Depth)
+}
+
+// theoryZeroClaim evaluates theory.n3_zero on the 3-shortcut rows: the
+// Hessian at 0 is exactly zero.
+func theoryZeroClaim(rows []schema.Theory) schema.Claim {
+	e := newEv(spec{id: "theory.n3_zero", statement: "S2.2", figure: "theory", kind: KindTheorem,
+		text:      "For 3-shortcut nets the Hessian at 0 is exactly zero at every depth.",
+		criterion: fmt.Sprintf("|lambda|_max at 0 <= %s at every depth", num.Format(ZeroAbsTol)), threshold: ZeroAbsTol, comparison: "<="})
+	if len(rows) == 0 {
+		return e.skip("no theory rows with n = 3")
+	}
+	e.what("depth -> |lambda|max of H(0)")
+	worst := 0.0
+	for _, t := range rows {
+		a := t.AbsMax
+		if math.IsNaN(a) {
+			a = math.Inf(1)
+		}
+		e.point("n3", float64(t.Depth), a)
+		e.depth(t.Depth)
+		worst = math.Max(worst, a)
+	}
+	return e.decide(true, worst, "max |lambda|_max = %s over depths %s", num.Format(worst), theoryDepths(rows))
 }
 
 func theoryDepths(rows []schema.Theory) string {
