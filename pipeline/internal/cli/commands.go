@@ -54,7 +54,7 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&f.keepGoing, "keep-going", "k", false, "after a failure, keep running stages that do not depend on it")
 	cmd.Flags().StringVar(&f.out, "out", "out", "folder that receives published results (figures, reports); empty to skip")
 	cmd.Flags().StringVar(&f.executor, "executor", "local", "where stages run: local or slurm")
-	cmd.Flags().BoolVar(&f.workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor); false: a fresh process per task")
+	cmd.Flags().BoolVar(&f.workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes (local executor, and inside each Slurm job); false: a fresh process per task")
 	cmd.Flags().StringVar(&f.profile, "cpuprofile", "", "write CPU profiles of the pipeline (pipeline.pprof) and of every stage run (<stage>-<pid>.pprof) into this folder (turns persistent workers off: one process per stage run)")
 	cmd.Flags().BoolVar(&g.jsonOut, "json", false, "print the run record as JSON on stdout")
 	cmd.Flags().BoolVar(&f.locked, "locked", false, "after the run, compare every output with the manifest's lock (MANIFEST with .lock); exit 4 on a difference")
@@ -96,6 +96,9 @@ func runManifest(cmd *cobra.Command, g *globals, f *runFlags, args []string) err
 	if f.executor == "slurm" && !cmd.Flags().Changed("jobs") {
 		// Job slots only cap how many stages are in the cluster's queue.
 		f.jobs = slurmDefaultJobs()
+	}
+	if slurmFlags != nil {
+		slurmFlags.noWorkers = !f.workers // the Slurm jobs' workers follow --workers
 	}
 	ex, err := g.executor(f.executor, l.store)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/demystify-resnet/repro/artifacts/safefile"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 	"github.com/demystify-resnet/repro/pipeline/internal/slurm"
+	"github.com/demystify-resnet/repro/plugins/host"
 )
 
 // execCmd is the worker mode: it executes task descriptions (written by an
@@ -20,10 +22,16 @@ import (
 // its own; a failed task does not stop the ones after it (an interrupt
 // does). Inside a Slurm job (SLURM_JOB_ID set) it records each task's
 // outcome next to its task file (slurm.OutcomePath), so that the executor
-// learns every task's result separately. It prints the recorded action as
-// JSON (one task) or a JSON array of {instance, action, error} (several).
+// learns every task's result separately. Tasks of stages that declare
+// themselves persistent are served by persistent workers (host.Workers, as
+// the local executor's; idle workers bounded by the job's CPUs,
+// $SLURM_CPUS_PER_TASK, else 1), ended when the last task is done;
+// --workers=false launches a fresh process per task. It prints the recorded
+// action as JSON (one task) or a JSON array of {instance, action, error}
+// (several).
 func execCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var workers bool
+	cmd := &cobra.Command{
 		Use:   "exec TASK.json...",
 		Short: "Execute stage tasks against the store, in sequence (worker mode, used on cluster nodes)",
 		Args:  cobra.MinimumNArgs(1),
@@ -59,6 +67,14 @@ func execCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ex := &engine.Local{Store: store}
+			if workers {
+				ex.Workers = host.NewWorkers(jobCPUs())
+				defer func() {
+					ex.Workers.Close()
+					g.log.Debug().Int64("launches", ex.Workers.Launches()).Int64("tasks", ex.Workers.Tasks()).Msg("persistent workers ended")
+				}()
+			}
 			jobID := os.Getenv("SLURM_JOB_ID")
 			type result struct {
 				Instance string            `json:"instance"`
@@ -73,7 +89,7 @@ func execCmd(g *globals) *cobra.Command {
 					break // interrupted: the tasks left record no outcome
 				}
 				log := g.log.With().Str("stage", t.Instance).Logger()
-				out, err := engine.ExecuteTask(cmd.Context(), store, t, func(done, total float64, msg string) {
+				out, err := ex.Execute(cmd.Context(), t, func(done, total float64, msg string) {
 					log.Debug().Float64("done", done).Float64("total", total).Msg(msg)
 				}, log)
 				r := result{Instance: t.Instance}
@@ -119,6 +135,17 @@ func execCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&workers, "workers", true, "run the tasks of stages that declare themselves persistent on long-lived plugin processes; false: a fresh process per task")
+	return cmd
+}
+
+// jobCPUs is the CPUs of the Slurm job this process runs in
+// ($SLURM_CPUS_PER_TASK), else 1.
+func jobCPUs() int {
+	if n, err := strconv.Atoi(os.Getenv("SLURM_CPUS_PER_TASK")); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }
 
 func newSlurmExecutor(g *globals, store *artifacts.Store) (engine.Executor, error) {

@@ -28,6 +28,9 @@ type slurmOptions struct {
 	sbatchArgs []string
 	groupSecs  float64
 	groupWidth int
+	// noWorkers (run --workers=false, set by the run command) makes the
+	// jobs launch a fresh plugin process per task.
+	noWorkers bool
 }
 
 // slurmFlags holds the values bound by the last addSlurmFlags call; nil
@@ -135,6 +138,7 @@ func makeSlurmExecutor(g *globals, store *artifacts.Store) (engine.Executor, err
 	ex, err := slurm.New(context.Background(), slurm.Config{
 		Store: store, Partition: o.partition, CPUs: o.cpus, Memory: o.mem, Time: o.time,
 		Poll: o.poll, SbatchArgs: o.sbatchArgs, GroupSeconds: o.groupSecs, GroupWidth: o.groupWidth,
+		FreshProcesses: o.noWorkers,
 	}, g.log)
 	if err != nil {
 		return nil, withCode(ExitEnv, fmt.Errorf("--executor slurm: %w", err))

@@ -452,6 +452,73 @@ func TestRequestSizeIsCheckedBeforeLaunch(t *testing.T) {
 	}
 }
 
+// TestTimeLeft: the ETA is the larger of the work left spread over the
+// slots and the longest critical path left, so one long stage, or a chain
+// of stages not started yet, at the end of a run is not divided by the
+// slots.
+func TestTimeLeft(t *testing.T) {
+	p := plan(t, `version: 1
+stages:
+  long: {plugin: enginekit.det, params: {label: long}}
+  s:
+    plugin: enginekit.det
+    matrix:
+      label: [p, q, r, s]
+  c1: {plugin: enginekit.det, params: {label: c1}}
+  c2: {plugin: enginekit.det, params: {label: c2}, inputs: {in: c1.out}}
+  c3: {plugin: enginekit.det, params: {label: c3}, inputs: {in: c2.out}}
+  heavy: {plugin: enginekit.det, params: {label: heavy}, resources: {cpus: 2}}
+`)
+	byName := map[string]*Node{}
+	for _, n := range p.Nodes {
+		byName[n.Name] = n
+	}
+	sched := func(jobs int, est map[string]float64) *scheduler {
+		e := map[*Node]float64{}
+		for _, n := range p.Nodes {
+			e[n] = est[n.Name]
+		}
+		return newScheduler(context.Background(), p.Nodes, Options{Jobs: jobs, Observer: func(Event) {}}, e)
+	}
+	now := time.Now()
+	ran := func(s *scheduler, names ...string) {
+		for _, name := range names {
+			n := byName[name]
+			s.finish(n, Result{Node: n, Status: StatusRan})
+		}
+	}
+	check := func(what string, s *scheduler, want float64) {
+		t.Helper()
+		if got := s.timeLeft(now); got != want {
+			t.Errorf("%s: time left %v, want %v", what, got, want)
+		}
+	}
+
+	// One long stage left, running for 10 of its 100 s: 90 s, not 90/2.
+	ones := map[string]float64{"long": 100}
+	for _, n := range p.Nodes {
+		if n.Name != "long" {
+			ones[n.Name] = 1
+		}
+	}
+	s := sched(2, ones)
+	check("at the start", s, 100)
+	s.start(byName["long"], now.Add(-10*time.Second))
+	ran(s, "s[label=p]", "s[label=q]", "s[label=r]", "s[label=s]", "c1", "c2", "c3", "heavy")
+	check("the long stage left", s, 90)
+
+	// A chain of three 10 s stages on 4 slots: 30 s, not 30/4; 26 s once
+	// its first stage has run for 4 s.
+	s = sched(4, map[string]float64{"c1": 10, "c2": 10, "c3": 10})
+	check("a chain", s, 30)
+	s.start(byName["c1"], now.Add(-4*time.Second))
+	check("a chain under way", s, 26)
+
+	// Plenty of parallel work: spread over the slots, (10 + 10 + 4x5) / 2.
+	s = sched(2, map[string]float64{"heavy": 10, "long": 10, "s[label=p]": 5, "s[label=q]": 5, "s[label=r]": 5, "s[label=s]": 5})
+	check("parallel work", s, 20)
+}
+
 // TestETALearnsFromSiblings: a stage whose declared estimate (10 ms) is far
 // below its real time (~0.6 s a run) must not make the ETA read ~0 once
 // one instance has run: the instances still waiting are then expected to

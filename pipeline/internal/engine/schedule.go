@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -148,6 +150,11 @@ type scheduler struct {
 	// the fraction of its work each running node last reported.
 	stages map[*manifest.Stage]*stageTimes
 	frac   map[*Node]*atomic.Uint64 // math.Float64bits of done/total
+	// The nodes by critical path (longest first); byPath[:pathAt] have all
+	// started or finished.
+	cp     map[*Node]float64
+	byPath []*Node
+	pathAt int
 }
 
 // etaRefresh is how often the scheduler recomputes the ETA between events.
@@ -185,7 +192,10 @@ func newScheduler(ctx context.Context, nodes []*Node, opts Options, est map[*Nod
 		inCheck:   map[*Node]bool{},
 		stages:    map[*manifest.Stage]*stageTimes{},
 		frac:      map[*Node]*atomic.Uint64{},
+		cp:        cp,
+		byPath:    slices.Clone(nodes),
 	}
+	slices.SortStableFunc(s.byPath, func(a, b *Node) int { return cmp.Compare(cp[b], cp[a]) })
 	for _, n := range nodes {
 		s.results[n] = &Result{Node: n, Status: StatusPending}
 		s.inRun[n] = true
@@ -261,10 +271,7 @@ func (s *scheduler) dispatch() {
 		}
 		s.free -= w
 		s.running++
-		s.startedAt[n] = time.Now()
-		st := s.stageOf(n)
-		st.waiting--
-		st.waitingEst -= s.est[n]
+		s.start(n, time.Now())
 		res, est := *s.results[n], s.est[n]
 		fr := &atomic.Uint64{}
 		s.frac[n] = fr
@@ -278,6 +285,14 @@ func (s *scheduler) dispatch() {
 		}
 		go func() { s.outc <- outcome{node: n, res: executeNode(s.ctx, n, res, est, s.results, opts)} }()
 	}
+}
+
+// start records that n starts running at now.
+func (s *scheduler) start(n *Node, now time.Time) {
+	s.startedAt[n] = now
+	st := s.stageOf(n)
+	st.waiting--
+	st.waitingEst -= s.est[n]
 }
 
 // checkingAbove reports whether a node being checked has a priority above p.
@@ -405,10 +420,20 @@ func (s *scheduler) blockedByRunning(n *Node) bool {
 	return false
 }
 
-// eta reports the estimated time left: the estimated work of the nodes not
-// finished (running ones minus the time they have run) spread over the job
-// slots. Its cost is proportional to the running nodes.
+// eta reports the estimated time left (timeLeft).
 func (s *scheduler) eta() {
+	s.opts.Observer(Event{Kind: "eta", Seconds: s.timeLeft(time.Now())})
+}
+
+// timeLeft estimates the time until the run ends at now: the estimated work
+// of the nodes not finished (running ones minus the time they have run)
+// spread over the job slots, but never less than the longest critical path
+// left: a running node's time left plus the longest path after it, or the
+// longest path of a node not started (one long stage or a chain of stages
+// at the end of a run cannot be spread over the slots). Its cost is
+// proportional to the running nodes and the manifest stages, plus the
+// nodes started since the last call.
+func (s *scheduler) timeLeft(now time.Time) float64 {
 	work, longest := 0.0, 0.0
 	for _, st := range s.stages {
 		if st.waiting > 0 {
@@ -419,15 +444,22 @@ func (s *scheduler) eta() {
 			}
 		}
 	}
-	now := time.Now()
 	for n, t := range s.startedAt {
 		left := s.remaining(n, now.Sub(t).Seconds())
 		work += left
-		longest = max(longest, left)
+		longest = max(longest, left+s.cp[n]-s.est[n])
+	}
+	for s.pathAt < len(s.byPath) {
+		n := s.byPath[s.pathAt]
+		if _, running := s.startedAt[n]; !running && s.results[n].Status == StatusPending {
+			longest = max(longest, s.cp[n])
+			break
+		}
+		s.pathAt++ // started or finished: never waiting to start again
 	}
 	// The work shared over the slots, but never less than the longest
-	// running stage still needs (at the end of a run the slots idle).
-	s.opts.Observer(Event{Kind: "eta", Seconds: max(work/float64(s.opts.Jobs), longest)})
+	// path left (at the end of a run the slots idle).
+	return max(work/float64(s.opts.Jobs), longest)
 }
 
 // remaining estimates the seconds a node running for elapsed seconds still

@@ -157,14 +157,15 @@ stages:
 func TestSlurmGroupInterruptedMidway(t *testing.T) {
 	slurmtest.Require(t)
 	t.Parallel()
-	// One job of three: a_quick runs, b_hang hangs, c_never waits its turn.
+	// One job of three: a_quick runs, b_hang hangs, c_never waits its turn
+	// (c_never is of b_hang's plugin, so it runs after it in the job).
 	m := writeManifest(t, `version: 1
 name: slurm-group-cancel
 seed: 1
 stages:
   a_quick: {plugin: enginekit.det, params: {label: q}}
   b_hang: {plugin: testkit.test.hang}
-  c_never: {plugin: enginekit.det, params: {label: n}}
+  c_never: {plugin: testkit.test.echo, params: {label: n}}
 `)
 	store := filepath.Join(t.TempDir(), "s")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -276,6 +277,141 @@ stages:
 	}
 	if s := st["slow"]; s.Status != engine.StatusFailed || !strings.Contains(s.Error, "Slurm job "+jobs[0]+" (task ") || !strings.Contains(s.Error, "timed out") {
 		t.Errorf("slow: %s %q", s.Status, s.Error)
+	}
+	assertNoneQueued(t, jobs)
+}
+
+// launches reads the worker test plugin's launch log ($WORKER_LAUNCH_LOG):
+// the number of process starts, and the pid of every task run by label.
+func launches(t *testing.T, path string) (starts int, runs map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs = map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 2 && f[0] == "start":
+			starts++
+		case len(f) == 4 && f[0] == "run": // run STAGE LABEL PID
+			runs[f[2]] += f[3] + " "
+		}
+	}
+	return starts, runs
+}
+
+// A job of six tasks of a persistent stage serves them all from one plugin
+// process (the job's persistent worker); with --workers=false every task
+// gets a fresh process. The outputs are the same either way.
+func TestSlurmGroupPersistentWorker(t *testing.T) {
+	slurmtest.Require(t)
+	t.Parallel()
+	m := writeManifest(t, `version: 1
+name: slurm-group-workers
+stages:
+  d:
+    plugin: worker.w.det
+    matrix:
+      label: [a, b, c, d, e, f]
+`)
+	outputs := map[bool]map[string]map[string]string{}
+	for _, fresh := range []bool{false, true} {
+		dir := t.TempDir()
+		launchLog := filepath.Join(dir, "launches")
+		args := []string{"run", "--json", "--out", "", "--executor", "slurm", "--slurm-group-width", "1", m}
+		if fresh {
+			args = append([]string{"run", "--workers=false"}, args[1:]...)
+		}
+		cmd := pipelineCmd(t, context.Background(), filepath.Join(dir, "s"), args...)
+		cmd.Env = append(cmd.Env, "WORKER_LAUNCH_LOG="+launchLog) // sbatch passes the environment on
+		var so, se bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("workers=%v: %v\n%s", !fresh, err, se.Bytes())
+		}
+		rec := decodeRecord(t, result{so.Bytes(), se.Bytes(), 0})
+		jobs := slurmtest.SubmittedJobs(se.Bytes())
+		if rec.Counts[engine.StatusRan] != 6 || len(jobs) != 1 {
+			t.Fatalf("workers=%v: counts %v, jobs %v, want 6 ran in one job\n%s", !fresh, rec.Counts, jobs, se.Bytes())
+		}
+		outputs[fresh] = outputsByStage(rec)
+		starts, runs := launches(t, launchLog)
+		pids := map[string]bool{}
+		for label, p := range runs {
+			if strings.Count(p, " ") != 1 {
+				t.Errorf("workers=%v: task %s ran %d times (pids %s)", !fresh, label, strings.Count(p, " "), p)
+			}
+			pids[p] = true
+		}
+		if len(runs) != 6 {
+			t.Fatalf("workers=%v: runs %v, want the six labels", !fresh, runs)
+		}
+		// Oracle: the submitting pipeline starts the plugin once to describe
+		// it; the job then starts one worker (persistent) or one process per
+		// task (fresh).
+		wantPids, wantStarts := 1, 2
+		if fresh {
+			wantPids, wantStarts = 6, 7
+		}
+		if len(pids) != wantPids || starts != wantStarts {
+			t.Errorf("workers=%v: %d process starts, tasks in %d processes %v; want %d starts, %d processes",
+				!fresh, starts, len(pids), runs, wantStarts, wantPids)
+		}
+		assertNoneQueued(t, jobs)
+	}
+	if fmt.Sprint(outputs[false]) != fmt.Sprint(outputs[true]) {
+		t.Errorf("outputs differ: persistent %v, fresh %v", outputs[false], outputs[true])
+	}
+}
+
+// A task that crashes its persistent worker in the middle of a job fails
+// alone: it is retried once in a fresh process (which crashes as well), and
+// the task after it runs on a new worker and succeeds.
+func TestSlurmGroupPersistentWorkerCrash(t *testing.T) {
+	slurmtest.Require(t)
+	t.Parallel()
+	m := writeManifest(t, `version: 1
+name: slurm-group-crash
+stages:
+  a: {plugin: worker.w.det, params: {label: p}}
+  b: {plugin: worker.w.crash, params: {label: x, mode: always}}
+  c: {plugin: worker.w.det, params: {label: r}}
+`)
+	dir := t.TempDir()
+	launchLog := filepath.Join(dir, "launches")
+	cmd := pipelineCmd(t, context.Background(), filepath.Join(dir, "s"),
+		"run", "--json", "--out", "", "--executor", "slurm", "--slurm-group-width", "1", m)
+	cmd.Env = append(cmd.Env, "WORKER_LAUNCH_LOG="+launchLog)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1 (a stage failed)\n%s", err, se.Bytes())
+	}
+	jobs := slurmtest.SubmittedJobs(se.Bytes())
+	if len(jobs) != 1 {
+		t.Fatalf("jobs %v, want the three stages in one", jobs)
+	}
+	st := statusOf(decodeRecord(t, result{so.Bytes(), se.Bytes(), 1}))
+	for _, name := range []string{"a", "c"} {
+		if s := st[name]; s.Status != engine.StatusRan || len(s.Outputs) != 1 {
+			t.Errorf("%s: %s %v %s", name, s.Status, s.Outputs, s.Error)
+		}
+	}
+	// Oracle: equal estimates go by name, so b is task 2 of 3; its first
+	// run was on the worker that had served a, its retry in a fresh process.
+	b := st["b"]
+	if want := "stage b: Slurm job " + jobs[0] + " (task 2 of 3) failed: "; b.Status != engine.StatusFailed ||
+		!strings.HasPrefix(b.Error, want) || !strings.Contains(b.Error, "retried in a fresh process") {
+		t.Errorf("b: %s %q, want prefix %q and the fresh retry", b.Status, b.Error, want)
+	}
+	_, runs := launches(t, launchLog)
+	pa, pb, pc := strings.Fields(runs["p"]), strings.Fields(runs["x"]), strings.Fields(runs["r"])
+	if len(pa) != 1 || len(pb) != 2 || len(pc) != 1 || pb[0] != pa[0] || pb[1] == pa[0] || pc[0] == pa[0] {
+		t.Errorf("runs by label %v: want a and b's first run on one worker, b's retry and c elsewhere", runs)
 	}
 	assertNoneQueued(t, jobs)
 }

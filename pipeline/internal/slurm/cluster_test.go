@@ -54,8 +54,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// bins builds (once) the pipeline binary and the test plugins testkit and
-// enginekit, and returns the pipeline binary and the plugin folder.
+// bins builds (once) the pipeline binary and the test plugins testkit,
+// enginekit and worker (persistent stages), and returns the pipeline binary and the plugin folder.
 func bins(t *testing.T) (pipeline, pluginDir string) {
 	t.Helper()
 	buildMu.Lock()
@@ -68,6 +68,7 @@ func bins(t *testing.T) (pipeline, pluginDir string) {
 				{"pipeline", "./pipeline"},
 				{"plugins/pipeline-plugin-testkit", "./plugins/testplugins/testkit"},
 				{"plugins/pipeline-plugin-enginekit", "./plugins/testplugins/enginekit"},
+				{"plugins/pipeline-plugin-worker", "./plugins/testplugins/worker"},
 			} {
 				cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(binDir, b[0]), b[1])
 				cmd.Dir = root

@@ -23,22 +23,33 @@ import (
 
 // Grouping of small stages.
 //
-// Execute hands a small task (one CPU, no declared memory or time limit, an
-// estimate below Config.GroupSeconds) to a pool instead of submitting it at
-// once. The pool waits until no task has arrived for groupQuiet (at most
-// groupMaxWait after the first), then packs what it holds into jobs: k =
-// max(ceil(W/GroupSeconds), GroupWidth) jobs, at most one per task, where W
-// is the tasks' total estimated time (engine.Estimates, carried in
-// Task.Estimate), longest task first onto the least loaded job. One job runs
-// `pipeline exec TASK1 TASK2 ...`: each task runs, is published and recorded
-// on its own, and leaves an outcome file (OutcomePath) saying whether it
-// succeeded. The executor returns each task's result as soon as its outcome
-// appears, except the job's last unfinished task, which is returned when the
-// job has left the queue, so a run never ends while one of its jobs is still
-// in the cluster.
+// Execute hands a small task (no declared memory or time limit, an estimate
+// below Config.GroupSeconds) to a pool instead of submitting it at once. The
+// pool waits until no task has arrived for groupQuiet (at most groupMaxWait
+// after the first), then packs what it holds into jobs, separately for each
+// CPU count c that its tasks ask for (a job's tasks all ask for the same, and
+// the job gets that many CPUs): k = max(ceil(W/GroupSeconds),
+// GroupWidth/c) jobs, at most one per task, where W is the tasks' total
+// estimated time (engine.Estimates, carried in Task.Estimate), longest task
+// first onto the least loaded job. One job runs `pipeline exec TASK1 TASK2
+// ...` (tasks of one plugin next to each other, so that the job's
+// persistent workers serve them one after the other): each task runs, is
+// published and recorded on its own, and leaves an outcome file
+// (OutcomePath) saying whether it succeeded. The executor returns each
+// task's result as soon as its outcome appears (it looks every
+// outcomePoll), except the job's last unfinished task, which is returned
+// when the job has left the queue, so a run never ends while one of its jobs
+// is still in the cluster (once every task has its outcome, the queue is
+// asked every outcomePoll, for up to endingFast, whether it has).
 const (
 	groupQuiet   = 250 * time.Millisecond
 	groupMaxWait = 2 * time.Second
+	// outcomePoll is how often a job of several tasks looks for their
+	// outcome files (a stat each; the queue is polled every Config.Poll).
+	outcomePoll = 100 * time.Millisecond
+	// endingFast is how long, once every task of a job has its outcome,
+	// the queue is asked every outcomePoll whether the job has ended.
+	endingFast = 5 * time.Second
 )
 
 // Defaults of the grouping settings of Config.
@@ -120,11 +131,11 @@ func readOutcome(m *member, id string) (Outcome, bool) {
 	return o, true
 }
 
-// groupable reports whether t may share a job with other tasks: grouping is
-// on, and t asks for one CPU, no memory or time limit of its own, and is
-// expected to take less than the target job length.
+// groupable reports whether t may share a job with other tasks asking for
+// as many CPUs: grouping is on, and t asks for no memory or time limit of
+// its own and is expected to take less than the target job length.
 func (e *Executor) groupable(t *engine.Task) bool {
-	return e.cfg.GroupSeconds > 0 && e.cpus(t) == 1 && t.Resources.Memory == "" &&
+	return e.cfg.GroupSeconds > 0 && t.Resources.Memory == "" &&
 		t.Resources.Time <= 0 && estimate(t) < e.cfg.GroupSeconds
 }
 
@@ -172,10 +183,32 @@ func (e *Executor) flusher() {
 		ms := e.pool
 		e.pool = nil
 		e.poolMu.Unlock()
-		for _, g := range pack(ms, e.cfg.GroupSeconds, e.cfg.GroupWidth) {
+		for _, g := range e.groups(ms) {
 			go e.runJob(g)
 		}
 	}
+}
+
+// groups packs ms into jobs, separately for each CPU count the tasks ask
+// for (smallest first): the tasks asking for c CPUs are spread over at least
+// GroupWidth/c jobs (at least one), so that a batch fills the CPUs of the
+// partition whatever its tasks' size.
+func (e *Executor) groups(ms []*member) [][]*member {
+	byCPUs := map[int][]*member{}
+	var counts []int
+	for _, m := range ms {
+		c := e.cpus(m.t)
+		if byCPUs[c] == nil {
+			counts = append(counts, c)
+		}
+		byCPUs[c] = append(byCPUs[c], m)
+	}
+	sort.Ints(counts)
+	var gs [][]*member
+	for _, c := range counts {
+		gs = append(gs, pack(byCPUs[c], e.cfg.GroupSeconds, max(1, e.cfg.GroupWidth/c))...)
+	}
+	return gs
 }
 
 // pack splits ms into k = max(ceil(W/target), width) groups (at most one
@@ -210,6 +243,18 @@ func pack(ms []*member, target float64, width int) [][]*member {
 		}
 		groups[best] = append(groups[best], m)
 		load[best] += m.est
+	}
+	// Within a job, tasks of one plugin binary run one after the other (in
+	// the order above otherwise), so that a persistent worker serves them
+	// all.
+	for _, g := range groups {
+		first := map[string]int{}
+		for i, m := range g {
+			if _, ok := first[m.t.PluginPath]; !ok {
+				first[m.t.PluginPath] = i
+			}
+		}
+		sort.SliceStable(g, func(i, j int) bool { return first[g[i].t.PluginPath] < first[g[j].t.PluginPath] })
 	}
 	return groups
 }

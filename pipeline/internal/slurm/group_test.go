@@ -59,23 +59,72 @@ func TestPack(t *testing.T) {
 
 func TestGroupable(t *testing.T) {
 	e := testExecutor(t, Config{GroupSeconds: 20})
-	small := &engine.Task{Instance: "s", Estimate: 3}
-	if !e.groupable(small) {
-		t.Error("a small stage is not grouped")
+	for name, task := range map[string]*engine.Task{
+		"small":    {Instance: "s", Estimate: 3},
+		"cpus":     {Resources: engine.ResourcesJSON{CPUs: 2}}, // grouped with stages of 2 CPUs
+		"threaded": {Spec: sdk.StageSpec{Threads: 4}},
+	} {
+		if !e.groupable(task) {
+			t.Errorf("%s: not grouped", name)
+		}
 	}
 	for name, task := range map[string]*engine.Task{
-		"cpus":     {Resources: engine.ResourcesJSON{CPUs: 2}},
-		"memory":   {Resources: engine.ResourcesJSON{Memory: "1G"}},
-		"time":     {Resources: engine.ResourcesJSON{Time: 60e9}},
-		"long":     {Estimate: 20},
-		"threaded": {Spec: sdk.StageSpec{Threads: 4}},
+		"memory": {Resources: engine.ResourcesJSON{Memory: "1G"}},
+		"time":   {Resources: engine.ResourcesJSON{Time: 60e9}},
+		"long":   {Estimate: 20},
 	} {
 		if e.groupable(task) {
 			t.Errorf("%s: grouped", name)
 		}
 	}
-	if off := testExecutor(t, Config{}); off.groupable(small) {
+	if off := testExecutor(t, Config{}); off.groupable(&engine.Task{Instance: "s", Estimate: 3}) {
 		t.Error("grouped with GroupSeconds 0")
+	}
+}
+
+// TestGroupsByCPUs: a batch is split by the CPUs its tasks ask for, each
+// class over GroupWidth/c jobs (at least one), and within a job the tasks
+// of one plugin are next to each other.
+func TestGroupsByCPUs(t *testing.T) {
+	e := testExecutor(t, Config{GroupSeconds: 20, GroupWidth: 2})
+	var ms []*member
+	add := func(name, plugin string, threads int, est float64) {
+		ms = append(ms, &member{t: &engine.Task{Instance: name, PluginPath: plugin, Spec: sdk.StageSpec{Threads: threads}}, est: est})
+	}
+	add("t1", "/p/train", 1, 4)
+	add("s1", "/p/select", 1, 3.5)
+	add("t2", "/p/train", 1, 3)
+	add("t3", "/p/train", 1, 2)
+	add("s2", "/p/select", 1, 1)
+	add("h1", "/p/hessian", 2, 1)
+	add("h2", "/p/hessian", 2, 1)
+	add("h3", "/p/hessian", 2, 1)
+	gs := e.groups(ms)
+	// One CPU: two jobs, longest first onto the least loaded (t1+t3+s2,
+	// s1+t2), then each job's tasks by plugin in order of first appearance.
+	// Two CPUs: 2/2 = one job.
+	if got, want := layout(gs), "t1+t3+s2 s1+t2 h1+h2+h3"; got != want {
+		t.Errorf("groups = %q, want %q", got, want)
+	}
+	ms[3].t.PluginPath = "/p/select" // t3 is now a select: s2 moves up next to it
+	if got, want := layout(e.groups(ms)), "t1+t3+s2 s1+t2 h1+h2+h3"; got != want {
+		t.Errorf("groups = %q, want %q", got, want)
+	}
+	ms[3].t.PluginPath = "/p/train"
+	ms[0].t.PluginPath = "/p/select" // t1 select, t3 train, s2 select: s2 joins t1
+	if got, want := layout(e.groups(ms)), "t1+s2+t3 s1+t2 h1+h2+h3"; got != want {
+		t.Errorf("groups = %q, want %q", got, want)
+	}
+	for _, g := range gs {
+		if e.cpus(g[0].t) == 2 {
+			dir, script, err := e.writeScript(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := flagValue(e.sbatchArgs(g, dir, script), "--cpus-per-task"); got != "2" {
+				t.Errorf("job of 2-CPU stages: --cpus-per-task %s", got)
+			}
+		}
 	}
 }
 

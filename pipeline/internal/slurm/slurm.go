@@ -106,15 +106,21 @@ type Config struct {
 	StoreSettle time.Duration
 	// GroupSeconds is the target length in seconds of a job that runs
 	// several small stages in sequence (see group.go); 0 runs every stage
-	// as a job of its own. Stages with their own resources (more than one
-	// CPU, resources.memory or resources.time) or an estimate of at least
-	// GroupSeconds always get a job of their own.
+	// as a job of its own. Stages are grouped with others asking for as
+	// many CPUs; stages with resources.memory or resources.time of their
+	// own or an estimate of at least GroupSeconds always get a job of
+	// their own.
 	GroupSeconds float64
-	// GroupWidth is the least number of jobs that a batch of small ready
-	// stages is spread over, so that the cluster's CPUs stay busy (0: the
+	// GroupWidth is the least number of CPUs that a batch of small ready
+	// stages is spread over (GroupWidth/c jobs, at least one, for stages
+	// asking for c CPUs), so that the cluster's CPUs stay busy (0: the
 	// CPUs of the partition as sinfo reports them, at most
 	// DefaultGroupWidthMax; 1 when sinfo cannot tell).
 	GroupWidth int
+	// FreshProcesses makes the jobs launch a fresh plugin process for
+	// every task (`pipeline exec --workers=false`) instead of serving the
+	// tasks of persistent stages from persistent workers.
+	FreshProcesses bool
 }
 
 // Executor runs tasks as Slurm batch jobs. It implements engine.Executor
@@ -418,8 +424,12 @@ func (e *Executor) writeScript(ms []*member) (dir, script string, err error) {
 			return "", "", fmt.Errorf("slurm: %w", err)
 		}
 	}
-	fmt.Fprintf(&b, "exec %s --store %s --log-format json --log-level %s exec %s\n",
-		shellQuote(e.exe), shellQuote(e.storeDir), shellQuote(e.cfg.WorkerLogLevel), strings.Join(quoted, " "))
+	workers := ""
+	if e.cfg.FreshProcesses {
+		workers = " --workers=false"
+	}
+	fmt.Fprintf(&b, "exec %s --store %s --log-format json --log-level %s exec%s %s\n",
+		shellQuote(e.exe), shellQuote(e.storeDir), shellQuote(e.cfg.WorkerLogLevel), workers, strings.Join(quoted, " "))
 	if err := safefile.WriteBytes(script, b.Bytes(), 0o755); err != nil {
 		return "", "", fmt.Errorf("slurm: write batch script: %w", err)
 	}
@@ -427,8 +437,9 @@ func (e *Executor) writeScript(ms []*member) (dir, script string, err error) {
 }
 
 // sbatchArgs returns the sbatch command line of a job running the tasks of
-// ms (all of them small when there are several: one CPU each, the default
-// memory, and the default time limit once per task).
+// ms (all of them small when there are several, asking for the same CPUs:
+// those CPUs, the default memory, and the default time limit once per
+// task).
 func (e *Executor) sbatchArgs(ms []*member, dir, script string) []string {
 	t := ms[0].t
 	name := "pipeline:" + t.Instance
@@ -561,9 +572,29 @@ func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 	}
 	tick := time.NewTicker(e.cfg.Poll)
 	defer tick.Stop()
+	// The job's outcome files are looked at more often than the queue: a
+	// finished task's dependants need not wait for the next squeue, and
+	// once every task has its outcome the job is about to end, so the queue
+	// is asked at once, and then every outcomePoll, whether it has.
+	var outcomes <-chan time.Time
+	if outcomePoll < e.cfg.Poll {
+		ot := time.NewTicker(outcomePoll)
+		defer ot.Stop()
+		outcomes = ot.C
+	}
+	ending := func() bool {
+		for _, m := range left() {
+			if _, ok := readOutcome(m, id); !ok {
+				return false
+			}
+		}
+		return true
+	}
 	lt := &logTail{path: logPath}
 	var lastState, lastReason string
 	var failingSince time.Time
+	fresh := false // ask squeue now rather than share the last answer
+	var endingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -573,10 +604,22 @@ func (e *Executor) follow(ms []*member, id, logPath string) (retry []*member) {
 				m.finish(artifacts.Action{}, fmt.Errorf("stage %s: run interrupted; Slurm job %s cancelled: %w", m.t.Instance, id, context.Canceled))
 			}
 			return nil
+		case <-outcomes:
+			if collect(1); !ending() {
+				continue
+			}
+			if endingSince.IsZero() {
+				endingSince = time.Now()
+			}
+			if time.Since(endingSince) > endingFast {
+				continue // a job slow to end is left to the queue's pace
+			}
+			fresh = true
 		case <-tick.C:
+			collect(1)
 		}
-		collect(1)
-		ji, seen, err := e.queueState(id)
+		ji, seen, err := e.queueState(id, fresh)
+		fresh = false
 		if err != nil {
 			if failingSince.IsZero() {
 				failingSince = time.Now()
@@ -661,11 +704,16 @@ func (e *Executor) deliver(m *member, o Outcome, id string, i, n int, logPath st
 
 // queueState returns the squeue view of job id. seen is false when squeue
 // no longer knows the job. One squeue call serves every job of the
-// executor that asks within half a poll interval.
-func (e *Executor) queueState(id string) (ji jobInfo, seen bool, err error) {
+// executor that asks within half a poll interval (unless fresh, for a job
+// about to end: within outcomePoll/2).
+func (e *Executor) queueState(id string, fresh bool) (ji jobInfo, seen bool, err error) {
 	e.snapMu.Lock()
 	defer e.snapMu.Unlock()
-	if !e.snapQueried[id] || time.Since(e.snapAt) >= e.cfg.Poll/2 {
+	maxAge := e.cfg.Poll / 2
+	if fresh {
+		maxAge = min(maxAge, outcomePoll/2)
+	}
+	if !e.snapQueried[id] || time.Since(e.snapAt) >= maxAge {
 		ids := e.Active()
 		queried := map[string]bool{}
 		for _, x := range ids {
