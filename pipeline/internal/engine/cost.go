@@ -71,7 +71,6 @@ func Costs(nodes []*Node, store *artifacts.Store) Cost {
 	var c Cost
 	index := map[string]int{}
 	cost := make(map[*Node]float64, len(nodes))
-	measured := make(map[*Node]bool, len(nodes))
 	for _, n := range nodes {
 		name := n.Inst.Stage.Name
 		i, ok := index[name]
@@ -103,12 +102,12 @@ func Costs(nodes []*Node, store *artifacts.Store) Cost {
 		c.Measured++
 		c.CPU += v
 		c.Wall += m.wall
-		cost[n], measured[n] = v, true
+		cost[n] = v
 	}
 	path := make(map[*Node]float64, len(nodes))
 	for _, n := range nodes {
-		v := cost[n]
-		if !measured[n] {
+		v, measured := cost[n]
+		if !measured {
 			sc := c.Stages[index[n.Inst.Stage.Name]]
 			if sc.Measured == 0 {
 				c.Unestimated++

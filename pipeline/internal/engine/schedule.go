@@ -168,6 +168,15 @@ type stageTimes struct {
 	ranSum     float64 // their wall times, summed
 }
 
+// waitingWork is the expected time of the instances not started: each at
+// the mean of its siblings that ran in this run, else at its own estimate.
+func (st *stageTimes) waitingWork() float64 {
+	if st.ran > 0 {
+		return float64(st.waiting) * st.ranSum / float64(st.ran)
+	}
+	return st.waitingEst
+}
+
 // guess is the expected time of a node of this stage: the mean of its
 // siblings that ran in this run, else est.
 func (st *stageTimes) guess(est float64) float64 {
@@ -436,13 +445,7 @@ func (s *scheduler) eta() {
 func (s *scheduler) timeLeft(now time.Time) float64 {
 	work, longest := 0.0, 0.0
 	for _, st := range s.stages {
-		if st.waiting > 0 {
-			if st.ran > 0 {
-				work += float64(st.waiting) * st.ranSum / float64(st.ran)
-			} else {
-				work += st.waitingEst
-			}
-		}
+		work += st.waitingWork()
 	}
 	for n, t := range s.startedAt {
 		left := s.remaining(n, now.Sub(t).Seconds())
