@@ -173,7 +173,7 @@ func (s *Store) GetActionVerified(id ActionID) (Action, bool, error) {
 }
 
 // PutAction records a as the entry of action id, replacing any previous
-// entry atomically (temporary file, fsync, rename, directory fsync). Every
+// entry atomically (temporary file, rename; durable after the next Sync). Every
 // output must already be in the store (Put) with its recorded size;
 // otherwise PutAction fails and publishes nothing. On a write error (for
 // instance ENOSPC) the previous entry, if any, is left as it was.
@@ -196,14 +196,14 @@ func (s *Store) PutAction(id ActionID, a Action) error {
 	if err != nil {
 		return fmt.Errorf("artifacts: put action %s: %w", id, err)
 	}
-	tmp, _, err := s.writeTemp("action", func(w io.Writer) (int64, error) {
+	tmp, _, err := s.writeTemp("action", deferred, func(w io.Writer) (int64, error) {
 		n, err := w.Write(b)
 		return int64(n), err
 	})
 	if err != nil {
 		return fmt.Errorf("artifacts: put action %s: %w", id, err)
 	}
-	if err := s.publish(tmp, s.actionPath(id), 0o444); err != nil {
+	if err := s.publish(tmp, s.actionPath(id), 0o444, deferred); err != nil {
 		return fmt.Errorf("artifacts: put action %s: %w", id, err)
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 // Cache returns the namespace kind of the store, kept in <store>/<kind>/.
 // Each entry is a file holding a format line ("pipeline-cache-v1"), the
 // sha256 of the data and the data, published like every other file of the
-// store (tmp/, fsync, rename); an entry whose checksum fails is a miss and is
+// store (tmp/, rename, durable at the next Sync); an entry whose checksum fails is a miss and is
 // quarantined, an entry of an older format (no format line) a silent miss.
 func (s *Store) Cache(kind string) Cache {
 	if !validCacheKind(kind) {
@@ -73,12 +73,12 @@ func (c fsCache) Put(name string, data []byte) error {
 		return fmt.Errorf("artifacts: put %s %s: %w", c.kind, name, ErrClosed)
 	}
 	sealed := sealCache(data)
-	tmp, _, err := c.s.writeTemp(c.kind, func(w io.Writer) (int64, error) {
+	tmp, _, err := c.s.writeTemp(c.kind, deferred, func(w io.Writer) (int64, error) {
 		n, err := w.Write(sealed)
 		return int64(n), err
 	})
 	if err == nil {
-		err = c.s.publish(tmp, c.path(name), 0o444)
+		err = c.s.publish(tmp, c.path(name), 0o444, deferred)
 	}
 	if err != nil {
 		return fmt.Errorf("artifacts: put %s %s: %w", c.kind, name, err)

@@ -12,9 +12,11 @@
 //     stage produced. A corrupt, partial or dangling entry is a cache miss,
 //     never an error that stops a run.
 //   - Every publication is atomic: data is written to a temporary file under
-//     tmp/, fsynced, renamed into place, and the directory is fsynced. A
-//     SIGKILL at any point leaves either the old or the new state, plus at
-//     most some garbage under tmp/ that Open and GC remove.
+//     tmp/ and renamed into place. A SIGKILL at any point leaves either the
+//     old or the new state, plus at most some garbage under tmp/ that Open
+//     and GC remove. Objects and action entries are made durable in batches
+//     by Sync (one syncfs), which PutRun calls before writing a run record;
+//     run records and VERSION are fsynced one by one.
 //   - Lock gives an exclusive inter-process lock per ActionID (flock), so two
 //     pipeline processes sharing a store never compute the same action at
 //     the same time.

@@ -25,14 +25,18 @@ func (s *Store) PutRun(name string, data []byte) error {
 	if s.closed {
 		return fmt.Errorf("artifacts: put run %s: %w", name, ErrClosed)
 	}
-	tmp, _, err := s.writeTemp("run", func(w io.Writer) (int64, error) {
+	// The barrier first: a record on disk never names results that are not.
+	if err := s.Sync(); err != nil {
+		return fmt.Errorf("artifacts: put run %s: %w", name, err)
+	}
+	tmp, _, err := s.writeTemp("run", synced, func(w io.Writer) (int64, error) {
 		n, err := w.Write(data)
 		return int64(n), err
 	})
 	if err != nil {
 		return fmt.Errorf("artifacts: put run %s: %w", name, err)
 	}
-	if err := s.publish(tmp, filepath.Join(s.dir, dirRuns, name), 0o644); err != nil {
+	if err := s.publish(tmp, filepath.Join(s.dir, dirRuns, name), 0o644, synced); err != nil {
 		return fmt.Errorf("artifacts: put run %s: %w", name, err)
 	}
 	return nil

@@ -61,6 +61,9 @@ type Actions interface {
 // string of 1 to 200 letters, digits, '.', '-', '_' (not starting with '.').
 type RunRecords interface {
 	// PutRun stores data under name, atomically replacing a previous one.
+	// It is the durability barrier: every object, action entry and cache
+	// entry published before the call is durable before the record is, so
+	// a record that survives a power cut never names results that did not.
 	PutRun(name string, data []byte) error
 	// Runs lists the record names in lexical order.
 	Runs() ([]string, error)

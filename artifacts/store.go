@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/demystify-resnet/repro/artifacts/safefile"
 )
@@ -65,6 +66,11 @@ type Store struct {
 
 	mu     sync.RWMutex // Put, PutAction: read; GC, Close: write
 	closed bool
+
+	// dirty is set by every deferred publication and cleared by Sync.
+	dirty atomic.Bool
+
+	alocks actionLocks // Lock's state (lock_linux.go, lock_flock.go)
 
 	// hooks inject faults for tests (a failing writer or fsync).
 	hooks safefile.Hooks
@@ -190,8 +196,8 @@ func claim(dir string) error {
 	return nil
 }
 
-// Close releases the Store's locks and removes its own leftover temporary
-// files and staging directories. Further calls return ErrClosed-wrapped
+// Close makes what the Store published durable (Sync), releases its locks
+// and removes its own leftover temporary files and staging directories. Further calls return ErrClosed-wrapped
 // errors; Close itself is idempotent.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -202,6 +208,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	live.Delete(s)
 	var errs []error
+	errs = append(errs, s.Sync())
 	if entries, err := os.ReadDir(s.tmpDir()); err == nil {
 		for _, e := range entries {
 			if tokenOf(e.Name()) == s.session {
@@ -211,6 +218,7 @@ func (s *Store) Close() error {
 			}
 		}
 	}
+	errs = append(errs, s.alocks.close())
 	if s.storeFile != nil {
 		errs = append(errs, s.storeFile.Close())
 	}
@@ -275,8 +283,9 @@ func (s *Store) Staging(prefix string) (string, error) {
 // Put hashes the regular file at path and publishes a copy of it as the
 // object named by the hash, read-only (mode 0444). It returns the object's
 // ID and size. Put is idempotent and safe with concurrent Puts of the same
-// or other bytes from any process: the copy is written under tmp/, fsynced,
-// renamed into objects/, and the directory is fsynced. An object already
+// or other bytes from any process: the copy is written under tmp/ and
+// renamed into objects/; it is durable after the next Sync (there is no
+// fsync per object: see Sync). An object already
 // present under that ID is trusted only after it is re-hashed: a wrong,
 // unreadable or non-regular one is moved to quarantine/ and replaced. On
 // any error (for instance ENOSPC) nothing is published and the temporary
@@ -298,7 +307,7 @@ func (s *Store) Put(path string) (OutputID, int64, error) {
 		return OutputID{}, 0, fmt.Errorf("artifacts: put %s: not a regular file", path)
 	}
 	h := sha256.New()
-	tmp, n, err := s.writeTemp("put", func(w io.Writer) (int64, error) {
+	tmp, n, err := s.writeTemp("put", deferred, func(w io.Writer) (int64, error) {
 		return io.Copy(w, io.TeeReader(src, h))
 	})
 	if err != nil {
@@ -311,7 +320,7 @@ func (s *Store) Put(path string) (OutputID, int64, error) {
 		os.Remove(tmp)
 		return id, n, nil
 	}
-	if err := s.publish(tmp, dest, 0o444); err != nil {
+	if err := s.publish(tmp, dest, 0o444, deferred); err != nil {
 		return OutputID{}, 0, fmt.Errorf("artifacts: put %s as %s: %w", path, id.Short(), err)
 	}
 	return id, n, nil
@@ -548,19 +557,60 @@ func (s *Store) aside(path string) {
 }
 
 // writeTemp creates a temporary file under tmp/ named after the session,
-// lets fill write it, fsyncs and closes it (safefile.Hooks.WriteTemp). On
-// error the file is removed.
-func (s *Store) writeTemp(kind string, fill func(io.Writer) (int64, error)) (string, int64, error) {
-	return s.hooks.WriteTemp(s.tmpDir(), s.session+"."+kind+".*", fill)
+// lets fill write it and closes it (safefile.Hooks.WriteTemp), fsyncing it
+// first if durable. On error the file is removed.
+func (s *Store) writeTemp(kind string, d durability, fill func(io.Writer) (int64, error)) (string, int64, error) {
+	pattern := s.session + "." + kind + ".*"
+	if d == deferred {
+		return s.hooks.WriteTempUnsynced(s.tmpDir(), pattern, fill)
+	}
+	return s.hooks.WriteTemp(s.tmpDir(), pattern, fill)
 }
 
 // publish makes tmp read-only with the given mode and renames it to dest,
-// creating dest's directory if needed, then fsyncs the directories it
-// changed. Something other than a regular file in the way (a directory in
-// place of an object, or of a shard directory) is quarantined first. On
-// error tmp is removed and dest is untouched.
-func (s *Store) publish(tmp, dest string, mode fs.FileMode) error {
+// creating dest's directory if needed, then (if durable) fsyncs the
+// directories it changed; a deferred publication marks the store dirty
+// for the next barrier (Sync). Something other than a regular file in the
+// way (a directory in place of an object, or of a shard directory) is
+// quarantined first. On error tmp is removed and dest is untouched.
+func (s *Store) publish(tmp, dest string, mode fs.FileMode, d durability) error {
+	if d == deferred {
+		s.dirty.Store(true)
+		return s.hooks.CommitUnsynced(tmp, dest, mode, s.aside)
+	}
 	return s.hooks.Commit(tmp, dest, mode, s.aside)
+}
+
+// durability is when a publication reaches the disk (docs/store.md,
+// "Durability").
+type durability int
+
+const (
+	// synced: fsynced file and directories before the call returns (run
+	// records, VERSION).
+	synced durability = iota
+	// deferred: made durable by the next Sync (objects, action entries,
+	// cache entries: content-addressed or checksummed, so damage from a
+	// power cut before that barrier is detected on use and recomputed).
+	deferred
+)
+
+// Sync is the durability barrier: it makes every object, action entry and
+// cache entry published so far (by any process) survive a power cut, with
+// one syncfs(2) of the store's file system. PutRun calls it before writing
+// a run record, so that a record on disk never names results that are not;
+// Close calls it too. It is cheap when nothing was published since the
+// last call. An error is a write-back failure (EIO, ENOSPC) somewhere on
+// the file system since then.
+func (s *Store) Sync() error {
+	if !s.dirty.Swap(false) {
+		return nil
+	}
+	if err := s.hooks.SyncFS(s.dir); err != nil {
+		s.dirty.Store(true)
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) syncDir(dir string) error { return s.hooks.SyncDir(dir) }

@@ -552,13 +552,7 @@ func TestFullDiskPublishesNothing(t *testing.T) {
 	if err := s.PutRun("r1", bytes.Repeat([]byte("new run "), 10)); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("PutRun on a full disk = %v", err)
 	}
-	// fsync failing (e.g. EIO, or ENOSPC on delayed allocation) is also an error.
 	s.hooks.Wrap = nil
-	s.hooks.Sync = func(*os.File) error { return syscall.EIO }
-	if _, _, err := s.Put(src); !errors.Is(err, syscall.EIO) {
-		t.Fatalf("Put with failing fsync = %v", err)
-	}
-	s.hooks.Sync = nil
 
 	// Old state intact, nothing partial published, no temporary left.
 	if objs := objectFiles(t, s); len(objs) != 1 {
@@ -577,6 +571,26 @@ func TestFullDiskPublishesNothing(t *testing.T) {
 	if id, _, err := s.Put(src); err != nil || id != OutputID(sha256.Sum256(big)) {
 		t.Fatalf("Put after recovery: %v %v", id, err)
 	}
+
+	// A failing write-back (EIO, or ENOSPC on delayed allocation) is
+	// reported by the durability barrier: the run record that would name
+	// the results is not written, and the barrier stays due.
+	s.hooks.Sync = func(*os.File) error { return syscall.EIO }
+	if err := s.PutRun("r1", []byte("new run")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("PutRun with a failing barrier = %v", err)
+	}
+	if b, _ := s.GetRun("r1"); string(b) != "old run" {
+		t.Fatalf("run after a failing barrier: %q", b)
+	}
+	s.hooks.Sync = nil
+	if err := s.Sync(); err != nil {
+		t.Fatalf("the barrier once the disk is back = %v", err)
+	}
+	s.hooks.Sync = func(*os.File) error { return syscall.EIO }
+	if err := s.Sync(); err != nil {
+		t.Fatalf("a barrier with nothing published since the last = %v, want no call", err)
+	}
+	s.hooks.Sync = nil
 }
 
 func TestOpenReadOnly(t *testing.T) {
@@ -629,16 +643,27 @@ func TestOpenReadOnly(t *testing.T) {
 
 func TestLockGoroutinesAndContext(t *testing.T) {
 	s := openTest(t)
+	// A second Store on the same folder in this process: its locks must
+	// exclude the first one's too.
+	s2, err := Open(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
 	id := counterAction()
 	var inside, maxInside, total int
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
+		st := s
+		if g%2 == 1 {
+			st = s2
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
-				unlock, err := s.Lock(context.Background(), id)
+				unlock, err := st.Lock(context.Background(), id)
 				if err != nil {
 					t.Error(err)
 					return
@@ -666,18 +691,37 @@ func TestLockGoroutinesAndContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := s.Lock(ctx, id); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Lock while held = %v, want DeadlineExceeded", err)
+	for _, st := range []*Store{s, s2} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		if _, err := st.Lock(ctx, id); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Lock while held = %v, want DeadlineExceeded", err)
+		}
+		cancel()
 	}
+	// Another action is not blocked by it.
+	k := NewKey("test")
+	k.Add("what", "another")
+	other, err := s2.Lock(context.Background(), k.Sum())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other()
 	if err := unlock(); err != nil {
 		t.Fatal(err)
 	}
 	if err := unlock(); err != nil {
 		t.Fatal("second unlock:", err)
 	}
-	if _, err := os.Stat(s.lockPath(id.String())); !errors.Is(err, fs.ErrNotExist) {
+	again, err := s2.Lock(context.Background(), id)
+	if err != nil {
+		t.Fatal("Lock after unlock:", err)
+	}
+	again()
+	// No file per action: locking creates and unlinks nothing per stage
+	// (where OFD locks exist), else the per-action file is gone after
+	// unlock.
+	_, err = os.Stat(s.lockPath(id.String()))
+	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("lock file left after unlock: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -32,10 +33,27 @@ type Hooks struct {
 }
 
 // WriteTemp creates a temporary file in dir (os.CreateTemp with pattern),
-// lets fill write its content through a 1 MiB buffer, fsyncs and closes it,
-// and returns its name and the count fill returned. On any error the file
-// is removed and the error names it.
+// lets fill write its content through a pooled 1 MiB buffer, fsyncs and
+// closes it, and returns its name and the count fill returned. On any
+// error the file is removed and the error names it.
 func (h *Hooks) WriteTemp(dir, pattern string, fill func(io.Writer) (int64, error)) (string, int64, error) {
+	return h.writeTemp(dir, pattern, true, fill)
+}
+
+// WriteTempUnsynced is WriteTemp without the fsync: for files whose loss or
+// damage in a power cut is detected when they are next used (the store's
+// content-addressed objects and checksummed entries) and that SyncFS makes
+// durable in one call later. A crash of the process loses nothing: the
+// bytes are in the page cache once it returns.
+func (h *Hooks) WriteTempUnsynced(dir, pattern string, fill func(io.Writer) (int64, error)) (string, int64, error) {
+	return h.writeTemp(dir, pattern, false, fill)
+}
+
+// bufs holds the write buffers of writeTemp: allocating (and zeroing) 1 MiB
+// for every small file was a measurable share of a cold run's CPU.
+var bufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
+
+func (h *Hooks) writeTemp(dir, pattern string, durable bool, fill func(io.Writer) (int64, error)) (string, int64, error) {
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", 0, err
@@ -44,12 +62,15 @@ func (h *Hooks) WriteTemp(dir, pattern string, fill func(io.Writer) (int64, erro
 	if h != nil && h.Wrap != nil {
 		w = h.Wrap(f)
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
+	bw := bufs.Get().(*bufio.Writer)
+	bw.Reset(w)
 	n, err := fill(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
-	if err == nil {
+	bw.Reset(nil)
+	bufs.Put(bw)
+	if err == nil && durable {
 		err = h.sync(f)
 	}
 	if cerr := f.Close(); err == nil {
@@ -74,9 +95,20 @@ func (h *Hooks) WriteTemp(dir, pattern string, fill func(io.Writer) (int64, erro
 // instead of failing every write with "file exists". On error tmp is
 // removed and dest is untouched.
 func (h *Hooks) Commit(tmp, dest string, mode fs.FileMode, aside func(string)) error {
+	return h.commit(tmp, dest, mode, true, aside)
+}
+
+// CommitUnsynced is Commit without the directory fsyncs, the companion of
+// WriteTempUnsynced: the rename is as atomic (a reader sees the old file
+// or the new one), and SyncFS makes it durable.
+func (h *Hooks) CommitUnsynced(tmp, dest string, mode fs.FileMode, aside func(string)) error {
+	return h.commit(tmp, dest, mode, false, aside)
+}
+
+func (h *Hooks) commit(tmp, dest string, mode fs.FileMode, durable bool, aside func(string)) error {
 	err := os.Chmod(tmp, mode)
 	if err == nil {
-		err = h.mkdirSynced(filepath.Dir(dest), aside)
+		err = h.mkdir(filepath.Dir(dest), durable, aside)
 	}
 	if err == nil {
 		if fi, lerr := os.Lstat(dest); lerr == nil && !fi.Mode().IsRegular() && aside != nil {
@@ -88,12 +120,16 @@ func (h *Hooks) Commit(tmp, dest string, mode fs.FileMode, aside func(string)) e
 		os.Remove(tmp)
 		return err
 	}
+	if !durable {
+		return nil
+	}
 	return h.SyncDir(filepath.Dir(dest))
 }
 
-// mkdirSynced creates dir (one level) if absent and fsyncs its parent. A
-// non-directory in its place is moved aside (if aside is non-nil).
-func (h *Hooks) mkdirSynced(dir string, aside func(string)) error {
+// mkdir creates dir (one level) if absent and, if durable, fsyncs its
+// parent. A non-directory in its place is moved aside (if aside is
+// non-nil).
+func (h *Hooks) mkdir(dir string, durable bool, aside func(string)) error {
 	fi, err := os.Lstat(dir)
 	if err == nil && fi.IsDir() {
 		return nil
@@ -108,10 +144,34 @@ func (h *Hooks) mkdirSynced(dir string, aside func(string)) error {
 		}
 		return err
 	}
-	if err != nil {
+	if err != nil || !durable {
 		return err
 	}
 	return h.SyncDir(filepath.Dir(dir))
+}
+
+// SyncFS makes everything written to the file system holding dir durable
+// (syncfs(2) on Linux; sync(2), which cannot report errors, elsewhere):
+// the one barrier after many WriteTempUnsynced and CommitUnsynced. Its
+// error reports a write-back failure (EIO, ENOSPC) of any file of that
+// file system since the last SyncFS.
+func (h *Hooks) SyncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if h != nil && h.Sync != nil {
+		err = h.Sync(d)
+	} else {
+		err = syncfs(d)
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync the file system of %s: %w", dir, err)
+	}
+	return nil
 }
 
 // SyncDir fsyncs the directory dir.

@@ -92,6 +92,13 @@ func execCmd(g *globals) *cobra.Command {
 				out, err := ex.Execute(cmd.Context(), t, func(done, total float64, msg string) {
 					log.Debug().Float64("done", done).Float64("total", total).Msg(msg)
 				}, log)
+				if err == nil {
+					// An outcome tells the head that the results exist:
+					// make them durable first (the store's barrier).
+					if serr := store.Sync(); serr != nil {
+						err = fmt.Errorf("exec: stage %s: %w", t.Instance, serr)
+					}
+				}
 				r := result{Instance: t.Instance}
 				o := slurm.Outcome{Instance: t.Instance, ActionID: t.ActionID}
 				if err != nil {
