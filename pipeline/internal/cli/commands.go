@@ -536,75 +536,14 @@ func statusCmd(g *globals) *cobra.Command {
 		Short: "Summarise the store and the last run (with a manifest: how much of it is cached)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			type status struct {
-				Store   string            `json:"store"`
-				Runs    int               `json:"runs"`
-				LastRun *engine.RunRecord `json:"last_run,omitempty"`
-				Stages  int               `json:"stages,omitempty"`
-				Cached  int               `json:"cached,omitempty"`
-				Cost    *engine.Cost      `json:"cost,omitempty"`
-			}
-			var st status
-			var store *artifacts.Store
-			if len(args) == 1 {
-				l, err := g.load(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				store = l.store
-				if times {
-					c := engine.Costs(l.plan.Nodes, l.store)
-					st.Cost = &c
-				}
-				res, err := resolve(cmd.Context(), l.plan.Nodes, l.store)
-				if err != nil {
-					return err
-				}
-				st.Stages = len(l.plan.Nodes)
-				for _, r := range res {
-					if r.Status == engine.StatusCached {
-						st.Cached++
-					}
-				}
-			} else {
-				var err error
-				if store, err = g.openStore(); err != nil {
-					return err
-				}
-			}
-			st.Store = store.Dir()
-			recs, err := engine.LoadRecords(store)
+			st, err := g.status(cmd.Context(), args, times)
 			if err != nil {
-				return withCode(ExitEnv, err)
-			}
-			st.Runs = len(recs)
-			if len(recs) > 0 {
-				st.LastRun = &recs[len(recs)-1]
+				return err
 			}
 			if g.jsonOut {
 				return printJSON(os.Stdout, st)
 			}
-			fmt.Printf("store %s: %d run records\n", st.Store, st.Runs)
-			if r := st.LastRun; r != nil {
-				state, took := recordText(r.State(), 20), fmtDur(r.Seconds)
-				switch state {
-				case "running":
-					state = fmt.Sprintf("running (pid %d on %s; this record was saved %s into the run)", r.PID, recordText(r.Host, 100), took)
-				case "killed":
-					state = fmt.Sprintf("killed (pid %d ended without its final record; this one was saved %s into the run)", r.PID, took)
-				}
-				fmt.Printf("last run %s: %s, manifest %s, executor %s, %s, %d stages (%d ran, %d cached, %d failed, %d skipped)\n",
-					r.Name, state, recordText(r.Manifest, 200), recordText(r.Executor, 20), took, len(r.Stages),
-					r.Counts[engine.StatusRan], r.Counts[engine.StatusCached], r.Counts[engine.StatusFailed], r.Counts[engine.StatusSkipped])
-				for _, s := range r.Stages {
-					if s.Status == engine.StatusFailed {
-						fmt.Printf("  failed: %s: %s\n", recordText(s.Name, 200), recordText(s.Error, 500))
-					}
-				}
-			}
-			if len(args) == 1 {
-				fmt.Printf("manifest %s: %d of %d stages cached\n", args[0], st.Cached, st.Stages)
-			}
+			printStatus(os.Stdout, st, args)
 			switch {
 			case st.Cost != nil:
 				printCost(os.Stdout, args[0], *st.Cost, cpus)
@@ -618,6 +557,92 @@ func statusCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&times, "times", false, "break the last run's time down by plugin stage (where the time goes); with MANIFEST: what each of its stages costs, assembled from every run record (CPU time, extrapolation, critical path)")
 	cmd.Flags().IntSliceVar(&cpus, "cpus", []int{8, 32, 64}, "with --times MANIFEST: the CPU counts to give the least wall time for")
 	return cmd
+}
+
+// storeStatus is what `pipeline status` reports (its --json document).
+type storeStatus struct {
+	Store   string            `json:"store"`
+	Runs    int               `json:"runs"`
+	LastRun *engine.RunRecord `json:"last_run,omitempty"`
+	Stages  int               `json:"stages,omitempty"`
+	Cached  int               `json:"cached,omitempty"`
+	Cost    *engine.Cost      `json:"cost,omitempty"`
+}
+
+// status gathers the status of the store and its run records and, with a
+// manifest (args), how many of its stages are cached and, with times, what
+// they cost.
+func (g *globals) status(ctx context.Context, args []string, times bool) (storeStatus, error) {
+	var st storeStatus
+	var store *artifacts.Store
+	if len(args) == 1 {
+		l, err := g.load(ctx, args[0])
+		if err != nil {
+			return st, err
+		}
+		store = l.store
+		if times {
+			c := engine.Costs(l.plan.Nodes, l.store)
+			st.Cost = &c
+		}
+		res, err := resolve(ctx, l.plan.Nodes, l.store)
+		if err != nil {
+			return st, err
+		}
+		st.Stages = len(l.plan.Nodes)
+		for _, r := range res {
+			if r.Status == engine.StatusCached {
+				st.Cached++
+			}
+		}
+	} else {
+		var err error
+		if store, err = g.openStore(); err != nil {
+			return st, err
+		}
+	}
+	st.Store = store.Dir()
+	recs, err := engine.LoadRecords(store)
+	if err != nil {
+		return st, withCode(ExitEnv, err)
+	}
+	st.Runs = len(recs)
+	if len(recs) > 0 {
+		st.LastRun = &recs[len(recs)-1]
+	}
+	return st, nil
+}
+
+// printStatus prints st as text (args: the manifest, if any).
+func printStatus(w io.Writer, st storeStatus, args []string) {
+	fmt.Fprintf(w, "store %s: %d run records\n", st.Store, st.Runs)
+	if st.LastRun != nil {
+		printLastRun(w, st.LastRun)
+	}
+	if len(args) == 1 {
+		fmt.Fprintf(w, "manifest %s: %d of %d stages cached\n", args[0], st.Cached, st.Stages)
+	}
+}
+
+// printLastRun prints the summary line of run record r and its failed
+// stages. The record's texts are clipped (recordText): a record is read
+// from the store, not trusted to be short or printable.
+func printLastRun(w io.Writer, r *engine.RunRecord) {
+	state, took := recordText(r.State(), 20), fmtDur(r.Seconds)
+	switch state {
+	case "running":
+		state = fmt.Sprintf("running (pid %d on %s; this record was saved %s into the run)", r.PID, recordText(r.Host, 100), took)
+	case "killed":
+		state = fmt.Sprintf("killed (pid %d ended without its final record; this one was saved %s into the run)", r.PID, took)
+	}
+	fmt.Fprintf(w, "last run %s: %s, manifest %s, executor %s, %s, %d stages (%d ran, %d cached, %d failed, %d skipped)\n",
+		r.Name, state, recordText(r.Manifest, 200), recordText(r.Executor, 20), took, len(r.Stages),
+		r.Counts[engine.StatusRan], r.Counts[engine.StatusCached], r.Counts[engine.StatusFailed], r.Counts[engine.StatusSkipped])
+	for _, s := range r.Stages {
+		if s.Status == engine.StatusFailed {
+			fmt.Fprintf(w, "  failed: %s: %s\n", recordText(s.Name, 200), recordText(s.Error, 500))
+		}
+	}
 }
 
 func pluginsCmd(g *globals) *cobra.Command {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -48,75 +49,27 @@ matrix keys the table lacks as columns. Without OUTPUT, a stage with several out
 			if err != nil {
 				return err
 			}
-			nodes := l.plan.Lookup(args[1])
-			if len(nodes) == 0 {
-				if strings.Contains(args[1], "[") {
-					if _, perr := manifest.ParseTarget(args[1]); perr != nil {
-						return withCode(ExitUsage, perr)
-					}
-				}
-				return withCode(ExitUsage, fmt.Errorf("no stage, instance or selection %q in %s (stages: %s)", args[1], args[0], stageList(l.plan)))
-			}
-			closure, _ := l.plan.Closure(names(nodes))
-			res, err := resolve(cmd.Context(), closure, l.store)
+			nodes, res, err := cachedSelection(cmd.Context(), l, args[0], args[1])
 			if err != nil {
 				return err
 			}
-			var missing []string
-			for _, n := range nodes {
-				if res[n].Status != engine.StatusCached {
-					missing = append(missing, n.Name)
-				}
-			}
-			if len(missing) > 0 {
-				return withCode(ExitEnv, fmt.Errorf("%d of %d instances have no cached result (first: %s): run `pipeline run %s %s` first",
-					len(missing), len(nodes), missing[0], args[0], args[1]))
-			}
 			first := res[nodes[0]].Action
-			outs := slices.Sorted(maps.Keys(first.Outputs))
-			if len(args) == 2 && len(outs) > 1 && format != "path" && copyTo == "" {
+			if len(args) == 2 && len(first.Outputs) > 1 && format != "path" && copyTo == "" {
 				return listOutputs(os.Stdout, nodes, res)
 			}
-			name := ""
+			name, err := outputName(nodes[0].Name, first, args[2:])
+			if err != nil {
+				return err
+			}
 			switch {
-			case len(args) == 3:
-				name = args[2]
-			case len(outs) == 1:
-				name = outs[0]
-			default:
-				return withCode(ExitUsage, fmt.Errorf("%s has outputs %s: name one", nodes[0].Name, strings.Join(outs, ", ")))
-			}
-			if _, ok := first.Outputs[name]; !ok {
-				return withCode(ExitUsage, fmt.Errorf("%s has no output %q (outputs: %s)", nodes[0].Name, name, strings.Join(outs, ", ")))
-			}
-			if copyTo != "" {
+			case copyTo != "":
 				return copyOutputs(os.Stderr, copyTo, nodes, res, name, l.store, force)
-			}
-			if format == "path" || !strings.HasSuffix(first.Files[name], ".parquet") {
+			case format == "path" || !strings.HasSuffix(first.Files[name], ".parquet"):
 				// Not a table (a figure, a report): its path is what can be shown.
-				for _, n := range nodes {
-					p := l.store.Path(res[n].Action.Outputs[name])
-					if len(nodes) == 1 {
-						fmt.Println(p)
-					} else {
-						fmt.Printf("%s\t%s\n", n.Name, p)
-					}
-				}
+				printOutputPaths(os.Stdout, nodes, res, name, l.store)
 				return nil
 			}
-			srcs := make([]table.Source, len(nodes))
-			for i, n := range nodes {
-				srcs[i] = table.Source{Path: l.store.Path(res[n].Action.Outputs[name])}
-				if len(nodes) > 1 {
-					for _, p := range n.Inst.Matrix {
-						srcs[i].Keys = append(srcs[i].Keys, table.KeyValue{Name: p.Name, Value: manifest.FormatValue(p.Value.V)})
-					}
-				}
-			}
-			if err := table.DumpAll(os.Stdout, srcs, format, limit); err != nil {
-				return withCode(ExitUsage, err)
-			}
-			return nil
+			return dumpOutputs(os.Stdout, nodes, res, name, l.store, format, limit)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table, csv, json, or path (the store path of the output)")
@@ -124,6 +77,88 @@ matrix keys the table lacks as columns. Without OUTPUT, a stage with several out
 	cmd.Flags().StringVar(&copyTo, "copy", "", "copy the output(s) into this folder under their file names")
 	cmd.Flags().BoolVar(&force, "force", false, "with --copy: replace files of the same names in the folder")
 	return cmd
+}
+
+// cachedSelection returns the instances that stage (an instance, a stage or
+// a selection) names in the manifest l (read from path), and the results of
+// their closure; every one of them must be cached (else ExitEnv: run it
+// first). A stage that names nothing is ExitUsage.
+func cachedSelection(ctx context.Context, l *loaded, path, stage string) ([]*engine.Node, map[*engine.Node]*engine.Result, error) {
+	nodes := l.plan.Lookup(stage)
+	if len(nodes) == 0 {
+		if strings.Contains(stage, "[") {
+			if _, perr := manifest.ParseTarget(stage); perr != nil {
+				return nil, nil, withCode(ExitUsage, perr)
+			}
+		}
+		return nil, nil, withCode(ExitUsage, fmt.Errorf("no stage, instance or selection %q in %s (stages: %s)", stage, path, stageList(l.plan)))
+	}
+	closure, _ := l.plan.Closure(names(nodes))
+	res, err := resolve(ctx, closure, l.store)
+	if err != nil {
+		return nil, nil, err
+	}
+	var missing []string
+	for _, n := range nodes {
+		if res[n].Status != engine.StatusCached {
+			missing = append(missing, n.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, withCode(ExitEnv, fmt.Errorf("%d of %d instances have no cached result (first: %s): run `pipeline run %s %s` first",
+			len(missing), len(nodes), missing[0], path, stage))
+	}
+	return nodes, res, nil
+}
+
+// outputName returns the output of a (the action of instance inst) that
+// show prints: the one named (at most one name), else its only output.
+func outputName(inst string, a artifacts.Action, named []string) (string, error) {
+	outs := slices.Sorted(maps.Keys(a.Outputs))
+	name := ""
+	switch {
+	case len(named) == 1:
+		name = named[0]
+	case len(outs) == 1:
+		name = outs[0]
+	default:
+		return "", withCode(ExitUsage, fmt.Errorf("%s has outputs %s: name one", inst, strings.Join(outs, ", ")))
+	}
+	if _, ok := a.Outputs[name]; !ok {
+		return "", withCode(ExitUsage, fmt.Errorf("%s has no output %q (outputs: %s)", inst, name, strings.Join(outs, ", ")))
+	}
+	return name, nil
+}
+
+// printOutputPaths prints the store path of output name of each node: the
+// path alone for one node, else "<instance>\t<path>" lines.
+func printOutputPaths(w io.Writer, nodes []*engine.Node, res map[*engine.Node]*engine.Result, name string, store *artifacts.Store) {
+	for _, n := range nodes {
+		p := store.Path(res[n].Action.Outputs[name])
+		if len(nodes) == 1 {
+			fmt.Fprintln(w, p)
+		} else {
+			fmt.Fprintf(w, "%s\t%s\n", n.Name, p)
+		}
+	}
+}
+
+// dumpOutputs prints the Parquet output name of the nodes as one table in
+// format (at most limit rows), led, for several nodes, by their matrix keys.
+func dumpOutputs(w io.Writer, nodes []*engine.Node, res map[*engine.Node]*engine.Result, name string, store *artifacts.Store, format string, limit int) error {
+	srcs := make([]table.Source, len(nodes))
+	for i, n := range nodes {
+		srcs[i] = table.Source{Path: store.Path(res[n].Action.Outputs[name])}
+		if len(nodes) > 1 {
+			for _, p := range n.Inst.Matrix {
+				srcs[i].Keys = append(srcs[i].Keys, table.KeyValue{Name: p.Name, Value: manifest.FormatValue(p.Value.V)})
+			}
+		}
+	}
+	if err := table.DumpAll(w, srcs, format, limit); err != nil {
+		return withCode(ExitUsage, err)
+	}
+	return nil
 }
 
 func names(nodes []*engine.Node) []string {
