@@ -252,6 +252,17 @@ func (m *Memory) DeleteRun(name string) error {
 	return nil
 }
 
+// QuarantineRun implements RunRecords.
+func (m *Memory) QuarantineRun(name string, data []byte, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.runs[name]; !ok || !bytes.Equal(cur, data) {
+		return
+	}
+	delete(m.runs, name)
+	m.quarantine("runs/"+name, reason)
+}
+
 // Lock implements Locker.
 func (m *Memory) Lock(ctx context.Context, id ActionID) (func() error, error) {
 	for {

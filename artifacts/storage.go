@@ -71,6 +71,12 @@ type RunRecords interface {
 	GetRun(name string) ([]byte, error)
 	// DeleteRun removes a record; a missing one wraps fs.ErrNotExist.
 	DeleteRun(name string) error
+	// QuarantineRun moves the record name aside because its content, data,
+	// is not a record (records are opaque to the store: their reader
+	// decides), reporting it with reason among Quarantined; Runs no longer
+	// lists it. It does nothing if the record no longer holds data
+	// (replaced meanwhile) or is gone.
+	QuarantineRun(name string, data []byte, reason string)
 }
 
 // Locker gives exclusive locks per ActionID, across goroutines and

@@ -44,6 +44,7 @@ func Run(t *testing.T, h Harness) {
 		{"ActionFileNamesArePlain", testActionNames},
 		{"CorruptOutputIsAMiss", testCorruptOutputMiss},
 		{"RunRecords", testRuns},
+		{"QuarantineRun", testQuarantineRun},
 		{"Lock", testLock},
 		{"Cache", testCache},
 		{"ConcurrentPuts", testConcurrentPuts},
@@ -304,6 +305,30 @@ func testRuns(t *testing.T, h Harness) {
 		if err := s.PutRun(bad, nil); err == nil {
 			t.Errorf("PutRun accepted the name %q", bad)
 		}
+	}
+}
+
+func testQuarantineRun(t *testing.T, h Harness) {
+	s := h.New(t)
+	if err := s.PutRun("bad", []byte("{trunc")); err != nil {
+		t.Fatal(err)
+	}
+	before := len(s.Quarantined())
+	// A record replaced since it was read is not the one judged bad.
+	s.QuarantineRun("bad", []byte("something else"), "not a record")
+	s.QuarantineRun("gone", []byte("{trunc"), "not a record")
+	if b, err := s.GetRun("bad"); err != nil || string(b) != "{trunc" || len(s.Quarantined()) != before {
+		t.Fatalf("after QuarantineRun of other data: GetRun = %q, %v; quarantined %v", b, err, s.Quarantined())
+	}
+	s.QuarantineRun("bad", []byte("{trunc"), "not a record")
+	if _, err := s.GetRun("bad"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("GetRun(quarantined) = %v, want fs.ErrNotExist", err)
+	}
+	if names, err := s.Runs(); err != nil || len(names) != 0 {
+		t.Fatalf("Runs = %v, %v after the only record was quarantined", names, err)
+	}
+	if q := s.Quarantined(); len(q) != before+1 || q[len(q)-1].Reason != "not a record" {
+		t.Fatalf("Quarantined = %v, want the record with its reason", q)
 	}
 }
 

@@ -363,7 +363,7 @@ type prevStage struct {
 // lastStageRecords returns, per instance of nodes, its entry in the newest
 // run record that has a key text for it. Records are read newest first and
 // only until every instance is found.
-func lastStageRecords(store *artifacts.Store, nodes []*engine.Node) map[string]prevStage {
+func lastStageRecords(store artifacts.RunRecords, nodes []*engine.Node) map[string]prevStage {
 	out := map[string]prevStage{}
 	want := make(map[string]bool, len(nodes))
 	for _, n := range nodes {

@@ -275,7 +275,7 @@ func interruptible[T any](ctx context.Context, f func() (T, error)) (T, error) {
 
 // resolve is engine.Resolve, interruptible: which nodes are cached, with
 // their ActionIDs (a lookup per node: seconds for 1e5 instances).
-func resolve(ctx context.Context, nodes []*engine.Node, store *artifacts.Store) (map[*engine.Node]*engine.Result, error) {
+func resolve(ctx context.Context, nodes []*engine.Node, store artifacts.Actions) (map[*engine.Node]*engine.Result, error) {
 	return interruptible(ctx, func() (map[*engine.Node]*engine.Result, error) { return engine.Resolve(nodes, store), nil })
 }
 

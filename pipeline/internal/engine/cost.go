@@ -50,7 +50,7 @@ type Cost struct {
 // in several interrupted parts is measured whole, and results of other
 // versions of the instance are not counted. Instances whose inputs are not
 // all in the store have no ActionID yet and are unmeasured.
-func Costs(nodes []*Node, store *artifacts.Store) Cost {
+func Costs(nodes []*Node, store PlanStore) Cost {
 	type meas struct {
 		wall, cpu float64
 		hasCPU    bool

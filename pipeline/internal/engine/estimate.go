@@ -17,7 +17,7 @@ const recordsForEstimates = 8
 // it took when it last ran (in the newest run records of store), else the
 // mean time of the same plugin stage in those records, else the estimate its
 // manifest stage declares, else DefaultEstimate. store may be nil.
-func Estimates(store *artifacts.Store, nodes []*Node) map[*Node]float64 {
+func Estimates(store artifacts.RunRecords, nodes []*Node) map[*Node]float64 {
 	type agg struct {
 		sum float64
 		n   int

@@ -95,7 +95,7 @@ func (e *StageError) Error() string {
 
 // Local executes tasks in this process's machine, launching plugins directly.
 type Local struct {
-	Store *artifacts.Store
+	Store LocalStore
 	// Workers, if set, serves the tasks of stages that declare themselves
 	// persistent from long-lived plugin processes (host.Workers); nil
 	// launches a fresh process for every task. The caller closes it after
@@ -116,12 +116,12 @@ func (l *Local) Execute(ctx context.Context, t *Task, progress Progress, log zer
 // cache, runs the plugin in a fresh staging directory (retrying up to
 // t.Retries times on failure), publishes every output and records the action.
 // It is shared by the local executor and by `pipeline exec` on cluster nodes.
-func ExecuteTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger) (Outcome, error) {
+func ExecuteTask(ctx context.Context, store LocalStore, t *Task, progress Progress, log zerolog.Logger) (Outcome, error) {
 	return executeTask(ctx, store, t, progress, log, nil)
 }
 
 // executeTask is ExecuteTask on workers (nil: a fresh process per attempt).
-func executeTask(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (Outcome, error) {
+func executeTask(ctx context.Context, store LocalStore, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (Outcome, error) {
 	aid, err := artifacts.ParseActionID(t.ActionID)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("engine: task %s: %w", t.Instance, err)
@@ -172,7 +172,7 @@ func (s *staged) Cleanup() { os.RemoveAll(s.Dir) }
 // store and checks its diagnostics; nothing is published (the one execution
 // path: runOnce publishes what it stages, Verify compares it with the cache).
 // workers nil runs the plugin in a fresh process. The caller must Cleanup.
-func runStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (*staged, error) {
+func runStaged(ctx context.Context, store LocalStore, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (*staged, error) {
 	dir, err := store.Staging("run")
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", t.Instance, err)
@@ -209,7 +209,7 @@ func runStaged(ctx context.Context, store *artifacts.Store, t *Task, progress Pr
 
 // runOnce executes t once (runStaged) and publishes its outputs and its
 // action entry to the store.
-func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (Outcome, error) {
+func runOnce(ctx context.Context, store LocalStore, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (Outcome, error) {
 	st, err := runStaged(ctx, store, t, progress, log, workers)
 	if err != nil {
 		return Outcome{}, err
@@ -248,7 +248,7 @@ func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID
 // is recomputed next time) instead of being fed to it. A path that is not
 // an object of this store is refused, so an edited task file cannot hand a
 // plugin an arbitrary file. The caller runs cleanup when the stage is done.
-func handOver(store *artifacts.Store, t *Task) (inputs map[string][]string, cleanup func(), err error) {
+func handOver(store LocalStore, t *Task) (inputs map[string][]string, cleanup func(), err error) {
 	cleanup = func() {}
 	if len(t.Inputs) == 0 {
 		return t.Inputs, cleanup, nil

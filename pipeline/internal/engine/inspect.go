@@ -17,7 +17,7 @@ import (
 // KeyText; its Status is StatusCached on a hit and StatusPending otherwise. A
 // node with an uncached input gets no ActionID (Err says which input).
 // Nodes of equal depth in the graph are looked up in parallel.
-func Resolve(nodes []*Node, store *artifacts.Store) map[*Node]*Result {
+func Resolve(nodes []*Node, store artifacts.Actions) map[*Node]*Result {
 	results := make(map[*Node]*Result, len(nodes))
 	depth := make(map[*Node]int, len(nodes))
 	var levels [][]*Node
@@ -39,7 +39,7 @@ func Resolve(nodes []*Node, store *artifacts.Store) map[*Node]*Result {
 		parallelFor(len(level), func(i int) {
 			n := level[i]
 			res := results[n]
-			ids, _, err := ResolveInputs(n, results, store)
+			ids, err := inputIDs(n, results)
 			if err != nil {
 				res.Err = err
 				return
@@ -86,7 +86,7 @@ type NodeCheck struct {
 // equal, equal after decoding (Parquet files with the same logical digest), or
 // different. Nothing is published. Nodes that are not cached are reported as
 // NotCached.
-func Verify(ctx context.Context, nodes []*Node, store *artifacts.Store, log zerolog.Logger, progress func(*Node)) []NodeCheck {
+func Verify(ctx context.Context, nodes []*Node, store LocalStore, log zerolog.Logger, progress func(*Node)) []NodeCheck {
 	results := Resolve(nodes, store)
 	var out []NodeCheck
 	for _, n := range nodes {

@@ -18,7 +18,7 @@ var hostname, _ = os.Hostname()
 // written) and the final record, after which no checkpoint is written, so
 // that a slow checkpoint can never replace the final record.
 type recordWriter struct {
-	store    *artifacts.Store
+	store    artifacts.RunRecords
 	log      zerolog.Logger
 	mu       sync.Mutex // held while a record is written
 	done     bool       // guarded by mu: the final record was written

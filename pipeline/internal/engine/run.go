@@ -62,7 +62,7 @@ type Observer func(Event)
 
 // Options configure a run.
 type Options struct {
-	Store     *artifacts.Store
+	Store     RunStore
 	Executor  Executor
 	Jobs      int      // job slots; default runtime.NumCPU()
 	KeepGoing bool     // keep running independent nodes after a failure
@@ -107,24 +107,38 @@ func (r *Report) Err() error {
 
 // ResolveInputs returns the OutputIDs and object paths of n's inputs, which
 // must all have results.
-func ResolveInputs(n *Node, results map[*Node]*Result, store *artifacts.Store) (map[string][]artifacts.OutputID, map[string][]string, error) {
-	ids := map[string][]artifacts.OutputID{}
-	paths := map[string][]string{}
-	for port, refs := range n.Inputs {
-		for _, r := range refs {
-			res := results[r.Node]
-			if res == nil || (res.Status != StatusCached && res.Status != StatusRan) {
-				return nil, nil, fmt.Errorf("engine: %s: input %s.%s is not available", n.Name, r.Node.Name, r.Output)
-			}
-			id, ok := res.Action.Outputs[r.Output]
-			if !ok {
-				return nil, nil, fmt.Errorf("stage %s: input %q: %s did not produce output %q", n.Name, port, r.Node.Name, r.Output)
-			}
-			ids[port] = append(ids[port], id)
+func ResolveInputs(n *Node, results map[*Node]*Result, store ObjectPaths) (map[string][]artifacts.OutputID, map[string][]string, error) {
+	ids, err := inputIDs(n, results)
+	if err != nil {
+		return nil, nil, err
+	}
+	paths := make(map[string][]string, len(ids))
+	for port, l := range ids {
+		for _, id := range l {
 			paths[port] = append(paths[port], store.Path(id))
 		}
 	}
 	return ids, paths, nil
+}
+
+// inputIDs returns the OutputIDs of n's inputs by port, in the order of
+// each port's references; every input must have a result.
+func inputIDs(n *Node, results map[*Node]*Result) (map[string][]artifacts.OutputID, error) {
+	ids := map[string][]artifacts.OutputID{}
+	for port, refs := range n.Inputs {
+		for _, r := range refs {
+			res := results[r.Node]
+			if res == nil || (res.Status != StatusCached && res.Status != StatusRan) {
+				return nil, fmt.Errorf("engine: %s: input %s.%s is not available", n.Name, r.Node.Name, r.Output)
+			}
+			id, ok := res.Action.Outputs[r.Output]
+			if !ok {
+				return nil, fmt.Errorf("stage %s: input %q: %s did not produce output %q", n.Name, port, r.Node.Name, r.Output)
+			}
+			ids[port] = append(ids[port], id)
+		}
+	}
+	return ids, nil
 }
 
 // Run executes the plan (or the closure of opts.Targets). Cached actions are
@@ -272,7 +286,7 @@ func NewTask(n *Node, aid artifacts.ActionID, inputPaths map[string][]string) *T
 // (Store.Export), under the file name the plugin gave it. Every name is
 // checked to be a plain file name there, so nothing outside dir is written
 // whatever an action entry says.
-func publish(rep *Report, store *artifacts.Store, dir string) error {
+func publish(rep *Report, store artifacts.Objects, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("out: %w", err)
 	}
@@ -413,7 +427,7 @@ func InputNames(n *Node) map[string][]string {
 	return out
 }
 
-func saveRecord(store *artifacts.Store, rec RunRecord) error {
+func saveRecord(store artifacts.RunRecords, rec RunRecord) error {
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return fmt.Errorf("engine: encode run record: %w", err)
@@ -426,7 +440,7 @@ func saveRecord(store *artifacts.Store, rec RunRecord) error {
 
 // EachRecordNewestFirst decodes the store's run records newest first and
 // calls fn with each until fn returns false. Unreadable records are skipped.
-func EachRecordNewestFirst(store *artifacts.Store, fn func(RunRecord) bool) error {
+func EachRecordNewestFirst(store artifacts.RunRecords, fn func(RunRecord) bool) error {
 	names, err := store.Runs()
 	if err != nil {
 		return err
@@ -468,7 +482,7 @@ func decodeRecord(name string, data []byte) (RunRecord, error) {
 // quarantine/ (Store.QuarantineRun, reported among its Quarantined) and
 // left out, so that one damaged record does not break every command that
 // reads them.
-func LoadRecords(store *artifacts.Store) ([]RunRecord, error) {
+func LoadRecords(store artifacts.RunRecords) ([]RunRecord, error) {
 	names, err := store.Runs()
 	if err != nil {
 		return nil, err
