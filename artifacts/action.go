@@ -115,6 +115,18 @@ func checkAction(a Action) error {
 	return nil
 }
 
+// outputsStored checks what a hit (GetAction) and PutAction both need:
+// every output's object is stored with its recorded size (has, the store's
+// check). The error names the first one, in name order, that is not.
+func outputsStored(a Action, has func(id OutputID, size int64) bool) error {
+	for _, name := range slices.Sorted(maps.Keys(a.Outputs)) {
+		if id, n := a.Outputs[name], a.Sizes[name]; !has(id, n) {
+			return fmt.Errorf("output %q: object %s of size %d is not in the store", name, id.Short(), n)
+		}
+	}
+	return nil
+}
+
 // GetAction looks up the entry of action id. It reports a hit only if the
 // entry parses, passes its checksum, names id, and every output object
 // exists with its recorded size. An entry that fails any of these checks is
@@ -137,12 +149,7 @@ func (s *Store) GetAction(id ActionID) (Action, bool, error) {
 	}
 	a, err := decodeAction(id, b)
 	if err == nil {
-		for _, name := range slices.Sorted(maps.Keys(a.Outputs)) {
-			if !s.hasSize(a.Outputs[name], a.Sizes[name]) {
-				err = fmt.Errorf("output %q object %s missing or wrong size", name, a.Outputs[name].Short())
-				break
-			}
-		}
+		err = outputsStored(a, s.hasSize)
 	}
 	if err != nil {
 		s.quarantine(p, "action-"+id.String(), "action "+id.Short()+": "+err.Error())
@@ -186,11 +193,8 @@ func (s *Store) PutAction(id ActionID, a Action) error {
 	if s.closed {
 		return fmt.Errorf("artifacts: put action %s: %w", id, ErrClosed)
 	}
-	for _, name := range slices.Sorted(maps.Keys(a.Outputs)) {
-		if !s.hasSize(a.Outputs[name], a.Sizes[name]) {
-			return fmt.Errorf("artifacts: put action %s: output %q: object %s of size %d is not in the store",
-				id, name, a.Outputs[name], a.Sizes[name])
-		}
+	if err := outputsStored(a, s.hasSize); err != nil {
+		return fmt.Errorf("artifacts: put action %s: %w", id, err)
 	}
 	b, err := encodeAction(id, a)
 	if err != nil {

@@ -148,6 +148,12 @@ func (m *Memory) ExportTemp(id OutputID, dir, name string, mode fs.FileMode) err
 	return writeNew(dir, name, mode, rc)
 }
 
+// hasSize reports whether object id is stored with size n; m.mu is held.
+func (m *Memory) hasSize(id OutputID, n int64) bool {
+	o, ok := m.objects[id]
+	return ok && int64(len(o)) == n
+}
+
 // GetAction implements Actions.
 func (m *Memory) GetAction(id ActionID) (Action, bool, error) {
 	m.mu.Lock()
@@ -158,12 +164,7 @@ func (m *Memory) GetAction(id ActionID) (Action, bool, error) {
 	}
 	a, err := decodeAction(id, b)
 	if err == nil {
-		for _, name := range slices.Sorted(maps.Keys(a.Outputs)) {
-			if o, ok := m.objects[a.Outputs[name]]; !ok || int64(len(o)) != a.Sizes[name] {
-				err = fmt.Errorf("output %q object %s missing or wrong size", name, a.Outputs[name].Short())
-				break
-			}
-		}
+		err = outputsStored(a, m.hasSize)
 	}
 	if err != nil {
 		delete(m.actions, id)
@@ -198,11 +199,8 @@ func (m *Memory) PutAction(id ActionID, a Action) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, name := range slices.Sorted(maps.Keys(a.Outputs)) {
-		if o, ok := m.objects[a.Outputs[name]]; !ok || int64(len(o)) != a.Sizes[name] {
-			return fmt.Errorf("artifacts: put action %s: output %q: object %s of size %d is not in the store",
-				id, name, a.Outputs[name], a.Sizes[name])
-		}
+	if err := outputsStored(a, m.hasSize); err != nil {
+		return fmt.Errorf("artifacts: put action %s: %w", id, err)
 	}
 	b, err := encodeAction(id, a)
 	if err != nil {
