@@ -33,14 +33,10 @@ import (
 	"github.com/demystify-resnet/repro/pipeline/internal/slurm"
 	"github.com/demystify-resnet/repro/pipeline/internal/slurm/slurmtest"
 	"github.com/demystify-resnet/repro/plugins/host"
+	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
-var (
-	binDir   string // temp dir for the binaries built on first use
-	buildMu  sync.Mutex
-	built    bool
-	buildErr error
-)
+var binDir string // temp dir for the binaries built on first use
 
 func TestMain(m *testing.M) {
 	d, err := os.MkdirTemp("", "slurm-test-bin-")
@@ -58,42 +54,20 @@ func TestMain(m *testing.M) {
 // enginekit and worker (persistent stages), and returns the pipeline binary and the plugin folder.
 func bins(t *testing.T) (pipeline, pluginDir string) {
 	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if !built {
-		built = true
-		root, err := moduleRoot()
-		if err == nil {
-			for _, b := range [][2]string{
-				{"pipeline", "./pipeline"},
-				{"plugins/pipeline-plugin-testkit", "./plugins/testplugins/testkit"},
-				{"plugins/pipeline-plugin-enginekit", "./plugins/testplugins/enginekit"},
-				{"plugins/pipeline-plugin-worker", "./plugins/testplugins/worker"},
-			} {
-				cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(binDir, b[0]), b[1])
-				cmd.Dir = root
-				if out, err := cmd.CombinedOutput(); err != nil {
-					buildErr = fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
-					break
-				}
-			}
-		} else {
-			buildErr = err
-		}
-	}
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if err := buildBins(); err != nil {
+		t.Fatal(err)
 	}
 	return filepath.Join(binDir, "pipeline"), filepath.Join(binDir, "plugins")
 }
 
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
-}
+var buildBins = sync.OnceValue(func() error {
+	return hosttest.BuildFiles(binDir, map[string]string{
+		"pipeline":                          hosttest.Module + "/pipeline",
+		"plugins/pipeline-plugin-testkit":   hosttest.Testkit,
+		"plugins/pipeline-plugin-enginekit": hosttest.Enginekit,
+		"plugins/pipeline-plugin-worker":    hosttest.Worker,
+	})
+})
 
 // result is one finished pipeline process.
 type result struct {
