@@ -120,7 +120,7 @@ func Compare(old, new *Lock, opts Options) (*Diff, error) {
 			continue
 		}
 		sd := StageDiff{Stage: ns.Name, Plugin: ns.Plugin, Outputs: outs}
-		for _, port := range slices.Sorted(maps.Keys(unionKeys(prev.Inputs, ns.Inputs))) {
+		for _, port := range sortedUnion(prev.Inputs, ns.Inputs) {
 			oldRefs, newRefs := prev.Inputs[port], ns.Inputs[port]
 			if !slices.Equal(oldRefs, newRefs) {
 				sd.ChangedInputs = append(sd.ChangedInputs, port+" (binding changed)")
@@ -151,27 +151,21 @@ func Compare(old, new *Lock, opts Options) (*Diff, error) {
 	return d, nil
 }
 
-func unionKeys(a, b map[string][]string) map[string]bool {
-	u := map[string]bool{}
+// sortedUnion returns the keys of a and b, each once, in order.
+func sortedUnion[V any](a, b map[string]V) []string {
+	u := make(map[string]bool, len(a)+len(b))
 	for k := range a {
 		u[k] = true
 	}
 	for k := range b {
 		u[k] = true
 	}
-	return u
+	return slices.Sorted(maps.Keys(u))
 }
 
 func diffOutputs(stage string, prev, ns *Stage, opts Options) ([]OutputDiff, error) {
 	var out []OutputDiff
-	names := map[string]bool{}
-	for k := range prev.Outputs {
-		names[k] = true
-	}
-	for k := range ns.Outputs {
-		names[k] = true
-	}
-	for _, name := range slices.Sorted(maps.Keys(names)) {
+	for _, name := range sortedUnion(prev.Outputs, ns.Outputs) {
 		o, oldOK := prev.Outputs[name]
 		n, newOK := ns.Outputs[name]
 		if oldOK && newOK && o.ID == n.ID {
@@ -221,7 +215,7 @@ func diffClaims(old, new []Claim, partial bool, newStages map[string]*Stage) []C
 	for _, c := range new {
 		o, ok := om[key(c)]
 		cd := ClaimDiff{ID: c.ID, Stage: c.Stage, OldStatus: o.Status, NewStatus: c.Status}
-		for _, name := range slices.Sorted(maps.Keys(unionNums(o.Numbers, c.Numbers))) {
+		for _, name := range sortedUnion(o.Numbers, c.Numbers) {
 			a, aok := o.Numbers[name]
 			b, bok := c.Numbers[name]
 			if aok && bok && sameFloat(a, b) {
@@ -250,17 +244,6 @@ func diffClaims(old, new []Claim, partial bool, newStages map[string]*Stage) []C
 		out = append(out, ClaimDiff{ID: c.ID, Stage: c.Stage, OldStatus: c.Status})
 	}
 	return out
-}
-
-func unionNums(a, b map[string]table.JSONFloat) map[string]bool {
-	u := map[string]bool{}
-	for k := range a {
-		u[k] = true
-	}
-	for k := range b {
-		u[k] = true
-	}
-	return u
 }
 
 func sameFloat(a, b table.JSONFloat) bool {
