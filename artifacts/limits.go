@@ -8,8 +8,8 @@ package artifacts
 // they are streamed.
 const (
 	// MaxRunRecordBytes bounds a run record. The smoke manifest's record
-	// is 516 KB for 311 stages (1.7 KB a stage) and paper-full's about
-	// 5 MB (3,017 stages), so 1 GiB is about 600,000 stages. PutRun
+	// is 516 KB for 311 stages (1.7 KB a stage), so paper-full's (3,017
+	// stages) is about 5 MB and 1 GiB is about 600,000 stages. PutRun
 	// refuses a larger record, so every record written can be read back.
 	MaxRunRecordBytes = 1 << 30
 	// maxActionBytes bounds an action entry (510 to 888 bytes in a smoke

@@ -2,8 +2,9 @@ package cli_test
 
 // A hostile persistent worker (issue 14, third look): the plugin
 // plugins/testplugins/latewriter keeps writing after it has answered, from a
-// goroutine of the worker and from a child process that outlives the task
-// and attacks the store and the next task's staging folder.
+// goroutine of the worker (appending and rewriting, or replacing its output
+// by a symbolic link) and from a child process that outlives the task and
+// attacks the store and the next task's staging folder.
 
 import (
 	"bytes"
@@ -32,6 +33,9 @@ stages:
     publish: true
     inputs:
       in: a.out
+  r:
+    plugin: latewriter.late.w
+    params: {label: rho, mode: replace}
 `
 
 // lateContent is what latewriter's late.w writes (and all a fresh process
@@ -62,14 +66,14 @@ func TestPersistentWorkerLateWrites(t *testing.T) {
 		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
 	}
 	workers, children, attacks := lateLog(t, logPath)
-	if len(workers) == 0 || len(children) < 4 {
+	if len(workers) == 0 || len(children) < 5 {
 		t.Fatalf("the plugin did not run as expected: workers %v, children %v", workers, children)
 	}
 	// Each task's worker changes its output after answering: it is ended
 	// and the task rerun in a fresh process (describe, then at most a worker
 	// and a fresh process per task).
-	if len(workers) > 1+2*4 {
-		t.Errorf("%d plugin processes for 4 tasks", len(workers))
+	if len(workers) > 1+2*5 {
+		t.Errorf("%d plugin processes for 5 tasks", len(workers))
 	}
 	if !strings.Contains(r.stderr, "changed its output after answering") {
 		t.Errorf("no warning that a worker changed its output:\n%s", r.stderr)
@@ -89,7 +93,7 @@ func TestPersistentWorkerLateWrites(t *testing.T) {
 	}
 	checkObjects(t, dir)
 	for _, s := range rec.Stages {
-		label := "delta"
+		label := map[string]string{"b": "delta", "r": "rho"}[s.Name]
 		if strings.HasPrefix(s.Name, "a[") {
 			label = strings.TrimSuffix(strings.TrimPrefix(s.Name, "a[label="), "]")
 		}

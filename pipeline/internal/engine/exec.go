@@ -232,18 +232,26 @@ func runOnce(ctx context.Context, store *artifacts.Store, aid artifacts.ActionID
 }
 
 // storeOutputs puts t's output files (output name -> path) into the store
-// and returns the action entry naming them. Each file is then hashed again:
-// one that no longer holds the bytes stored (a persistent worker, or anyone,
-// wrote to it while it was stored) fails with host.ErrOutputChanged, so the
-// host reruns the task in a fresh process instead of the entry being
-// recorded.
+// and returns the action entry naming them. Each file must still be the
+// regular file the host checked when the stage answered, and is hashed
+// again once all are stored: a file that was removed, replaced (by a
+// symbolic link, say) or no longer holds the bytes stored (a persistent
+// worker, or anyone, wrote to it after the answer) fails with
+// host.ErrOutputChanged, so the host reruns the task in a fresh process
+// instead of the entry being recorded.
 func storeOutputs(store *artifacts.Store, t *Task, files map[string]string) (artifacts.Action, error) {
 	a := artifacts.Action{
 		Outputs: map[string]artifacts.OutputID{}, Sizes: map[string]int64{}, Files: map[string]string{},
 		Stage: t.Spec.Name, Plugin: t.PluginName, PluginDigest: t.PluginDigest,
 	}
 	names := sortedKeys(files)
+	stat := map[string]os.FileInfo{}
 	for _, name := range names {
+		fi, err := os.Lstat(files[name])
+		if err != nil || !fi.Mode().IsRegular() {
+			return a, outputChanged(name, files[name], "no longer a regular file")
+		}
+		stat[name] = fi
 		id, size, err := store.Put(files[name])
 		if err != nil {
 			return a, fmt.Errorf("publish output %q: %w", name, err)
@@ -254,15 +262,19 @@ func storeOutputs(store *artifacts.Store, t *Task, files map[string]string) (art
 	}
 	for _, name := range names {
 		id, size, err := artifacts.HashFile(files[name])
-		if err != nil {
-			return a, fmt.Errorf("publish output %q: hash again: %w", name, err)
+		if fi, lerr := os.Lstat(files[name]); err != nil || lerr != nil || !os.SameFile(fi, stat[name]) {
+			return a, outputChanged(name, files[name], "replaced or removed while stored")
 		}
 		if id != a.Outputs[name] || size != a.Sizes[name] {
-			return a, fmt.Errorf("output %q (%s): %w (stored %s, %d bytes; now %s, %d bytes)",
-				name, filepath.Base(files[name]), host.ErrOutputChanged, a.Outputs[name].Short(), a.Sizes[name], id.Short(), size)
+			return a, outputChanged(name, files[name], fmt.Sprintf("stored %s, %d bytes; now %s, %d bytes",
+				a.Outputs[name].Short(), a.Sizes[name], id.Short(), size))
 		}
 	}
 	return a, nil
+}
+
+func outputChanged(name, path, detail string) error {
+	return fmt.Errorf("output %q (%s): %w (%s)", name, filepath.Base(path), host.ErrOutputChanged, detail)
 }
 
 // handOver gives a stage private copies of its inputs. Task.Inputs name

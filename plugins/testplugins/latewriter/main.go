@@ -8,7 +8,8 @@
 //  2. starts a goroutine that waits until someone opens out.bin after the
 //     answer (the host storing it: inotify IN_OPEN), then keeps appending to
 //     it, rewriting its first bytes, creating files in OutDir and, once the
-//     host has removed OutDir, recreating it;
+//     host has removed OutDir, recreating it; with mode=replace it instead
+//     replaces out.bin by a symbolic link to another file (once);
 //  3. forks a child (a re-exec of this binary through /proc/self/exe) that
 //     stays in the plugin's process group, waits until the task's OutDir is
 //     gone (the task is over), then overwrites every object of the store
@@ -76,6 +77,7 @@ func (late) Spec() sdk.StageSpec {
 		Name: "late.w", Version: "1", Doc: "Writes after answering, from a goroutine and a child.", Persistent: true,
 		Params: []sdk.ParamSpec{
 			{Name: "label", Type: sdk.TypeString, Default: "x", Doc: "repeated into the output"},
+			{Name: "mode", Type: sdk.TypeString, Default: "append", Doc: "append | replace: what the goroutine does"},
 			{Name: "size", Type: sdk.TypeInt, Default: 4 << 20, Min: sdk.Bound(1), Max: sdk.Bound(64 << 20), Doc: "output bytes"},
 		},
 		Inputs:  []sdk.PortSpec{{Name: "in", Many: true, Optional: true, Doc: "ignored"}},
@@ -101,7 +103,7 @@ func (late) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 	if err != nil {
 		return sdk.Failf("inotify", "%v", err), nil
 	}
-	go lateWrites(req.OutDir, opened)
+	go lateWrites(req.OutDir, req.Params.String("mode"), opened)
 	if err := fork(req.OutDir); err != nil {
 		return sdk.Failf("fork", "%v", err), nil
 	}
@@ -149,13 +151,19 @@ func watchOpen(path string) (<-chan struct{}, error) {
 }
 
 // lateWrites is the goroutine of step 2.
-func lateWrites(dir string, opened <-chan struct{}) {
+func lateWrites(dir, mode string, opened <-chan struct{}) {
 	select {
 	case <-opened:
 	case <-time.After(giveUp):
 		return
 	}
 	out := filepath.Join(dir, output)
+	if mode == "replace" {
+		link := filepath.Join(dir, "link")
+		os.Symlink("/proc/self/status", link)
+		os.Rename(link, out)
+		return
+	}
 	end := time.Now().Add(giveUp)
 	for i := 0; time.Now().Before(end); i++ {
 		if f, err := os.OpenFile(out, os.O_APPEND|os.O_WRONLY, 0); err == nil {
