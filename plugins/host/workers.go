@@ -28,10 +28,11 @@ import (
 // whose output changed while it was collected (the worker, still running,
 // wrote to it after answering) or that crashes a worker which had served
 // earlier tasks (its state may be at fault) is retried once in a fresh
-// process, after its OutDir is emptied. Idle workers are bounded by slots, counted in thread weight (a
-// worker of a stage with Threads t weighs min(max(t, 1), slots)), the oldest
-// idle worker being ended first. Close ends every idle worker; each worker
-// also dies with the host (see the package comment).
+// process, after its OutDir is emptied. Idle workers are bounded by slots,
+// counted in thread weight (a worker of a stage with Threads t weighs
+// min(max(t, 1), slots)), the oldest idle worker being ended first. Close
+// ends every idle worker; each worker also dies with the host (see the
+// package comment).
 //
 // A Workers is safe for concurrent use. The zero value is not usable; call
 // NewWorkers.
@@ -128,8 +129,8 @@ func endTask(wk *worker, req RunRequest, res *RunResult) error {
 
 // retryFresh reports whether a task whose worker failed with err is rerun
 // in a fresh process: when its output changed after the answer (the
-// worker's goroutines may still be writing; a fresh process's end with the
-// call), or when a worker that had served earlier tasks crashed (its state
+// worker's goroutines may still be writing; a fresh process's die with it
+// before Collect), or when a worker that had served earlier tasks crashed (its state
 // may be at fault); never once ctx is done.
 func retryFresh(ctx context.Context, err error, wk *worker) bool {
 	if ctx.Err() != nil {
