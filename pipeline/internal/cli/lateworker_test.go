@@ -49,19 +49,25 @@ func lateContent(label string, size int) []byte {
 // hashes to its name, `verify` (fresh processes) finds everything
 // bitwise-equal, a second run reuses verified bytes, the child the worker
 // forked does not outlive its task, and no process of the plugin survives
-// the run.
+// the run; with one worker (-j1) and with two side by side (-j2).
 func TestPersistentWorkerLateWrites(t *testing.T) {
 	plugins := t.TempDir()
 	if err := hosttest.Build(plugins, map[string]string{"latewriter": hosttest.LateWriter}); err != nil {
 		t.Fatal(err)
 	}
+	for _, jobs := range []string{"1", "2"} {
+		t.Run("j"+jobs, func(t *testing.T) { lateWrites(t, plugins, jobs) })
+	}
+}
+
+func lateWrites(t *testing.T, plugins, jobs string) {
 	dir := t.TempDir()
 	writeManifest(t, dir, lateManifest)
 	logPath := filepath.Join(dir, "late.log")
 	t.Setenv("LATE_LOG", logPath)
 	t.Cleanup(func() { killLogged(logPath) })
 
-	r := pipelineWith(t, dir, plugins, "run", "--json", "-j", "1", "--out", "out", "m.yaml")
+	r := pipelineWith(t, dir, plugins, "run", "--json", "-j", jobs, "--out", "out", "m.yaml")
 	if r.code != 0 {
 		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
 	}
@@ -115,7 +121,7 @@ func TestPersistentWorkerLateWrites(t *testing.T) {
 	if r := pipelineWith(t, dir, plugins, "verify", "m.yaml"); r.code != 0 {
 		t.Errorf("verify: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	r = pipelineWith(t, dir, plugins, "run", "--json", "-j", "1", "--out", "out", "m.yaml")
+	r = pipelineWith(t, dir, plugins, "run", "--json", "-j", jobs, "--out", "out", "m.yaml")
 	if r.code != 0 {
 		t.Fatalf("second run: exit %d\n%s", r.code, r.stderr)
 	}
