@@ -140,14 +140,17 @@ func (s *Store) GetAction(id ActionID) (Action, bool, error) {
 		s.quarantineIfSame(p, fi, "action-"+id.String(), "action "+id.Short()+": not a regular file")
 		return Action{}, false, nil
 	}
-	b, err := os.ReadFile(p)
+	b, err := readAction(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Action{}, false, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrCorrupt) {
 		return Action{}, false, fmt.Errorf("artifacts: get action %s: %w", id, err)
 	}
-	a, err := decodeAction(id, b)
+	var a Action
+	if err == nil {
+		a, err = decodeAction(id, b)
+	}
 	if err == nil {
 		err = outputsStored(a, s.hasSize)
 	}
@@ -156,6 +159,16 @@ func (s *Store) GetAction(id ActionID) (Action, bool, error) {
 		return Action{}, false, nil
 	}
 	return a, true, nil
+}
+
+// readAction reads the action entry at p, at most maxActionBytes: a larger
+// one gives an error wrapping ErrCorrupt.
+func readAction(p string) ([]byte, error) {
+	b, err := safefile.ReadRegular(p, maxActionBytes)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", err, ErrCorrupt)
+	}
+	return b, err
 }
 
 // GetActionVerified is GetAction that also re-hashes every output object

@@ -3,6 +3,7 @@ package artifacts
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,7 +45,11 @@ func (c fsCache) Get(name string) ([]byte, bool) {
 		c.s.quarantineIfSame(p, fi, c.kind+"-"+name, c.kind+" "+name+": not a regular file")
 		return nil, false
 	}
-	b, err := os.ReadFile(p)
+	b, err := safefile.ReadRegular(p, maxCacheEntryBytes)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		c.s.quarantineIfSame(p, fi, c.kind+"-"+name, fmt.Sprintf("%s %s: %d bytes, more than the limit of %d", c.kind, name, fi.Size(), maxCacheEntryBytes))
+		return nil, false
+	}
 	if err != nil {
 		return nil, false
 	}

@@ -172,8 +172,8 @@ func (g *gcRun) sweepActions(keep map[ActionID]bool, reachable map[OutputID]bool
 			return nil
 		}
 		if keep[id] {
-			b, err := os.ReadFile(filepath.Join(g.s.dir, dirActions, rel))
-			if err != nil {
+			b, err := readAction(filepath.Join(g.s.dir, dirActions, rel))
+			if err != nil && !errors.Is(err, ErrCorrupt) {
 				return err
 			}
 			if a, err := decodeAction(id, b); err == nil {

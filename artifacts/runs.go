@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/demystify-resnet/repro/artifacts/safefile"
 )
 
 // Run records are opaque documents (the engine writes JSON), one per run,
@@ -15,10 +17,14 @@ import (
 // '.', '-' and '_', and does not start with '.'.
 
 // PutRun stores data as the run record name, atomically replacing any
-// previous record of that name.
+// previous record of that name. A record above MaxRunRecordBytes is
+// refused (GetRun would not read it back).
 func (s *Store) PutRun(name string, data []byte) error {
 	if !validRunName(name) {
 		return fmt.Errorf("artifacts: put run: invalid name %q", name)
+	}
+	if len(data) > MaxRunRecordBytes {
+		return fmt.Errorf("artifacts: put run %s: %d bytes, more than the limit of %d a run record may have", name, len(data), MaxRunRecordBytes)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -58,12 +64,21 @@ func (s *Store) Runs() ([]string, error) {
 }
 
 // GetRun returns the run record name. A missing record gives an error
-// wrapping fs.ErrNotExist.
+// wrapping fs.ErrNotExist. A record larger than MaxRunRecordBytes is not
+// read: it is moved to quarantine/ (reported among Quarantined, naming it,
+// its size and the limit) and the error wraps ErrCorrupt.
 func (s *Store) GetRun(name string) ([]byte, error) {
 	if !validRunName(name) {
 		return nil, fmt.Errorf("artifacts: get run: invalid name %q: %w", name, fs.ErrNotExist)
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, dirRuns, name))
+	p := filepath.Join(s.dir, dirRuns, name)
+	b, err := safefile.ReadRegular(p, MaxRunRecordBytes)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		if fi, lerr := os.Lstat(p); lerr == nil && fi.Size() > MaxRunRecordBytes {
+			s.quarantineIfSame(p, fi, "run-"+name, fmt.Sprintf("run record %s: %d bytes, more than the limit of %d", name, fi.Size(), MaxRunRecordBytes))
+		}
+		return nil, fmt.Errorf("artifacts: get run %s: %w (%w)", name, err, ErrCorrupt)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("artifacts: get run %s: %w", name, err)
 	}
@@ -83,7 +98,7 @@ func (s *Store) QuarantineRun(name string, data []byte, reason string) {
 	if err != nil {
 		return
 	}
-	if cur, err := os.ReadFile(p); err != nil || !bytes.Equal(cur, data) {
+	if cur, err := safefile.ReadRegular(p, int64(len(data))); err != nil || !bytes.Equal(cur, data) {
 		return
 	}
 	s.quarantineIfSame(p, fi, "run-"+name, reason)

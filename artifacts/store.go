@@ -145,7 +145,7 @@ const versionTmp = ".VERSION.tmp-"
 // anything else, so that every non-empty store has a VERSION.
 func claim(dir string) error {
 	p := filepath.Join(dir, "VERSION")
-	b, err := os.ReadFile(p)
+	b, err := safefile.ReadRegular(p, maxVersionBytes)
 	if err == nil {
 		if got := strings.TrimRight(string(b), "\n"); got != StoreFormat {
 			return fmt.Errorf("artifacts: open store %s: VERSION is %q, want %q", dir, got, StoreFormat)

@@ -296,12 +296,16 @@ func CheckName(name string) error {
 	return nil
 }
 
+// ErrTooLarge is wrapped by ReadRegular's error for a file above its bound.
+var ErrTooLarge = errors.New("file too large")
+
 // ReadRegular returns the content of the regular file at path (symbolic
 // links followed), at most max bytes (0: no bound). Anything else is an
 // error naming path, returned at once: a FIFO (opened without blocking, so
 // a FIFO without a writer cannot hang the caller beyond the reach of
 // Ctrl-C), a device such as /dev/zero (which would be read for ever), a
-// folder, and a file larger than max.
+// folder, and a file larger than max (wrapping ErrTooLarge; checked before
+// anything is read, so a huge file costs no memory).
 func ReadRegular(path string, max int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -327,7 +331,7 @@ func ReadRegular(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is %s, not a regular file", path, what)
 	}
 	if max > 0 && fi.Size() > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+		return nil, tooLarge(path, fi.Size(), max)
 	}
 	r := io.Reader(f)
 	if max > 0 {
@@ -337,10 +341,14 @@ func ReadRegular(path string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if max > 0 && int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	if max > 0 && int64(len(data)) > max { // it grew while read
+		return nil, tooLarge(path, int64(len(data)), max)
 	}
 	return data, nil
+}
+
+func tooLarge(path string, size, max int64) error {
+	return fmt.Errorf("%s: %w: %d bytes, more than the limit of %d", path, ErrTooLarge, size, max)
 }
 
 // Digest returns the sha256 of the content of the file at path and its

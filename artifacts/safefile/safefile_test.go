@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -158,8 +159,8 @@ func TestReadRegular(t *testing.T) {
 	if b, err := ReadRegular(f, 5); err != nil || string(b) != "12345" {
 		t.Errorf("ReadRegular(f, 5) = %q, %v", b, err)
 	}
-	if _, err := ReadRegular(f, 4); err == nil {
-		t.Error("ReadRegular(f, 4) read a 5-byte file")
+	if _, err := ReadRegular(f, 4); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), f) {
+		t.Errorf("ReadRegular(f, 4) of a 5-byte file: %v", err)
 	}
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {

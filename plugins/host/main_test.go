@@ -28,6 +28,9 @@ var testPlugins = map[string]string{
 	"testkit": hosttest.Testkit,
 	"example": hosttest.Example,
 	"worker":  hosttest.Worker,
+	// A persistent worker that writes after answering and forks a child
+	// that outlives its task.
+	"latewriter": hosttest.LateWriter,
 }
 
 func TestMain(m *testing.M) {

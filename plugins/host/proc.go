@@ -146,6 +146,18 @@ func (p *proc) Kill(context.Context) error {
 	return nil
 }
 
+// endStrays ends every other process of the plugin's group and waits
+// until they have exited (killStrays): what a persistent worker's task
+// left running. A no-op once the plugin was reaped (its group was killed).
+func (p *proc) endStrays() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped || p.cmd.Process == nil {
+		return nil
+	}
+	return killStrays(p.cmd.Process.Pid)
+}
+
 // Stdout implements runner.Runner.
 func (p *proc) Stdout() io.ReadCloser { return p.stdout }
 

@@ -3,12 +3,15 @@
 package host
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -91,4 +94,116 @@ func waitExited(pid int) {
 // been reaped).
 func killGroup(p *os.Process) {
 	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+}
+
+// strayRounds bounds how often killStrays rescans the group: each round
+// kills every member it found, so only a group that keeps forking faster
+// than it is killed needs more.
+const strayRounds = 100
+
+// strayExitWait bounds how long killStrays waits for a SIGKILLed process
+// to exit (it can only be held up in an uninterruptible system call).
+const strayExitWait = 5 * time.Second
+
+// killStrays SIGKILLs every process of the process group led by leader
+// except the leader itself (the processes a persistent worker's task left
+// behind) and waits until each has exited. Members are found in /proc
+// (field 5 of /proc/PID/stat) and killed through a pidfd, so a recycled pid
+// is never signalled; the scan repeats until it finds none, so a child that
+// forks while it is being killed is caught too. It fails if the group
+// still has members after strayRounds scans, or one does not exit.
+func killStrays(leader int) error {
+	for range strayRounds {
+		pids, err := groupMembers(leader)
+		if err != nil {
+			return err
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, pid := range pids {
+			if err := killAndWait(pid, leader); err != nil {
+				return err
+			}
+		}
+	}
+	return fmt.Errorf("process group %d: still has members after %d rounds of killing", leader, strayRounds)
+}
+
+// groupMembers lists the live (not zombie) processes of process group
+// pgid, other than its leader.
+func groupMembers(pgid int) ([]int, error) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var pids []int
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil || pid == pgid {
+			continue
+		}
+		if g, live := processGroup(pid); live && g == pgid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// processGroup returns the process group of pid and whether pid is a live
+// process (false for a zombie or a process that is gone).
+func processGroup(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command name (in parentheses, which may hold
+	// anything): state, ppid, pgrp.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 3 || f[0][0] == 'Z' || f[0][0] == 'X' {
+		return 0, false
+	}
+	g, err := strconv.Atoi(string(f[2]))
+	return g, err == nil
+}
+
+// killAndWait SIGKILLs pid, if it is still in group pgid once pinned by a
+// pidfd, and waits until it has exited.
+func killAndWait(pid, pgid int) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil // gone meanwhile
+	}
+	defer unix.Close(fd)
+	if g, live := processGroup(pid); !live || g != pgid {
+		return nil // gone, or the pid now names another process
+	}
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("kill process %d of group %d: %w", pid, pgid, err)
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(strayExitWait)
+	for {
+		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds())+1)
+		switch {
+		case n > 0:
+			return nil
+		case err != nil && !errors.Is(err, unix.EINTR):
+			return fmt.Errorf("wait for process %d of group %d: %w", pid, pgid, err)
+		case time.Now().After(deadline):
+			return fmt.Errorf("process %d of group %d did not exit within %s of SIGKILL", pid, pgid, strayExitWait)
+		}
+	}
 }

@@ -42,3 +42,8 @@ func waitExited(int) {}
 
 // killGroup kills the plugin process (its children are not covered).
 func killGroup(p *os.Process) { _ = p.Kill() }
+
+// killStrays is a no-op outside Linux: plugins have no process group there,
+// so the children a persistent worker's task left are not ended before its
+// next task (they end with the worker only if they exit on their own).
+func killStrays(int) error { return nil }

@@ -37,6 +37,10 @@ var (
 	ErrBadOutput = errors.New("bad stage output")
 	// ErrBadRequest: the RunRequest does not match the stage's spec.
 	ErrBadRequest = errors.New("bad run request")
+	// ErrOutputChanged: an output file changed while RunRequest.Collect
+	// stored it (Collect's error wraps it): something wrote to it after the
+	// stage answered.
+	ErrOutputChanged = errors.New("stage output changed after the stage answered")
 )
 
 // Error is the error type Run returns for the kinds above. Its message is
@@ -79,6 +83,19 @@ type RunRequest struct {
 	// OnProgress, if set, receives the stage's progress events in order, on
 	// Run's goroutine.
 	OnProgress func(done, total float64, msg string)
+	// Collect, if set, is called with the outputs' absolute paths (output
+	// name -> OutDir/file) after a call that succeeded and did not fail,
+	// before Run returns, at a point where nothing of the plugin runs any
+	// more but the persistent worker itself: a one-shot process and its
+	// process group have been ended, and on a persistent worker every other
+	// process of its group (the children the task left) has been ended and
+	// the worker is idle. Collect stores the outputs. It returns an error
+	// wrapping ErrOutputChanged if an output changed while it stored it; on
+	// a persistent worker (whose goroutines may still be writing) the
+	// worker is then ended and the task rerun once in a fresh process, after
+	// its OutDir is emptied, and Collect is called again. Any error of
+	// Collect's is Run's error.
+	Collect func(outputs map[string]string) error
 	// Log receives the plugin's log lines (level, message and fields kept),
 	// its stray stdout/stderr lines (info, stream=stdout|stderr) and
 	// go-plugin's own messages (debug; its errors at warn). Nothing is
@@ -134,6 +151,19 @@ func Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResult, error) {
 // runFresh launches a one-shot process for a prepared request, runs it and
 // ends the process.
 func runFresh(ctx context.Context, p *Plugin, spec sdk.StageSpec, wire *pb.RunRequest, req RunRequest) (*RunResult, error) {
+	res, err := callFresh(ctx, p, spec, wire, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := collect(req, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// callFresh is runFresh without Collect: the process is gone when it
+// returns.
+func callFresh(ctx context.Context, p *Plugin, spec sdk.StageSpec, wire *pb.RunRequest, req RunRequest) (*RunResult, error) {
 	g := newGate(req.Log)
 	defer g.close()
 	s, err := launch(ctx, p.Name, p.Path, req.OutDir, p.Digest, g, req.Log.GetLevel())
@@ -142,6 +172,19 @@ func runFresh(ctx context.Context, p *Plugin, spec sdk.StageSpec, wire *pb.RunRe
 	}
 	defer s.close()
 	return call(ctx, s, g, p, spec, wire, req)
+}
+
+// collect calls req.Collect, if set, on the outputs of a result that did
+// not fail.
+func collect(req RunRequest, res *RunResult) error {
+	if req.Collect == nil || res.Failed() {
+		return nil
+	}
+	paths := make(map[string]string, len(res.Outputs))
+	for name, file := range res.Outputs {
+		paths[name] = filepath.Join(req.OutDir, file)
+	}
+	return req.Collect(paths)
 }
 
 // prepare checks req against p's spec and builds the wire request.

@@ -20,14 +20,19 @@ import (
 //
 // Isolation is kept per task: each gets its own request and its own empty
 // OutDir (the SDK changes into it for the run); a worker serves one task at
-// a time; a task that times out or is cancelled kills its worker's process
-// group; a worker whose call failed in any way is ended, never reused; and a
-// task that crashes a worker which had served earlier tasks (its state may
-// be at fault) is retried once in a fresh process, after its OutDir is
-// emptied. Idle workers are bounded by slots, counted in thread weight (a
-// worker of a stage with Threads t weighs min(max(t, 1), slots)), the oldest
-// idle worker being ended first. Close ends every idle worker; each worker
-// also dies with the host (see the package comment).
+// a time; when a task answers, every other process of its worker's process
+// group (the children the task left) is ended before its outputs are
+// collected (RunRequest.Collect), so nothing a task started outlives it; a
+// task that times out or is cancelled kills its worker's process group; a
+// worker whose call failed in any way is ended, never reused; and a task
+// whose output changed while it was collected (the worker, still running,
+// wrote to it after answering) or that crashes a worker which had served
+// earlier tasks (its state may be at fault) is retried once in a fresh
+// process, after its OutDir is emptied. Idle workers are bounded by slots,
+// counted in thread weight (a worker of a stage with Threads t weighs
+// min(max(t, 1), slots)), the oldest idle worker being ended first. Close
+// ends every idle worker; each worker also dies with the host (see the
+// package comment).
 //
 // A Workers is safe for concurrent use. The zero value is not usable; call
 // NewWorkers.
@@ -88,24 +93,50 @@ func (w *Workers) Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResul
 	res, err := call(ctx, wk.s, wk.g, p, spec, wire, req)
 	wk.g.close()
 	if err == nil {
+		err = endTask(wk, req, res)
+	}
+	if err == nil {
 		w.put(wk)
 		return res, nil
 	}
 	wk.s.close()
-	if !errors.Is(err, ErrCrashed) || wk.tasks == 1 || ctx.Err() != nil {
+	if !retryFresh(ctx, err, wk) {
 		return nil, err
 	}
 	req.Log.Warn().Err(err).Int("worker_tasks", wk.tasks).
-		Msg("persistent worker crashed; retrying the task once in a fresh process")
+		Msg("persistent worker crashed or changed its output after answering; retrying the task once in a fresh process")
 	if cerr := emptyDir(req.OutDir); cerr != nil {
 		return nil, fmt.Errorf("%w (not retried: %v)", err, cerr)
 	}
 	res, err2 := runFresh(ctx, p, spec, wire, req)
 	if err2 != nil {
 		return nil, &Error{Kind: kindOf(err2), Cause: err2, Msg: fmt.Sprintf(
-			"%v (retried in a fresh process after its persistent worker crashed: %v)", err2, err)}
+			"%v (retried in a fresh process after its persistent worker failed: %v)", err2, err)}
 	}
 	return res, nil
+}
+
+// endTask finishes a task the worker wk answered: it ends the processes
+// the task left in the worker's group, then lets req.Collect store the
+// outputs. An error means the worker must not be reused.
+func endTask(wk *worker, req RunRequest, res *RunResult) error {
+	if err := wk.s.proc.endStrays(); err != nil {
+		return &Error{Kind: ErrCallFailed, Cause: err, Msg: fmt.Sprintf(
+			"plugin %s: cannot end the processes its task left: %v", wk.s.name, err)}
+	}
+	return collect(req, res)
+}
+
+// retryFresh reports whether a task whose worker failed with err is rerun
+// in a fresh process: when its output changed after the answer (the
+// worker's goroutines may still be writing; a fresh process's die with it
+// before Collect), or when a worker that had served earlier tasks crashed (its state
+// may be at fault); never once ctx is done.
+func retryFresh(ctx context.Context, err error, wk *worker) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	return errors.Is(err, ErrOutputChanged) || (errors.Is(err, ErrCrashed) && wk.tasks > 1)
 }
 
 // kindOf returns the kind of an *Error, else ErrCallFailed.

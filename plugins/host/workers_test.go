@@ -1,12 +1,14 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +227,104 @@ func TestRunRequestAbove4MiB(t *testing.T) {
 	}
 	if res.Failed() || res.Outputs["out"] != "out.json" {
 		t.Fatalf("result %+v", res)
+	}
+}
+
+// lateLog reads latewriter's $LATE_LOG: the pids of its plugin processes
+// and of its children.
+func lateLog(t *testing.T, path string) (procs, children []int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var kind string
+		var pid int
+		if _, err := fmt.Sscanf(l, "%s %d", &kind, &pid); err != nil {
+			continue
+		}
+		switch kind {
+		case "worker":
+			procs = append(procs, pid)
+		case "child":
+			children = append(children, pid)
+		}
+	}
+	return procs, children
+}
+
+// liveProcess reports whether pid exists and is not a zombie.
+func liveProcess(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// TestWorkersEndTaskChildrenAndRerunChangedOutput: the child a persistent
+// worker's task forked is dead when Run returns (and before Collect runs),
+// while the worker lives on and serves the next task; a Collect that finds
+// an output changed gets the task rerun in a fresh process, and called
+// again.
+func TestWorkersEndTaskChildrenAndRerunChangedOutput(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("process groups and stray children are ended on Linux only")
+	}
+	logPath := filepath.Join(t.TempDir(), "late.log")
+	t.Setenv("LATE_LOG", logPath)
+	p := load(t, "latewriter")
+	ws := host.NewWorkers(1)
+	defer ws.Close()
+	log, _ := testLogger(zerolog.WarnLevel)
+	var calls int
+	var childAlive []bool
+	run := func(label string, changed bool) {
+		t.Helper()
+		dir := t.TempDir()
+		calls = 0
+		res, err := ws.Run(context.Background(), p, host.RunRequest{
+			Stage: "late.w", Params: map[string]any{"label": label, "size": 1024}, OutDir: dir, Log: log,
+			Collect: func(outs map[string]string) error {
+				calls++
+				_, children := lateLog(t, logPath)
+				childAlive = append(childAlive, liveProcess(children[len(children)-1]))
+				if changed && calls == 1 {
+					return fmt.Errorf("output out: %w", host.ErrOutputChanged)
+				}
+				return nil
+			},
+		})
+		if err != nil || res.Failed() {
+			t.Fatalf("task %s: %v %v", label, err, res)
+		}
+	}
+	run("a", false)
+	run("b", false)
+	procs, children := lateLog(t, logPath)
+	if len(procs) != 2 || len(children) != 2 || ws.Launches() != 1 { // describe, one worker
+		t.Fatalf("two tasks: plugin processes %v, children %v, %d launches; want one worker", procs, children, ws.Launches())
+	}
+	if !liveProcess(procs[1]) {
+		t.Fatalf("the worker %d died", procs[1])
+	}
+	run("c", true)
+	procs, _ = lateLog(t, logPath)
+	if calls != 2 || len(procs) != 3 || ws.Launches() != 1 || liveProcess(procs[1]) {
+		t.Fatalf("changed output: %d Collect calls, plugin processes %v (worker alive: %v), %d launches; "+
+			"want the worker ended and a fresh process", calls, procs, liveProcess(procs[1]), ws.Launches())
+	}
+	for i, alive := range childAlive {
+		if alive {
+			t.Errorf("Collect call %d: the task's child was alive", i+1)
+		}
+	}
+	_, children = lateLog(t, logPath)
+	for _, c := range children {
+		if liveProcess(c) {
+			t.Errorf("child %d alive after its task", c)
+		}
 	}
 }

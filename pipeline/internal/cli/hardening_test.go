@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/demystify-resnet/repro/pipeline/internal/engine"
 	"github.com/demystify-resnet/repro/plugins/host/hosttest"
 )
 
@@ -231,5 +232,73 @@ func TestHostileRunRecordPrintsSafely(t *testing.T) {
 				t.Errorf("%s printed a line of %d bytes", cmd, len(line))
 			}
 		}
+	}
+}
+
+// plantHuge makes path a sparse file of 2 GiB (no disk space used).
+func plantHuge(t *testing.T, path string) {
+	t.Helper()
+	os.Chmod(path, 0o644)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(2 << 30); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A 2 GiB file planted as a run record, a lock file or an action entry is
+// never read into memory (issue 14, size bounds): the record and the entry
+// are quarantined with a warning naming them, their size and the limit, and
+// `runs`, `status`, `gc` and `run` work on; the lock is a one-line error
+// naming it. Before, each was read whole (2 GiB of memory, then a decoding
+// error).
+func TestHugeStoreFilesAreNotRead(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, "version: 1\nseed: 1\nstages:\n  a:\n    plugin: enginekit.det\n")
+	rec, r := runJSON(t, dir, "--out", "", "m.yaml")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	if r := pipeline(t, dir, "lock", "--file", "good.lock", "m.yaml"); r.code != 0 {
+		t.Fatalf("lock: exit %d: %s", r.code, r.stderr)
+	}
+	huge := filepath.Join(dir, ".pipeline", "runs", "zz-huge")
+	for _, args := range [][]string{{"runs"}, {"status"}, {"gc"}, {"gc", "--apply", "--keep-last", "1"}} {
+		plantHuge(t, huge)
+		r := pipeline(t, dir, args...)
+		if r.code != 0 {
+			t.Fatalf("%v with a 2 GiB run record: exit %d: %s", args, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, `"path":"runs/zz-huge"`) || !strings.Contains(r.stderr, "2147483648 bytes, more than the limit") {
+			t.Errorf("%v: no warning naming the huge record and the limit:\n%s", args, r.stderr)
+		}
+		if _, err := os.Stat(huge); err == nil {
+			t.Errorf("%v: the huge record is still in runs/", args)
+		}
+	}
+
+	plantHuge(t, filepath.Join(dir, "m.lock"))
+	for _, args := range [][]string{
+		{"lock", "--check", "m.yaml"},
+		{"run", "--locked", "--out", "", "m.yaml"},
+		{"diff", "m.lock", "good.lock"},
+	} {
+		r := pipeline(t, dir, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "m.lock: file too large: 2147483648 bytes") {
+			t.Errorf("%v with a 2 GiB lock: exit %d, stderr %q; want 2 and an error naming it", args, r.code, r.stderr)
+		}
+	}
+
+	aid := stageRecord(t, rec, "a").ActionID
+	plantHuge(t, actionPath(dir, aid))
+	rec2, r := runJSON(t, dir, "--out", "", "m.yaml")
+	if r.code != 0 || stageRecord(t, rec2, "a").Status != engine.StatusRan {
+		t.Fatalf("run with a 2 GiB action entry: exit %d, want a recompute: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "2147483648 bytes, more than the limit") {
+		t.Errorf("no warning naming the huge action entry:\n%s", r.stderr)
 	}
 }

@@ -130,9 +130,14 @@ func writeProvenance(out string, p Provenance) error {
 	return rewriteIn(out, "report.md", func(page []byte) []byte { return withMarkdownProvenance(page, p) })
 }
 
+// maxPageBytes bounds the report page rewriteIn reads whole (the smoke
+// manifest's report.html is 2.7 MB): a larger file in out/ is an error
+// naming it, not an exhausted memory.
+const maxPageBytes = 256 << 20
+
 // rewriteIn replaces out/name (when it exists) by edit of its content.
 func rewriteIn(out, name string, edit func([]byte) []byte) error {
-	page, err := os.ReadFile(filepath.Join(out, name))
+	page, err := safefile.ReadRegular(filepath.Join(out, name), maxPageBytes)
 	if os.IsNotExist(err) {
 		return nil
 	}

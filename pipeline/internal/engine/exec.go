@@ -169,10 +169,12 @@ type staged struct {
 func (s *staged) Cleanup() { os.RemoveAll(s.Dir) }
 
 // runStaged runs a task's plugin into a fresh staging directory of the
-// store and checks its diagnostics; nothing is published (the one execution
-// path: runOnce publishes what it stages, Verify compares it with the cache).
-// workers nil runs the plugin in a fresh process. The caller must Cleanup.
-func runStaged(ctx context.Context, store LocalStore, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (*staged, error) {
+// store and checks its diagnostics (the one execution path: runOnce stores
+// what it stages, Verify compares it with the cache). workers nil runs the
+// plugin in a fresh process. collect, if not nil, is host.RunRequest.Collect:
+// it stores the outputs while nothing of the plugin can change them. The
+// caller must Cleanup.
+func runStaged(ctx context.Context, store LocalStore, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers, collect func(map[string]string) error) (*staged, error) {
 	dir, err := store.Staging("run")
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", t.Instance, err)
@@ -190,7 +192,7 @@ func runStaged(ctx context.Context, store LocalStore, t *Task, progress Progress
 	}
 	res, err := run(ctx, t.Plugin(), host.RunRequest{
 		Stage: t.Spec.Name, Params: t.Params, Inputs: inputs, OutDir: dir,
-		Seed: t.Seed, Timeout: t.Timeout, OnProgress: progress, Log: log,
+		Seed: t.Seed, Timeout: t.Timeout, OnProgress: progress, Log: log, Collect: collect,
 	})
 	if err != nil {
 		st.Cleanup()
@@ -207,10 +209,15 @@ func runStaged(ctx context.Context, store LocalStore, t *Task, progress Progress
 	return st, nil
 }
 
-// runOnce executes t once (runStaged) and publishes its outputs and its
-// action entry to the store.
+// runOnce executes t once (runStaged), storing its outputs as the host
+// collects them (storeOutputs), and records its action entry.
 func runOnce(ctx context.Context, store LocalStore, aid artifacts.ActionID, t *Task, progress Progress, log zerolog.Logger, workers *host.Workers) (Outcome, error) {
-	st, err := runStaged(ctx, store, t, progress, log, workers)
+	var a artifacts.Action
+	collect := func(files map[string]string) (err error) {
+		a, err = storeOutputs(store, t, files)
+		return err
+	}
+	st, err := runStaged(ctx, store, t, progress, log, workers, collect)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -218,24 +225,56 @@ func runOnce(ctx context.Context, store LocalStore, aid artifacts.ActionID, t *T
 	for _, d := range st.Diagnostics {
 		log.Warn().Str("detail", d.Detail).Msg(d.Summary)
 	}
-	a := artifacts.Action{
-		Outputs: map[string]artifacts.OutputID{}, Sizes: map[string]int64{}, Files: map[string]string{},
-		Stage: t.Spec.Name, Plugin: t.PluginName, PluginDigest: t.PluginDigest,
-	}
-	for _, name := range sortedKeys(st.Files) {
-		path := st.Files[name]
-		id, size, err := store.Put(path)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("stage %s: publish output %q: %w", t.Instance, name, err)
-		}
-		a.Outputs[name] = id
-		a.Sizes[name] = size
-		a.Files[name] = filepath.Base(path)
-	}
 	if err := store.PutAction(aid, a); err != nil {
 		return Outcome{}, fmt.Errorf("stage %s: record action: %w", t.Instance, err)
 	}
 	return Outcome{Action: a, CPUSeconds: st.CPUSeconds}, nil
+}
+
+// storeOutputs puts t's output files (output name -> path) into the store
+// and returns the action entry naming them. Each file must still be the
+// regular file the host checked when the stage answered, and is hashed
+// again once all are stored: a file that was removed, replaced (by a
+// symbolic link, say) or no longer holds the bytes stored (a persistent
+// worker, or anyone, wrote to it after the answer) fails with
+// host.ErrOutputChanged, so the host reruns the task in a fresh process
+// instead of the entry being recorded.
+func storeOutputs(store artifacts.Objects, t *Task, files map[string]string) (artifacts.Action, error) {
+	a := artifacts.Action{
+		Outputs: map[string]artifacts.OutputID{}, Sizes: map[string]int64{}, Files: map[string]string{},
+		Stage: t.Spec.Name, Plugin: t.PluginName, PluginDigest: t.PluginDigest,
+	}
+	names := sortedKeys(files)
+	stat := map[string]os.FileInfo{}
+	for _, name := range names {
+		fi, err := os.Lstat(files[name])
+		if err != nil || !fi.Mode().IsRegular() {
+			return a, outputChanged(name, files[name], "no longer a regular file")
+		}
+		stat[name] = fi
+		id, size, err := store.Put(files[name])
+		if err != nil {
+			return a, fmt.Errorf("publish output %q: %w", name, err)
+		}
+		a.Outputs[name] = id
+		a.Sizes[name] = size
+		a.Files[name] = filepath.Base(files[name])
+	}
+	for _, name := range names {
+		id, size, err := artifacts.HashFile(files[name])
+		if fi, lerr := os.Lstat(files[name]); err != nil || lerr != nil || !os.SameFile(fi, stat[name]) {
+			return a, outputChanged(name, files[name], "replaced or removed while stored")
+		}
+		if id != a.Outputs[name] || size != a.Sizes[name] {
+			return a, outputChanged(name, files[name], fmt.Sprintf("stored %s, %d bytes; now %s, %d bytes",
+				a.Outputs[name].Short(), a.Sizes[name], id.Short(), size))
+		}
+	}
+	return a, nil
+}
+
+func outputChanged(name, path, detail string) error {
+	return fmt.Errorf("output %q (%s): %w (%s)", name, filepath.Base(path), host.ErrOutputChanged, detail)
 }
 
 // handOver gives a stage private copies of its inputs. Task.Inputs name

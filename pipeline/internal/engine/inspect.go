@@ -109,7 +109,7 @@ func Verify(ctx context.Context, nodes []*Node, store LocalStore, log zerolog.Lo
 			out = append(out, chk)
 			continue
 		}
-		st, err := runStaged(ctx, store, NewTask(n, res.ActionID, paths), nil, log.With().Str("stage", n.Name).Logger(), nil)
+		st, err := runStaged(ctx, store, NewTask(n, res.ActionID, paths), nil, log.With().Str("stage", n.Name).Logger(), nil, nil)
 		if err != nil {
 			chk.Err, chk.Verdict = err, Different
 			out = append(out, chk)

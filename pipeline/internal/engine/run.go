@@ -439,7 +439,8 @@ func saveRecord(store artifacts.RunRecords, rec RunRecord) error {
 }
 
 // EachRecordNewestFirst decodes the store's run records newest first and
-// calls fn with each until fn returns false. Unreadable records are skipped.
+// calls fn with each until fn returns false. Unreadable records are
+// skipped; damaged ones are quarantined as by LoadRecords.
 func EachRecordNewestFirst(store artifacts.RunRecords, fn func(RunRecord) bool) error {
 	names, err := store.Runs()
 	if err != nil {
@@ -447,12 +448,8 @@ func EachRecordNewestFirst(store artifacts.RunRecords, fn func(RunRecord) bool) 
 	}
 	sort.Strings(names)
 	for i := len(names) - 1; i >= 0; i-- {
-		data, err := store.GetRun(names[i])
-		if err != nil {
-			continue
-		}
-		rec, err := decodeRecord(names[i], data)
-		if err != nil {
+		rec, ok, err := loadRecord(store, names[i])
+		if err != nil || !ok {
 			continue
 		}
 		if !fn(rec) {
@@ -460,6 +457,26 @@ func EachRecordNewestFirst(store artifacts.RunRecords, fn func(RunRecord) bool) 
 		}
 	}
 	return nil
+}
+
+// loadRecord reads and decodes the run record name. A record that is too
+// large to read (artifacts.MaxRunRecordBytes: the store quarantines it) or
+// that does not decode (quarantined here) is reported among the store's
+// Quarantined and gives ok false.
+func loadRecord(store artifacts.RunRecords, name string) (rec RunRecord, ok bool, err error) {
+	data, err := store.GetRun(name)
+	if errors.Is(err, artifacts.ErrCorrupt) {
+		return RunRecord{}, false, nil
+	}
+	if err != nil {
+		return RunRecord{}, false, err
+	}
+	rec, err = decodeRecord(name, data)
+	if err != nil {
+		store.QuarantineRun(name, data, err.Error())
+		return RunRecord{}, false, nil
+	}
+	return rec, true, nil
 }
 
 // decodeRecord decodes the run record stored as name. Anything that is not
@@ -478,10 +495,10 @@ func decodeRecord(name string, data []byte) (RunRecord, error) {
 }
 
 // LoadRecords returns the store's run records, oldest first. A record that
-// cannot be decoded (truncated, not JSON) is moved to the store's
-// quarantine/ (Store.QuarantineRun, reported among its Quarantined) and
-// left out, so that one damaged record does not break every command that
-// reads them.
+// cannot be decoded (truncated, not JSON) or is too large to be one
+// (artifacts.MaxRunRecordBytes) is moved to the store's quarantine/
+// (reported among its Quarantined) and left out, so that one damaged or
+// planted record does not break every command that reads them.
 func LoadRecords(store artifacts.RunRecords) ([]RunRecord, error) {
 	names, err := store.Runs()
 	if err != nil {
@@ -490,16 +507,13 @@ func LoadRecords(store artifacts.RunRecords) ([]RunRecord, error) {
 	sort.Strings(names)
 	var out []RunRecord
 	for _, name := range names {
-		data, err := store.GetRun(name)
+		rec, ok, err := loadRecord(store, name)
 		if err != nil {
 			return nil, err
 		}
-		rec, err := decodeRecord(name, data)
-		if err != nil {
-			store.QuarantineRun(name, data, err.Error())
-			continue
+		if ok {
+			out = append(out, rec)
 		}
-		out = append(out, rec)
 	}
 	return out, nil
 }

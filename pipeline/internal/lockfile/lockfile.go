@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,10 +139,23 @@ func Build(manifest string, results []Result, objectPath func(id string) string)
 	return l, nil
 }
 
+// Bounds on the files this package reads whole, far above real ones so
+// that only a damaged or hostile file reaches them (an error naming it, not
+// an exhausted memory).
+const (
+	// MaxBytes bounds a lock file: manifests/paper.lock is 7.3 MB for 2,773
+	// stages (2.6 KB a stage), so 1 GiB is about 400,000 stages. Write
+	// refuses a larger lock, so every lock written can be read back.
+	MaxBytes = 1 << 30
+	// MaxClaimsBytes bounds a report's claims.json: the smoke manifest's
+	// is 64 KB.
+	MaxClaimsBytes = 256 << 20
+)
+
 // readClaims reads a report's claims.json: a list of objects with at least
 // "id" and "status"; every numeric field (at any depth) is kept.
 func readClaims(path, stage string) ([]Claim, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadRegular(path, MaxClaimsBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -207,10 +219,11 @@ func Path(manifest string) string {
 	return strings.TrimSuffix(manifest, filepath.Ext(manifest)) + ".lock"
 }
 
-// Read reads a lock file. Only a regular file is read: a FIFO, a device or
-// a folder is an error at once (safefile.ReadRegular), never a hang.
+// Read reads a lock file. Only a regular file of at most MaxBytes is read:
+// a FIFO, a device, a folder or a larger file is an error naming it at once
+// (safefile.ReadRegular), never a hang or an exhausted memory.
 func Read(path string) (*Lock, error) {
-	data, err := safefile.ReadRegular(path, 0)
+	data, err := safefile.ReadRegular(path, MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
@@ -230,6 +243,9 @@ func Write(path string, l *Lock) error {
 	data, err := l.Encode()
 	if err != nil {
 		return err
+	}
+	if len(data) > MaxBytes {
+		return fmt.Errorf("lock: %s: %d bytes, more than the limit of %d a lock file may have", path, len(data), MaxBytes)
 	}
 	if err := safefile.WriteBytes(path, data, 0o644); err != nil {
 		return fmt.Errorf("lock: %w", err)

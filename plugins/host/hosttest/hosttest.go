@@ -30,6 +30,9 @@ const (
 	Flood = Module + "/plugins/testplugins/flood"
 	// StoreHostile attacks the store through its inputs and outputs.
 	StoreHostile = Module + "/plugins/testplugins/store-hostile"
+	// LateWriter is a persistent plugin that writes after answering, from a
+	// goroutine and from a child that outlives the task.
+	LateWriter = Module + "/plugins/testplugins/latewriter"
 )
 
 // Build compiles each package of plugins (plugin name -> import path) into
