@@ -158,6 +158,17 @@ func (p *proc) endStrays() error {
 	return killStrays(p.cmd.Process.Pid)
 }
 
+// stop stops the plugin process until resume (stopProcess); a no-op once
+// it was reaped.
+func (p *proc) stop() (resume func(), err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped || p.cmd.Process == nil {
+		return func() {}, nil
+	}
+	return stopProcess(p.cmd.Process.Pid)
+}
+
 // Stdout implements runner.Runner.
 func (p *proc) Stdout() io.ReadCloser { return p.stdout }
 

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +95,65 @@ func waitExited(pid int) {
 // been reaped).
 func killGroup(p *os.Process) {
 	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+}
+
+// stopWait bounds how long stopProcess waits for every thread of a
+// SIGSTOPped process to stop (a thread stops when it next returns to user
+// space: at once, unless it is in a long uninterruptible system call).
+const stopWait = 5 * time.Second
+
+// stopProcess SIGSTOPs process pid (a plugin the host launched and has not
+// reaped, so pid is still its) and waits until every one of its threads is
+// stopped, so that from then on none of its code runs and nothing it would
+// still write (a goroutine of a persistent worker that writes after
+// answering) reaches a file; writes already in a system call have
+// completed. resume SIGCONTs it. A process that exits meanwhile counts as
+// stopped.
+func stopProcess(pid int) (resume func(), err error) {
+	resume = func() { _ = syscall.Kill(pid, syscall.SIGCONT) }
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return resume, fmt.Errorf("stop process %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(stopWait)
+	for delay := 20 * time.Microsecond; ; delay = min(2*delay, time.Millisecond) {
+		stopped, err := allThreadsStopped(pid)
+		if err != nil || stopped {
+			return resume, err
+		}
+		if time.Now().After(deadline) {
+			return resume, fmt.Errorf("process %d: threads still running %v after SIGSTOP", pid, stopWait)
+		}
+		time.Sleep(delay)
+	}
+}
+
+// allThreadsStopped reports whether every thread of pid is stopped (state
+// T or t in /proc/PID/task/TID/stat) or gone.
+func allThreadsStopped(pid int) (bool, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tids, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil // exited
+	}
+	if err != nil {
+		return false, fmt.Errorf("list threads of %d: %w", pid, err)
+	}
+	for _, t := range tids {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			continue // the thread exited
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			continue
+		}
+		switch b[i+2] {
+		case 'T', 't', 'Z', 'X':
+		default:
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // strayRounds bounds how often killStrays rescans the group: each round

@@ -47,3 +47,7 @@ func killGroup(p *os.Process) { _ = p.Kill() }
 // so the children a persistent worker's task left are not ended before its
 // next task (they end with the worker only if they exit on their own).
 func killStrays(int) error { return nil }
+
+// stopProcess is a no-op outside Linux: a persistent worker keeps running
+// while its outputs are stored (they are still hashed again afterwards).
+func stopProcess(int) (resume func(), err error) { return func() {}, nil }

@@ -117,12 +117,23 @@ func (w *Workers) Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResul
 }
 
 // endTask finishes a task the worker wk answered: it ends the processes
-// the task left in the worker's group, then lets req.Collect store the
-// outputs. An error means the worker must not be reused.
+// the task left in the worker's group, stops the worker itself (so that
+// none of its goroutines can write to an output while it is stored), lets
+// req.Collect store the outputs, and resumes the worker. An error means the
+// worker must not be reused.
 func endTask(wk *worker, req RunRequest, res *RunResult) error {
 	if err := wk.s.proc.endStrays(); err != nil {
 		return &Error{Kind: ErrCallFailed, Cause: err, Msg: fmt.Sprintf(
 			"plugin %s: cannot end the processes its task left: %v", wk.s.name, err)}
+	}
+	if req.Collect == nil || res.Failed() {
+		return nil
+	}
+	resume, err := wk.s.proc.stop()
+	defer resume()
+	if err != nil {
+		return &Error{Kind: ErrCallFailed, Cause: err, Msg: fmt.Sprintf(
+			"plugin %s: cannot stop the worker while its outputs are stored: %v", wk.s.name, err)}
 	}
 	return collect(req, res)
 }

@@ -256,17 +256,28 @@ func lateLog(t *testing.T, path string) (procs, children []int) {
 
 // liveProcess reports whether pid exists and is not a zombie.
 func liveProcess(pid int) bool {
+	st := processState(pid)
+	return st != 0 && st != 'Z'
+}
+
+// processState is the state letter of pid in /proc/PID/stat (R, S, T, Z,
+// ...), 0 if it is gone.
+func processState(pid int) byte {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return 0
 	}
 	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+	if i < 0 || i+2 >= len(b) {
+		return '?'
+	}
+	return b[i+2]
 }
 
 // TestWorkersEndTaskChildrenAndRerunChangedOutput: the child a persistent
 // worker's task forked is dead when Run returns (and before Collect runs),
-// while the worker lives on and serves the next task; a Collect that finds
+// the worker is stopped while Collect runs and resumed after it, and lives
+// on to serve the next task; a Collect that finds
 // an output changed gets the task rerun in a fresh process, and called
 // again.
 func TestWorkersEndTaskChildrenAndRerunChangedOutput(t *testing.T) {
@@ -289,8 +300,13 @@ func TestWorkersEndTaskChildrenAndRerunChangedOutput(t *testing.T) {
 			Stage: "late.w", Params: map[string]any{"label": label, "size": 1024}, OutDir: dir, Log: log,
 			Collect: func(outs map[string]string) error {
 				calls++
-				_, children := lateLog(t, logPath)
+				procs, children := lateLog(t, logPath)
 				childAlive = append(childAlive, liveProcess(children[len(children)-1]))
+				// The worker (the last process logged) is stopped while its
+				// outputs are stored; a fresh process is gone by then.
+				if st := processState(procs[len(procs)-1]); st != 'T' && st != 't' && st != 0 && st != 'Z' {
+					t.Errorf("Collect call %d of task %s: the plugin process is in state %c, want stopped", calls, label, st)
+				}
 				if changed && calls == 1 {
 					return fmt.Errorf("output out: %w", host.ErrOutputChanged)
 				}
@@ -309,6 +325,9 @@ func TestWorkersEndTaskChildrenAndRerunChangedOutput(t *testing.T) {
 	}
 	if !liveProcess(procs[1]) {
 		t.Fatalf("the worker %d died", procs[1])
+	}
+	if st := processState(procs[1]); st == 'T' || st == 't' {
+		t.Fatalf("the worker %d is still stopped after its task", procs[1])
 	}
 	run("c", true)
 	procs, _ = lateLog(t, logPath)

@@ -75,14 +75,13 @@ func lateWrites(t *testing.T, plugins, jobs string) {
 	if len(workers) == 0 || len(children) < 5 {
 		t.Fatalf("the plugin did not run as expected: workers %v, children %v", workers, children)
 	}
-	// Each task's worker changes its output after answering: it is ended
-	// and the task rerun in a fresh process (describe, then at most a worker
-	// and a fresh process per task).
+	// Each task's worker starts writing to its output when the host opens
+	// it to store it; the host stops the worker (SIGSTOP) before that, so
+	// the writes come after the output is stored, and a task whose output
+	// did change anyway is rerun in a fresh process (describe, then at most
+	// a worker and a fresh process per task).
 	if len(workers) > 1+2*5 {
 		t.Errorf("%d plugin processes for 5 tasks", len(workers))
-	}
-	if !strings.Contains(r.stderr, "changed its output after answering") {
-		t.Errorf("no warning that a worker changed its output:\n%s", r.stderr)
 	}
 	for _, pid := range append(workers, children...) {
 		if alive(pid) {
