@@ -73,7 +73,9 @@ func execCmd(g *globals) *cobra.Command {
 // one task that names a valid action and its plugin and stage is bad input
 // (ExitUsage, like a bad manifest), not a stage that failed.
 func readTask(path string) (*engine.Task, error) {
-	data, err := safefile.ReadRegular(path, 0) // a FIFO or device: an error, not a hang
+	// A FIFO or device is an error, not a hang; a huge file an error, not
+	// an out-of-memory kill.
+	data, err := safefile.ReadRegular(path, slurm.MaxTaskFileBytes)
 	if err != nil {
 		return nil, withCode(ExitUsage, fmt.Errorf("exec: %w", err))
 	}

@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/demystify-resnet/repro/artifacts"
+	"github.com/demystify-resnet/repro/artifacts/safefile"
 	"github.com/demystify-resnet/repro/pipeline/internal/engine"
+	"github.com/demystify-resnet/repro/pipeline/internal/slurm"
 )
 
 // Unit tests of the pieces that execCmd, showCmd and statusCmd are made of.
@@ -44,6 +46,18 @@ func TestReadTaskRejectsBadInput(t *testing.T) {
 	}
 	if _, err := readTask(dir); code(err) != ExitUsage {
 		t.Errorf("a folder: %v, want exit %d", err, ExitUsage)
+	}
+	// A planted task file past the bound (sparse: no disk used) is an
+	// error naming it, read not at all (before: read whole into memory).
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, slurm.MaxTaskFileBytes+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readTask(huge); code(err) != ExitUsage || !errors.Is(err, safefile.ErrTooLarge) || !strings.Contains(err.Error(), "huge.json") {
+		t.Errorf("a task file past the bound: %v (code %d), want exit %d naming it", err, code(err), ExitUsage)
 	}
 	p := filepath.Join(dir, "good.json")
 	if err := os.WriteFile(p, []byte(good), 0o644); err != nil {

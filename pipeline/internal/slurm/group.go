@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -118,9 +117,24 @@ func WriteOutcome(taskPath, jobID string, o Outcome) error {
 	return nil
 }
 
-// readOutcome returns the outcome the worker of job id recorded for m.
+// Bounds on the files of a cluster run read whole (safefile.ReadRegular),
+// far above what the executor writes, so that only a damaged or planted
+// file reaches them.
+const (
+	// MaxTaskFileBytes bounds a task file: its parameters are at most the
+	// plugin request's 64 MiB cap (--max-param-bytes), and its input paths
+	// about 100 bytes each (an aggregate of 100,000 inputs: 10 MB).
+	MaxTaskFileBytes = 256 << 20
+	// maxOutcomeBytes bounds an outcome file (an action ID, an instance
+	// name and an error message: under a few KB).
+	maxOutcomeBytes = 16 << 20
+)
+
+// readOutcome returns the outcome the worker of job id recorded for m. A
+// file that is not regular (a FIFO would block the executor) or is larger
+// than maxOutcomeBytes counts as no outcome.
 func readOutcome(m *member, id string) (Outcome, bool) {
-	data, err := os.ReadFile(OutcomePath(m.taskPath, id))
+	data, err := safefile.ReadRegular(OutcomePath(m.taskPath, id), maxOutcomeBytes)
 	if err != nil {
 		return Outcome{}, false
 	}

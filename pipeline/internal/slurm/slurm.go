@@ -382,6 +382,9 @@ func (e *Executor) writeTask(t *engine.Task, aid artifacts.ActionID) (string, er
 		return "", fmt.Errorf("slurm: stage %s: encode task: %w", t.Instance, err)
 	}
 	data = append(data, '\n')
+	if len(data) > MaxTaskFileBytes {
+		return "", fmt.Errorf("slurm: stage %s: task file of %d bytes, more than the %d that pipeline exec reads", t.Instance, len(data), MaxTaskFileBytes)
+	}
 	taskPath := filepath.Join(dir, "task-"+digestTag(data)+".json")
 	if err := safefile.WriteBytes(taskPath, data, 0o644); err != nil {
 		return "", fmt.Errorf("slurm: stage %s: write task: %w", t.Instance, err)
