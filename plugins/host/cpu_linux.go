@@ -15,17 +15,10 @@ const clockTicks = 100
 // process pid has used so far (all its threads), from /proc/PID/stat, and
 // false if it cannot be read. Resolution: 1/clockTicks s.
 func processCPUSeconds(pid int) (float64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	f, ok := statFields("/proc/" + strconv.Itoa(pid) + "/stat")
+	if !ok {
 		return 0, false
 	}
-	// The command name (field 2) is in parentheses and may itself hold
-	// spaces or parentheses: the fields after it start at the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := bytes.Fields(b[i+1:])
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
 		return 0, false
@@ -36,4 +29,22 @@ func processCPUSeconds(pid int) (float64, bool) {
 		return 0, false
 	}
 	return float64(ut+st) / clockTicks, true
+}
+
+// statFields returns the fields of a /proc stat file (/proc/PID/stat or
+// /proc/PID/task/TID/stat) after the command name, so that f[0] is field 3
+// (the state letter), and false if it cannot be read or parsed. The command
+// name (field 2) is in parentheses and may itself hold spaces or
+// parentheses: the fields after it start at the last ')'.
+func statFields(path string) ([][]byte, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, false
+	}
+	f := bytes.Fields(b[i+1:])
+	return f, len(f) > 0
 }

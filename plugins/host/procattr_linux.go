@@ -3,7 +3,6 @@
 package host
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -139,15 +138,11 @@ func allThreadsStopped(pid int) (bool, error) {
 		return false, fmt.Errorf("list threads of %d: %w", pid, err)
 	}
 	for _, t := range tids {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
-		if err != nil {
+		f, ok := statFields(dir + "/" + t.Name() + "/stat")
+		if !ok {
 			continue // the thread exited
 		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) {
-			continue
-		}
-		switch b[i+2] {
+		switch f[0][0] {
 		case 'T', 't', 'Z', 'X':
 		default:
 			return false, nil
@@ -218,17 +213,11 @@ func groupMembers(pgid int) ([]int, error) {
 // processGroup returns the process group of pid and whether pid is a live
 // process (false for a zombie or a process that is gone).
 func processGroup(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	// Fields after the command name: state, ppid, pgrp.
+	f, ok := statFields("/proc/" + strconv.Itoa(pid) + "/stat")
+	if !ok {
 		return 0, false
 	}
-	// Fields after the command name (in parentheses, which may hold
-	// anything): state, ppid, pgrp.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := bytes.Fields(b[i+1:])
 	if len(f) < 3 || f[0][0] == 'Z' || f[0][0] == 'X' {
 		return 0, false
 	}
