@@ -575,8 +575,13 @@ func (s *Store) writeTemp(kind string, d durability, fill func(io.Writer) (int64
 // quarantined first. On error tmp is removed and dest is untouched.
 func (s *Store) publish(tmp, dest string, mode fs.FileMode, d durability) error {
 	if d == deferred {
+		if err := s.hooks.CommitUnsynced(tmp, dest, mode, s.aside); err != nil {
+			return err
+		}
+		// Marked after the rename: a Sync that cleared the mark before the
+		// rename would otherwise leave it out of every later barrier.
 		s.dirty.Store(true)
-		return s.hooks.CommitUnsynced(tmp, dest, mode, s.aside)
+		return nil
 	}
 	return s.hooks.Commit(tmp, dest, mode, s.aside)
 }
