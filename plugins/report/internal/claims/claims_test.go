@@ -296,6 +296,79 @@ func TestFig8(t *testing.T) {
 	expect(t, Evaluate(Inputs{Spectra: pass, Curves: cur}), map[string]string{"fig8.early_drop": Fail})
 }
 
+// trajCurves makes the curves of the runs of trajs for net, epochs
+// 0..epochs: traj's loss, gradient norm peaking at epoch 3.
+func trajCurves(net string, final float64, epochs int64) []schema.Curve {
+	var out []schema.Curve
+	for _, d := range []int64{6, 10, 20} {
+		for rep := range int64(2) {
+			for e := int64(0); e <= epochs; e++ {
+				x := float64(e)
+				out = append(out, schema.Curve{Net: net, Depth: d, Activation: "linear", LR: 0.1, Replicate: rep, Epoch: e,
+					Loss: 0.3 + final + (0.6-final)*math.Exp(-x/30), LMin: 0.3, GradNorm: x * math.Exp(-x/3)})
+			}
+		}
+	}
+	return out
+}
+
+// TestTrajectoryPastSweep: checkpoints of a run continued past the sweep's
+// last epoch (trajectory_long) are not part of the protocol's trajectory,
+// so a fall of the index there is not fig8's early drop; only the
+// deciding experiment of fig7.end_near looks past the sweep.
+func TestTrajectoryPastSweep(t *testing.T) {
+	// The index falls by 0.05 at epochs 2 -> 3 and by 0.45 at 200 -> 500.
+	twoFalls := func(e float64) float64 {
+		switch {
+		case e < 3:
+			return 0.5
+		case e < 500:
+			return 0.45
+		}
+		return 0
+	}
+	sp := trajs(schema.NetShortcut2, 1e-6, 0.01, cst(2), cst(10), twoFalls)
+	// Two stages observing one run repeat its checkpoints: one per epoch.
+	sp = append(sp, trajs(schema.NetShortcut2, 1e-6, 0.01, cst(2), cst(10), twoFalls)...)
+	sweep := append(slices.Clone(lminCurve), trajCurves(schema.NetShortcut2, 1e-6, 200)...)
+	cs := Evaluate(Inputs{Spectra: sp, Curves: sweep})
+	expect(t, cs, map[string]string{"fig8.early_drop": Pass})
+	if c := find(t, cs, "fig8.early_drop"); !strings.Contains(c.Measured, "epochs 2 -> 3") || strings.Contains(c.Measured, "500") {
+		t.Errorf("early_drop judged past the sweep's 200 epochs: %s", c.Measured)
+	}
+	// Without the sweep's curves the whole trajectory is the run: the
+	// largest fall is the late one.
+	expect(t, Evaluate(Inputs{Spectra: sp, Curves: lminCurve}), map[string]string{"fig8.early_drop": Fail})
+
+	// cond_top: fig7.end_near over the sweep's 200 epochs (loss - L_min
+	// ~1e-3 there), fig7.end_near.converged along the continuation (to
+	// ~1e-6 at epoch 1000).
+	var ev []schema.Eigenvalue
+	sp = sp[:0]
+	for _, net := range []string{schema.NetShortcut2, schema.NetOrthogonal} {
+		for _, s := range trajs(net, 1e-7, 0.01, cst(5), cst(10), cst(0)) {
+			s.P = s.Depth * 4 // d = 2
+			sp = append(sp, s)
+			for k, v := range []float64{5, 3, 2, 1, 1e-9} {
+				ev = append(ev, schema.Eigenvalue{Net: net, Depth: s.Depth, Point: "epoch", Epoch: s.Epoch, K: int64(k), Value: v, LR: s.LR, Replicate: s.Replicate})
+			}
+		}
+		sweep = append(sweep, trajCurves(net, 1e-7, 200)...)
+	}
+	cs = Evaluate(Inputs{Spectra: sp, Eigenvalues: ev, Curves: sweep})
+	expect(t, cs, map[string]string{"fig7.end_near": Pass, "fig7.end_near.converged": Pass})
+	if c := find(t, cs, "fig7.end_near"); !strings.Contains(c.Measured, "loss - L_min 0.00") {
+		t.Errorf("end_near should compare at the sweep's lowest level (~1e-3): %s", c.Measured)
+	}
+	var inSweep []schema.Spectrum
+	for _, s := range sp {
+		if s.Epoch <= 200 {
+			inSweep = append(inSweep, s)
+		}
+	}
+	expect(t, Evaluate(Inputs{Spectra: inSweep, Eigenvalues: ev, Curves: sweep}), map[string]string{"fig7.end_near.converged": Skip})
+}
+
 // runCurves makes the curves of one run: loss(e) and avg_frob(e).
 func runCurves(net, act string, d int64, lr float64, rep int64, epochs int64, lmin float64, loss, frob func(e float64) float64) []schema.Curve {
 	var out []schema.Curve

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/demystify-resnet/repro/plugins/analysis/num"
 	"github.com/demystify-resnet/repro/plugins/schema"
@@ -78,24 +79,30 @@ type trajKey = runKey
 
 // index organises the input rows by run.
 type index struct {
-	in    Inputs
-	runs  map[runKey]*run
-	lrs   map[netKey][]float64 // learning rates with curves, ascending
-	best  map[netKey]schema.Best
-	long  []schema.Best        // rows of runs of >= LongEpochs epochs (deciding experiments), kept apart
-	main  map[[3]string]netKey // (net, act, depth) -> the key of its main best row
+	in   Inputs
+	runs map[runKey]*run
+	lrs  map[netKey][]float64 // learning rates with curves, ascending
+	best map[netKey]schema.Best
+	long []schema.Best        // rows of runs of >= LongEpochs epochs (deciding experiments), kept apart
+	main map[[3]string]netKey // (net, act, depth) -> the key of its main best row
+	// traj holds each run's checkpoints over the sweep's epochs (the
+	// protocol: the epochs of its curve among the inputs), one per epoch;
+	// past holds the whole trajectory of the runs continued past them
+	// (hessian.trajectory epochs > the sweep's), which only the deciding
+	// experiments that exist to look there use (see pastView).
 	traj  map[trajKey][]schema.Spectrum
+	past  map[trajKey][]schema.Spectrum
 	eig   map[eigKey][]float64 // |eigenvalues| of one checkpoint, descending
 	lm    float64              // L_min of the linear problem (schema.LMin)
 	haveL bool
-	// conflicts counts curve rows that repeat an epoch of a run with other
-	// numbers (two runs under one key): the first is kept.
+	// conflicts counts curve rows and checkpoints that repeat an epoch of
+	// a run with other numbers (two runs under one key): the first is kept.
 	conflicts int
 }
 
 func newIndex(in Inputs) *index {
 	x := &index{in: in, runs: map[runKey]*run{}, lrs: map[netKey][]float64{}, best: map[netKey]schema.Best{},
-		main: map[[3]string]netKey{}, traj: map[trajKey][]schema.Spectrum{}, eig: map[eigKey][]float64{}}
+		main: map[[3]string]netKey{}, traj: map[trajKey][]schema.Spectrum{}, past: map[trajKey][]schema.Spectrum{}, eig: map[eigKey][]float64{}}
 	type ek struct {
 		k runKey
 		e int64
@@ -133,13 +140,7 @@ func newIndex(in Inputs) *index {
 		x.best[k] = b
 	}
 	x.pickMain()
-	for _, s := range in.Spectra {
-		if s.Point != "epoch" || !schema.DefaultScale(s.Init, s.InitScale) {
-			continue
-		}
-		k := runKey{netKey{s.Net, s.Activation, s.Depth, s.InitScale, s.M}, s.LR, s.Replicate}
-		x.traj[k] = append(x.traj[k], s)
-	}
+	x.indexTrajectories(in.Spectra)
 	for _, v := range in.Eigenvalues {
 		if v.Point != "epoch" {
 			continue
@@ -150,11 +151,70 @@ func newIndex(in Inputs) *index {
 	for k := range x.eig {
 		slices.SortFunc(x.eig[k], func(a, b float64) int { return cmp.Compare(b, a) })
 	}
-	for k := range x.traj {
-		slices.SortStableFunc(x.traj[k], func(a, b schema.Spectrum) int { return cmp.Compare(a.Epoch, b.Epoch) })
-	}
 	x.lm, x.haveL = schema.LMin(in.Curves, in.Best, in.Stats)
 	return x
+}
+
+// indexTrajectories sets x.traj and x.past from the "epoch" checkpoints of
+// default-scale runs. Several stages observe one run (trajectory,
+// trajectory_dense, trajectory_long: the same weights and rate, the
+// sweep's epochs bit for bit), so a run's checkpoints are merged, one per
+// epoch (a repeated epoch with other numbers counts as a conflict, the
+// first kept). A run continued past the sweep's last epoch keeps its
+// protocol part in x.traj, cut at that epoch, so that every depth is judged
+// over the same window of training, and its whole trajectory in x.past.
+func (x *index) indexTrajectories(spectra []schema.Spectrum) {
+	all := map[trajKey][]schema.Spectrum{}
+	for _, s := range spectra {
+		if s.Point != "epoch" || !schema.DefaultScale(s.Init, s.InitScale) {
+			continue
+		}
+		k := runKey{netKey{s.Net, s.Activation, s.Depth, s.InitScale, s.M}, s.LR, s.Replicate}
+		all[k] = append(all[k], s)
+	}
+	for k, t := range all {
+		slices.SortStableFunc(t, func(a, b schema.Spectrum) int { return cmp.Compare(a.Epoch, b.Epoch) })
+		u := t[:1]
+		for _, s := range t[1:] {
+			if last := u[len(u)-1]; s.Epoch == last.Epoch {
+				if !sameCheckpoint(s, last) {
+					x.conflicts++
+				}
+				continue
+			}
+			u = append(u, s)
+		}
+		end := len(u)
+		if r := x.runs[k]; r != nil {
+			h := r.rows[len(r.rows)-1].Epoch
+			end = sort.Search(len(u), func(i int) bool { return u[i].Epoch > h })
+		}
+		if end == 0 {
+			continue
+		}
+		x.traj[k] = u[:end:end]
+		if end < len(u) {
+			x.past[k] = u
+		}
+	}
+}
+
+// sameCheckpoint reports whether a and b hold the same numbers (NaN equal
+// to NaN, as in a column written twice).
+func sameCheckpoint(a, b schema.Spectrum) bool {
+	same := func(p, q float64) bool { return p == q || (math.IsNaN(p) && math.IsNaN(q)) }
+	return a.Loss == b.Loss && same(a.GradNorm, b.GradNorm) && same(a.AbsMax, b.AbsMax) && same(a.AbsMin, b.AbsMin) &&
+		same(a.Q10, b.Q10) && same(a.Index, b.Index) && a.Pos == b.Pos && a.Neg == b.Neg && a.Zero == b.Zero
+}
+
+// pastView returns x with the trajectories of runs continued past the
+// sweep's epochs whole (the deciding experiments that look past the
+// protocol's window, e.g. fig7.end_near.converged).
+func (x *index) pastView() *index {
+	y := *x
+	y.traj = maps.Clone(x.traj)
+	maps.Copy(y.traj, x.past)
+	return &y
 }
 
 // pickMain sets x.main: for every (net, activation), the default-scale best

@@ -152,9 +152,9 @@ func fig67Claims(x *index) []schema.Claim {
 			num.Format(EndFactor), MinDepths),
 		old:       "cond10 at the last checkpoint: larger/smaller <= 2 at every depth",
 		threshold: EndFactor, comparison: "<="}), math.Inf(1)))
-	out = append(out, x.endNear(newEv(spec{id: "fig7.end_near.converged", statement: "S4.3", figure: "fig7", kind: KindDeciding,
+	out = append(out, x.pastView().endNear(newEv(spec{id: "fig7.end_near.converged", statement: "S4.3", figure: "fig7", kind: KindDeciding,
 		text:      "Deciding experiment for fig7.end_near: both nets trained until loss - L_min < 1e-6, cond_top compared there.",
-		criterion: fmt.Sprintf("as fig7.end_near, at a matched level with loss - L_min <= %s that both nets' runs reach", num.Format(EquilibriumExcess)),
+		criterion: fmt.Sprintf("as fig7.end_near, along the runs continued past the sweep's epochs (hessian.trajectory epochs), at a matched level with loss - L_min <= %s that both nets' runs reach", num.Format(EquilibriumExcess)),
 		threshold: EndFactor, comparison: "<="}), EquilibriumExcess))
 	return out
 }
