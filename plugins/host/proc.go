@@ -24,7 +24,8 @@ const drainGrace = 2 * time.Second
 // proc runs one plugin process for go-plugin (a runner.Runner) so that the
 // host, not go-plugin, decides how it ends:
 //   - the plugin leads a process group of its own; Kill, and the plugin's
-//     own exit, end the whole group, so no grandchild outlives it;
+//     own exit, end the whole group, so no grandchild outlives it (the
+//     process counts as exited once every member has);
 //   - stdout and stderr are pipes the host stops reading drainGrace after
 //     the exit, so a descendant that escaped the group and holds them cannot
 //     make the host wait forever;
@@ -95,12 +96,20 @@ func (p *proc) Start(context.Context) error {
 	return nil
 }
 
-// reap waits for the plugin to exit, ends what is left of its group, reaps
-// it and, after drainGrace, stops reading its output.
+// reap waits for the plugin to exit, ends what is left of its group and
+// waits until it has exited, reaps the plugin and, after drainGrace, stops
+// reading its output.
 func (p *proc) reap() {
 	waitExited(p.cmd.Process.Pid)
 	p.mu.Lock()
 	killGroup(p.cmd.Process) // the leader is unreaped: the group id is still its own
+	// A member SIGKILLed above runs no more of its code, but exits only once
+	// it is scheduled, and a write it was in can still complete: wait for
+	// it, so that nothing of the group runs when the process counts as
+	// ended (RunRequest.Collect relies on it).
+	if err := killStrays(p.cmd.Process.Pid); err != nil && p.logger != nil {
+		p.logger.Warn("plugin exited, its process group did not", "path", p.path, "error", err)
+	}
 	p.err = p.cmd.Wait()
 	p.reaped = true
 	p.mu.Unlock()

@@ -161,11 +161,12 @@ const strayRounds = 100
 const strayExitWait = 5 * time.Second
 
 // killStrays SIGKILLs every process of the process group led by leader
-// except the leader itself (the processes a persistent worker's task left
-// behind) and waits until each has exited. Members are found in /proc
-// (field 5 of /proc/PID/stat) and killed through a pidfd, so a recycled pid
-// is never signalled; the scan repeats until it finds none, so a child that
-// forks while it is being killed is caught too. It fails if the group
+// except the leader itself (what a persistent worker's task left behind,
+// or what is left of the group of a plugin that exited) and waits until
+// each has exited. Members are found in /proc (field 5 of /proc/PID/stat)
+// and killed through a pidfd, so a recycled pid is never signalled; the
+// scan repeats until it finds none, so a child that forks while it is
+// being killed is caught too. It fails if the group
 // still has members after strayRounds scans, or one does not exit.
 func killStrays(leader int) error {
 	for range strayRounds {
