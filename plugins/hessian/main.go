@@ -226,6 +226,9 @@ func sweepRun(paths []string, net stagekit.Net, data stagekit.Data, lr float64, 
 // = +Inf and a NaN only equals the same NaN).
 func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 
+// Run implements sdk.Stage: it finds the run to follow (bestRun, sweepRun),
+// replays it (checkReplay), takes the spectra at its checkpoints
+// (trajectorySpectra) and writes the tables.
 func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	p, err := sdk.Decode[trajectoryParams](req.Params)
 	if err != nil {
@@ -248,36 +251,9 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	if resp != nil {
 		return resp, nil
 	}
-	bp, _ := req.Input("best")
-	bests, err := table.Read[schema.Best](bp)
-	if err != nil {
-		return sdk.Failf("bad best input", "%v", err), nil
-	}
-	var best *schema.Best
-	for i, b := range bests {
-		if b.Net == net.Name && b.Depth == int64(net.Depth) && b.Activation == net.Activation && b.Init == net.InitName() &&
-			b.InitScale == net.Scale && b.Dataset == data.Dataset && b.M == int64(data.M) {
-			if best != nil {
-				return sdk.Failf("bad best input", "two rows for net=%s init=%s init_scale=%v activation=%s depth=%d m=%d",
-					net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.M), nil
-			}
-			best = &bests[i]
-		}
-	}
-	if best == nil {
-		return sdk.Failf("no learning rate", "the best input has no row for net=%s init=%s init_scale=%v activation=%s depth=%d dataset=%s m=%d (was it in the train sweep feeding select?)",
-			net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.Dataset, data.M), nil
-	}
-	var diags []sdk.Diagnostic
-	lr := best.LR
-	if x := p.LR; x != 0 {
-		if !slices.Contains(best.LRs, x) {
-			return sdk.Failf("bad param", "lr %v is not a rate of the sweep (%v)", x, best.LRs), nil
-		}
-		lr = x
-	} else if math.IsInf(best.MeanFinalLoss, 0) || math.IsNaN(best.MeanFinalLoss) {
-		diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "best learning rate diverged",
-			Detail: fmt.Sprintf("lr %v diverged in the sweep; spectra stop at the divergence", best.LR)})
+	lr, diags, resp := bestRun(req, net, data, p.LR)
+	if resp != nil {
+		return resp, nil
 	}
 	sweep, from, err := sweepRun(req.Inputs["curves"], net, data, lr, rep)
 	if err != nil {
@@ -286,12 +262,7 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	if epochs == 0 {
 		epochs = len(sweep) - 1
 	}
-	cps := stagekit.LogEpochs(epochs, p.Points)
-	for e := 0; e <= min(dense, epochs); e++ {
-		cps = append(cps, e)
-	}
-	slices.Sort(cps)
-	cps = slices.Compact(cps)
+	cps := checkpointEpochs(epochs, p.Points, dense)
 	total := float64(epochs + len(cps)*100) // a Hessian spectrum counts as 100 epochs of progress
 	req.Log.Info().Str("arch", net.Arch.String()).Float64("lr", lr).Int("epochs", epochs).Int("checkpoints", len(cps)).Msg("trajectory")
 	var cancelled bool
@@ -306,44 +277,15 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 		return nil, ctx.Err()
 	}
 	curve := stagekit.CurveRows(net, lr, rep, data, w0, res)
-	for e := 0; e < min(len(sweep), len(curve)); e++ {
-		a, b := curve[e], sweep[e]
-		if !sameBits(a.Loss, b.Loss) || !sameBits(a.GradNorm, b.GradNorm) || !sameBits(a.AvgFrob, b.AvgFrob) || a.Diverged != b.Diverged {
-			return sdk.Failf("replay differs from the sweep run",
-				"lr=%v replicate=%d epoch %d: loss %v grad_norm %v avg_frob %v, the sweep (%s) has %v %v %v",
-				lr, rep, e, a.Loss, a.GradNorm, a.AvgFrob, from, b.Loss, b.GradNorm, b.AvgFrob), nil
-		}
+	if resp := checkReplay(curve, sweep, lr, rep, from); resp != nil {
+		return resp, nil
 	}
-	h0 := mat.NewSymDense(obj.Dim(), nil)
-	obj.Hessian(h0, make([]float64, obj.Dim()))
-	h0Frob := stagekit.FrobDist(h0, nil)
-	var spectra []schema.Spectrum
-	var eig []schema.Eigenvalue
-	h := mat.NewSymDense(obj.Dim(), nil)
-	for i, e := range cps {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		req.Progress(float64(epochs+i*100), total, fmt.Sprintf("Hessian at epoch %d", e))
-		w, ok := res.Checkpoints[e]
-		if !ok {
-			diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "diverged",
-				Detail: fmt.Sprintf("run diverged at epoch %d: no spectra from epoch %d on", res.DivergedAt, e)})
-			break
-		}
-		pnt, err := stagekit.AnalysePoint(obj, w, h)
-		if err != nil {
-			return sdk.Failf("Hessian failed", "epoch %d: %v", e, err), nil
-		}
-		row := stagekit.SpectrumRow(net, "epoch", e, lr, rep, data, pnt)
-		if h0Frob > 0 {
-			row.HDist0 = stagekit.FrobDist(h, h0) / h0Frob
-		}
-		spectra = append(spectra, row)
-		if p.SaveEigenvalues {
-			eig = append(eig, stagekit.EigenRows(net, "epoch", e, lr, rep, pnt)...)
-		}
+	tr := trajectoryRun{net: net, data: data, obj: obj, lr: lr, rep: rep, epochs: epochs, total: total, eigenvalues: p.SaveEigenvalues}
+	spectra, eig, divs, resp, err := tr.spectra(ctx, req, cps, res)
+	if resp != nil || err != nil {
+		return resp, err
 	}
+	diags = append(diags, divs...)
 	out := map[string]string{}
 	if out["spectra"], err = stagekit.WriteTable(req.OutDir, "spectra.parquet", spectra); err != nil {
 		return nil, fmt.Errorf("hessian.trajectory: %w", err)
@@ -358,6 +300,127 @@ func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, err
 	}
 	req.Progress(total, total, "done")
 	return &sdk.Response{Outputs: out, Diagnostics: diags}, nil
+}
+
+// bestRun returns the learning rate of the run to follow: lr when it is not 0
+// (it must then be a rate of the sweep), else the best one of net on data in
+// the best input, with a warning when that one diverged. A non-nil Response is
+// the stage's failure (no matching row, two of them, lr not in the sweep).
+func bestRun(req *sdk.Request, net stagekit.Net, data stagekit.Data, lr float64) (float64, []sdk.Diagnostic, *sdk.Response) {
+	bp, _ := req.Input("best")
+	bests, err := table.Read[schema.Best](bp)
+	if err != nil {
+		return 0, nil, sdk.Failf("bad best input", "%v", err)
+	}
+	var best *schema.Best
+	for i, b := range bests {
+		if b.Net == net.Name && b.Depth == int64(net.Depth) && b.Activation == net.Activation && b.Init == net.InitName() &&
+			b.InitScale == net.Scale && b.Dataset == data.Dataset && b.M == int64(data.M) {
+			if best != nil {
+				return 0, nil, sdk.Failf("bad best input", "two rows for net=%s init=%s init_scale=%v activation=%s depth=%d m=%d",
+					net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.M)
+			}
+			best = &bests[i]
+		}
+	}
+	if best == nil {
+		return 0, nil, sdk.Failf("no learning rate", "the best input has no row for net=%s init=%s init_scale=%v activation=%s depth=%d dataset=%s m=%d (was it in the train sweep feeding select?)",
+			net.Name, net.InitName(), net.Scale, net.Activation, net.Depth, data.Dataset, data.M)
+	}
+	if lr != 0 {
+		if !slices.Contains(best.LRs, lr) {
+			return 0, nil, sdk.Failf("bad param", "lr %v is not a rate of the sweep (%v)", lr, best.LRs)
+		}
+		return lr, nil, nil
+	}
+	var diags []sdk.Diagnostic
+	if math.IsInf(best.MeanFinalLoss, 0) || math.IsNaN(best.MeanFinalLoss) {
+		diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "best learning rate diverged",
+			Detail: fmt.Sprintf("lr %v diverged in the sweep; spectra stop at the divergence", best.LR)})
+	}
+	return best.LR, diags, nil
+}
+
+// checkpointEpochs returns the epochs, ascending and distinct, at which the
+// trajectory takes a spectrum: points log-uniform ones from 0 to epochs
+// (stagekit.LogEpochs) and every epoch 0..min(dense, epochs).
+func checkpointEpochs(epochs, points, dense int) []int {
+	cps := stagekit.LogEpochs(epochs, points)
+	for e := 0; e <= min(dense, epochs); e++ {
+		cps = append(cps, e)
+	}
+	slices.Sort(cps)
+	return slices.Compact(cps)
+}
+
+// checkReplay returns the stage's failure when the replayed curve differs
+// from the sweep run's (read from the file from) in loss, gradient norm, mean
+// Frobenius norm or divergence at an epoch both have, by bits; nil if not.
+func checkReplay(curve, sweep []schema.Curve, lr float64, rep int, from string) *sdk.Response {
+	for e := 0; e < min(len(sweep), len(curve)); e++ {
+		a, b := curve[e], sweep[e]
+		if !sameBits(a.Loss, b.Loss) || !sameBits(a.GradNorm, b.GradNorm) || !sameBits(a.AvgFrob, b.AvgFrob) || a.Diverged != b.Diverged {
+			return sdk.Failf("replay differs from the sweep run",
+				"lr=%v replicate=%d epoch %d: loss %v grad_norm %v avg_frob %v, the sweep (%s) has %v %v %v",
+				lr, rep, e, a.Loss, a.GradNorm, a.AvgFrob, from, b.Loss, b.GradNorm, b.AvgFrob)
+		}
+	}
+	return nil
+}
+
+// trajectoryRun is the run hessian.trajectory follows: its network, data and
+// objective, learning rate and replicate, its number of epochs, the progress
+// total and whether every eigenvalue is kept.
+type trajectoryRun struct {
+	net         stagekit.Net
+	data        stagekit.Data
+	obj         nets.Objective
+	lr          float64
+	rep         int
+	epochs      int
+	total       float64
+	eigenvalues bool
+}
+
+// spectra computes the exact Hessian spectrum at each checkpoint epoch of
+// cps (ascending) reached by res, with ||H(w_t) - H(0)||_F / ||H(0)||_F, and
+// the eigenvalue rows when t.eigenvalues. It stops at the first checkpoint
+// past a divergence with a warning. A non-nil Response is the stage's
+// failure; a non-nil error is ctx's.
+func (t trajectoryRun) spectra(ctx context.Context, req *sdk.Request, cps []int, res train.Result) ([]schema.Spectrum, []schema.Eigenvalue, []sdk.Diagnostic, *sdk.Response, error) {
+	obj := t.obj
+	h0 := mat.NewSymDense(obj.Dim(), nil)
+	obj.Hessian(h0, make([]float64, obj.Dim()))
+	h0Frob := stagekit.FrobDist(h0, nil)
+	var spectra []schema.Spectrum
+	var eig []schema.Eigenvalue
+	var diags []sdk.Diagnostic
+	h := mat.NewSymDense(obj.Dim(), nil)
+	for i, e := range cps {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		req.Progress(float64(t.epochs+i*100), t.total, fmt.Sprintf("Hessian at epoch %d", e))
+		w, ok := res.Checkpoints[e]
+		if !ok {
+			diags = append(diags, sdk.Diagnostic{Severity: sdk.Warning, Summary: "diverged",
+				Detail: fmt.Sprintf("run diverged at epoch %d: no spectra from epoch %d on", res.DivergedAt, e)})
+			break
+		}
+		pnt, err := stagekit.AnalysePoint(obj, w, h)
+		if err != nil {
+			return nil, nil, nil, sdk.Failf("Hessian failed", "epoch %d: %v", e, err), nil
+		}
+		row := stagekit.SpectrumRow(t.net, "epoch", e, t.lr, t.rep, t.data, pnt)
+		if h0Frob > 0 {
+			row.HDist0 = stagekit.FrobDist(h, h0) / h0Frob
+		}
+		spectra = append(spectra, row)
+		if t.eigenvalues {
+			eig = append(eig, stagekit.EigenRows(t.net, "epoch", e, t.lr, t.rep, pnt)...)
+		}
+	}
+	return spectra, eig, diags, nil, nil
 }
 
 // ---------------------------------------------------------------- theory
