@@ -72,64 +72,19 @@ type run struct {
 	file           string
 }
 
+// Run implements sdk.Stage: it summarises every run of the curves input
+// (readRuns), picks each network's best learning rate (best) and writes
+// the rows, warning of every best rate at a grid edge.
 func (selectStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	paths := req.Inputs["curves"]
 	if len(paths) == 0 {
 		return sdk.Failf("missing input", "curves: no files"), nil
 	}
-	type runKey struct {
-		g         group
-		lr        float64
-		replicate int64
+	byGroup, resp, err := readRuns(ctx, req, paths)
+	if resp != nil || err != nil {
+		return resp, err
 	}
-	final := map[runKey]run{}
-	for i, path := range paths {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		req.Progress(float64(i), float64(len(paths)), "reading curves")
-		rows, err := table.Read[schema.Curve](path)
-		if err != nil {
-			return sdk.Failf("bad curves input", "%v", err), nil
-		}
-		if len(rows) == 0 {
-			return sdk.Failf("bad curves input", "%s: no rows", path), nil
-		}
-		// Every run in this file, its rows by epoch.
-		byRun := map[runKey][]schema.Curve{}
-		var keys []runKey
-		for _, c := range rows {
-			k := runKey{groupOf(c), c.LR, c.Replicate}
-			if _, ok := byRun[k]; !ok {
-				keys = append(keys, k)
-			}
-			byRun[k] = append(byRun[k], c)
-		}
-		for _, k := range keys {
-			if prev, dup := final[k]; dup {
-				return sdk.Failf("duplicate run", "%s lr=%v replicate=%d appears in %s and %s",
-					k.g, k.lr, k.replicate, prev.file, path), nil
-			}
-			r, err := summarise(byRun[k])
-			if err != nil {
-				return sdk.Failf("bad curves input", "%s: %s lr=%v replicate=%d: %v", path, k.g, k.lr, k.replicate, err), nil
-			}
-			r.file = path
-			final[k] = r
-		}
-	}
-	byGroup := map[group][]run{}
-	for k, r := range final {
-		byGroup[k.g] = append(byGroup[k.g], r)
-	}
-	groups := make([]group, 0, len(byGroup))
-	for g := range byGroup {
-		groups = append(groups, g)
-	}
-	slices.SortFunc(groups, func(a, b group) int {
-		return cmp.Or(cmp.Compare(a.Net, b.Net), cmp.Compare(a.Init, b.Init), cmp.Compare(a.InitScale, b.InitScale),
-			cmp.Compare(a.Activation, b.Activation), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.M, b.M), cmp.Compare(a.Depth, b.Depth))
-	})
+	groups := sortedGroups(byGroup)
 	var out []schema.Best
 	var diags []sdk.Diagnostic
 	var edges []string
@@ -158,6 +113,75 @@ func (selectStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, er
 	}
 	req.Progress(float64(len(paths)), float64(len(paths)), "done")
 	return &sdk.Response{Outputs: map[string]string{"best": file}, Diagnostics: diags}, nil
+}
+
+// runKey identifies one training run: its network, rate and replicate.
+type runKey struct {
+	g         group
+	lr        float64
+	replicate int64
+}
+
+// readRuns reads the curve files at paths and returns the summary of each
+// run they hold, by network. A run must lie in one file (a second one is a
+// "duplicate run"). A non-nil Response is the stage's failure; a non-nil
+// error is ctx's.
+func readRuns(ctx context.Context, req *sdk.Request, paths []string) (map[group][]run, *sdk.Response, error) {
+	final := map[runKey]run{}
+	for i, path := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		req.Progress(float64(i), float64(len(paths)), "reading curves")
+		rows, err := table.Read[schema.Curve](path)
+		if err != nil {
+			return nil, sdk.Failf("bad curves input", "%v", err), nil
+		}
+		if len(rows) == 0 {
+			return nil, sdk.Failf("bad curves input", "%s: no rows", path), nil
+		}
+		// Every run in this file, its rows by epoch.
+		byRun := map[runKey][]schema.Curve{}
+		var keys []runKey
+		for _, c := range rows {
+			k := runKey{groupOf(c), c.LR, c.Replicate}
+			if _, ok := byRun[k]; !ok {
+				keys = append(keys, k)
+			}
+			byRun[k] = append(byRun[k], c)
+		}
+		for _, k := range keys {
+			if prev, dup := final[k]; dup {
+				return nil, sdk.Failf("duplicate run", "%s lr=%v replicate=%d appears in %s and %s",
+					k.g, k.lr, k.replicate, prev.file, path), nil
+			}
+			r, err := summarise(byRun[k])
+			if err != nil {
+				return nil, sdk.Failf("bad curves input", "%s: %s lr=%v replicate=%d: %v", path, k.g, k.lr, k.replicate, err), nil
+			}
+			r.file = path
+			final[k] = r
+		}
+	}
+	byGroup := map[group][]run{}
+	for k, r := range final {
+		byGroup[k.g] = append(byGroup[k.g], r)
+	}
+	return byGroup, nil, nil
+}
+
+// sortedGroups returns the keys of byGroup in the order of the output rows:
+// by net, init, init scale, activation, dataset, m and depth.
+func sortedGroups(byGroup map[group][]run) []group {
+	groups := make([]group, 0, len(byGroup))
+	for g := range byGroup {
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(a, b group) int {
+		return cmp.Or(cmp.Compare(a.Net, b.Net), cmp.Compare(a.Init, b.Init), cmp.Compare(a.InitScale, b.InitScale),
+			cmp.Compare(a.Activation, b.Activation), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.M, b.M), cmp.Compare(a.Depth, b.Depth))
+	})
+	return groups
 }
 
 // summarise reduces the rows of one run to its summary. The rows must hold
