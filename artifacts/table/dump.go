@@ -53,41 +53,85 @@ func DumpAll(w io.Writer, sources []Source, format string, limit int) error {
 	if len(sources) == 0 {
 		return fmt.Errorf("table: dump: no files")
 	}
-	first, closeFirst, err := openParquet(sources[0].Path)
+	header, keyNames, has, total, err := dumpColumns(sources)
 	if err != nil {
 		return fmt.Errorf("table: dump: %w", err)
+	}
+	emit, finish := rowWriter(w, format, header, total)
+
+	var shown int64
+	for _, src := range sources {
+		if limit > 0 && shown >= int64(limit) {
+			break
+		}
+		lead := make([]string, 0, len(keyNames))
+		for _, kv := range src.Keys {
+			if has[kv.Name] {
+				continue
+			}
+			v := kv.Value
+			if format == "json" {
+				b, _ := json.Marshal(v)
+				v = string(b)
+			}
+			lead = append(lead, v)
+		}
+		n, err := dumpRows(src.Path, lead, format, int64(limit)-shown, limit > 0, emit)
+		shown += n
+		if err != nil {
+			return fmt.Errorf("table: dump %s: %w", src.Path, err)
+		}
+	}
+	if err := finish(shown); err != nil {
+		return fmt.Errorf("table: dump: %w", err)
+	}
+	return nil
+}
+
+// dumpColumns returns the header of a dump of sources (the key names that
+// are not columns, then the columns of the first file), those key names,
+// the set of column names and the number of rows of all files; it fails
+// if a file cannot be opened or has other columns than the first.
+func dumpColumns(sources []Source) (header, keyNames []string, has map[string]bool, total int64, err error) {
+	first, closeFirst, err := openParquet(sources[0].Path)
+	if err != nil {
+		return nil, nil, nil, 0, err
 	}
 	cols := leafColumns(first.Schema())
 	closeFirst()
 	names := make([]string, len(cols))
-	has := map[string]bool{}
+	has = map[string]bool{}
 	for i, c := range cols {
 		names[i] = displayName(c.Path)
 		has[names[i]] = true
 	}
-	var keyNames []string
+	// The keys of the first source that are not columns lead every row.
 	for _, kv := range sources[0].Keys {
 		if !has[kv.Name] {
 			keyNames = append(keyNames, kv.Name)
 		}
 	}
-	header := append(append([]string{}, keyNames...), names...)
-	var total int64
+	header = append(append([]string{}, keyNames...), names...)
 	for _, src := range sources {
 		pf, closeFile, err := openParquet(src.Path)
 		if err != nil {
-			return fmt.Errorf("table: dump: %w", err)
+			return nil, nil, nil, 0, err
 		}
 		total += pf.NumRows()
 		same := schemaLine(pf.Schema()) == schemaLine(first.Schema())
 		closeFile()
 		if !same {
-			return fmt.Errorf("table: dump: %s has other columns than %s", src.Path, sources[0].Path)
+			return nil, nil, nil, 0, fmt.Errorf("%s has other columns than %s", src.Path, sources[0].Path)
 		}
 	}
+	return header, keyNames, has, total, nil
+}
 
-	var emit func(cells []string) error
-	var finish func(shown int64) error
+// rowWriter returns the functions that write a dump's rows in format
+// (table, csv or json; cells already encoded for it) to w, after the
+// header, and that end it: finish(shown) flushes and, for a table, says
+// how many of total rows were shown.
+func rowWriter(w io.Writer, format string, header []string, total int64) (emit func(cells []string) error, finish func(shown int64) error) {
 	switch format {
 	case "table":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -129,34 +173,7 @@ func DumpAll(w io.Writer, sources []Source, format string, limit int) error {
 		}
 		finish = func(int64) error { return nil }
 	}
-
-	var shown int64
-	for _, src := range sources {
-		if limit > 0 && shown >= int64(limit) {
-			break
-		}
-		lead := make([]string, 0, len(keyNames))
-		for _, kv := range src.Keys {
-			if has[kv.Name] {
-				continue
-			}
-			v := kv.Value
-			if format == "json" {
-				b, _ := json.Marshal(v)
-				v = string(b)
-			}
-			lead = append(lead, v)
-		}
-		n, err := dumpRows(src.Path, lead, format, int64(limit)-shown, limit > 0, emit)
-		shown += n
-		if err != nil {
-			return fmt.Errorf("table: dump %s: %w", src.Path, err)
-		}
-	}
-	if err := finish(shown); err != nil {
-		return fmt.Errorf("table: dump: %w", err)
-	}
-	return nil
+	return emit, finish
 }
 
 // dumpRows emits the rows of one file (at most max when limited), each led
