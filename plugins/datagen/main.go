@@ -51,6 +51,9 @@ func (datagen) Spec() sdk.StageSpec {
 	}
 }
 
+// Run implements sdk.Stage: it reads (readImages) or draws the data set,
+// computes its statistics over all samples and writes them with the first
+// samples (sampleRows).
 func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	p, err := sdk.Decode[params](req.Params)
 	if err != nil {
@@ -65,37 +68,10 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 	var labels []uint8
 	switch ds {
 	case "mnist", "fashion":
-		req.Progress(0, 4, "locating "+ds)
-		var dir string
-		var err error
-		if ds == "mnist" {
-			dir, err = stagekit.FindMNIST(p.MNISTDir)
-		} else {
-			dir, err = data.FashionMNISTDir()
+		var resp *sdk.Response
+		if x, y, labels, resp, err = readImages(ctx, req, ds, p.MNISTDir); resp != nil || err != nil {
+			return resp, err
 		}
-		if err != nil {
-			return sdk.Failf("data set not found", "%v", err), nil
-		}
-		req.Log.Info().Str("dataset", ds).Str("dir", dir).Msg("reading IDX files")
-		req.Progress(1, 4, "reading IDX files")
-		load := data.LoadMNIST
-		if ds == "fashion" {
-			load = data.LoadFashionMNIST
-		}
-		img, lbl, err := load(dir, "train")
-		if err != nil {
-			return sdk.Failf("cannot read "+ds, "%v", err), nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		req.Progress(2, 4, "whitening")
-		x, _, err = data.Whiten(img, schema.Width)
-		if err != nil {
-			return sdk.Failf("whitening failed", "%v", err), nil
-		}
-		y = data.OneHot(lbl, schema.Width)
-		labels = lbl
 	case "synthetic":
 		m := p.SyntheticM
 		if m < 1 {
@@ -118,18 +94,7 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 	}
 	statsRow := stagekit.StatsRow(ds, data.ComputeStats(x, y))
 	req.Log.Info().Int("m", m).Float64("l_min", statsRow.LMin).Msg("statistics computed")
-	rows := make([]schema.Sample, nSamples)
-	for j := range rows {
-		s := schema.Sample{Index: int64(j), Label: -1, X: make([]float64, schema.Width), Y: make([]float64, schema.Width)}
-		if labels != nil {
-			s.Label = int64(labels[j])
-		}
-		for i := 0; i < schema.Width; i++ {
-			s.X[i] = x.At(i, j)
-			s.Y[i] = y.At(i, j)
-		}
-		rows[j] = s
-	}
+	rows := sampleRows(x, y, labels, nSamples)
 	req.Progress(3, 4, "writing tables")
 	statsFile, err := stagekit.WriteTable(req.OutDir, "stats.parquet", []schema.Stats{statsRow})
 	if err != nil {
@@ -141,4 +106,59 @@ func (datagen) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
 	}
 	req.Progress(4, 4, "done")
 	return &sdk.Response{Outputs: map[string]string{"stats": statsFile, "samples": samplesFile}}, nil
+}
+
+// readImages reads the training images of ds (mnist, from mnistDir or the
+// default places, or fashion) and returns them whitened to their
+// schema.Width leading principal components (columns are samples), their
+// one-hot labels and the labels. A non-nil Response is the stage's
+// failure; a non-nil error is ctx's.
+func readImages(ctx context.Context, req *sdk.Request, ds, mnistDir string) (x, y *mat.Dense, labels []uint8, resp *sdk.Response, err error) {
+	req.Progress(0, 4, "locating "+ds)
+	var dir string
+	if ds == "mnist" {
+		dir, err = stagekit.FindMNIST(mnistDir)
+	} else {
+		dir, err = data.FashionMNISTDir()
+	}
+	if err != nil {
+		return nil, nil, nil, sdk.Failf("data set not found", "%v", err), nil
+	}
+	req.Log.Info().Str("dataset", ds).Str("dir", dir).Msg("reading IDX files")
+	req.Progress(1, 4, "reading IDX files")
+	load := data.LoadMNIST
+	if ds == "fashion" {
+		load = data.LoadFashionMNIST
+	}
+	img, lbl, err := load(dir, "train")
+	if err != nil {
+		return nil, nil, nil, sdk.Failf("cannot read "+ds, "%v", err), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	req.Progress(2, 4, "whitening")
+	x, _, err = data.Whiten(img, schema.Width)
+	if err != nil {
+		return nil, nil, nil, sdk.Failf("whitening failed", "%v", err), nil
+	}
+	return x, data.OneHot(lbl, schema.Width), lbl, nil, nil
+}
+
+// sampleRows returns the first n samples (columns) of x and y as rows,
+// with their labels (-1 when labels is nil).
+func sampleRows(x, y *mat.Dense, labels []uint8, n int) []schema.Sample {
+	rows := make([]schema.Sample, n)
+	for j := range rows {
+		s := schema.Sample{Index: int64(j), Label: -1, X: make([]float64, schema.Width), Y: make([]float64, schema.Width)}
+		if labels != nil {
+			s.Label = int64(labels[j])
+		}
+		for i := 0; i < schema.Width; i++ {
+			s.X[i] = x.At(i, j)
+			s.Y[i] = y.At(i, j)
+		}
+		rows[j] = s
+	}
+	return rows
 }
