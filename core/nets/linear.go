@@ -101,18 +101,7 @@ func (l *Linear) Hessian(dst *mat.SymDense, w []float64) {
 	d, D, n := e.d, e.D, e.n
 	d2 := d * d
 	hd, hs := prepHessianDst(dst, l.p)
-	if l.rk == nil {
-		mk := func() [][]float64 {
-			o := make([][]float64, D)
-			for i := range o {
-				o[i] = make([]float64, d2)
-			}
-			return o
-		}
-		l.rk, l.rs, l.lt, l.lam = mk(), mk(), mk(), mk()
-		l.a, l.b, l.q = make([]float64, d2), make([]float64, d2), make([]float64, d2)
-		l.mid, l.t, l.tmp = make([]float64, d2), make([]float64, d2), make([]float64, d2)
-	}
+	l.hessianWork(D, d2)
 	// R_k = a_k (the net applied to I), lam_k = L_k^T G; then seed I to get L_k^T.
 	e.forward(w, 0, d)
 	e.backward(w, 0, d)
@@ -157,26 +146,55 @@ func (l *Linear) Hessian(dst *mat.SymDense, w []float64) {
 				// Q = R_k G^T L_kp = R_k lam_kp^T.
 				kernel.GemmNT(d, d, d, 1, l.rk[k], d, l.lam[kp], d, 0, l.q, d)
 			}
-			for j := 0; j < d; j++ {
-				for i := 0; i < d; i++ {
-					p := k*d2 + j*d + i
-					row := hd[p*hs+kp*d2 : p*hs+kp*d2+d2]
-					arow := l.a[i*d : i*d+d]
-					for jp := 0; jp < d; jp++ {
-						bv := l.b[j*d+jp]
-						seg := row[jp*d : jp*d+d]
-						if kp == k {
-							for ip := range seg {
-								seg[ip] = arow[ip] * bv
-							}
-							continue
-						}
-						mv := l.mid[jp*d+i]
-						qrow := l.q[j*d : j*d+d]
-						for ip := range seg {
-							seg[ip] = float64(arow[ip]*bv) + float64(mv*qrow[ip])
-						}
+			l.writeBlock(hd, hs, d, k, kp)
+		}
+	}
+}
+
+// hessianWork allocates Hessian's workspace for D layers of d2 = d*d
+// weights, once.
+func (l *Linear) hessianWork(D, d2 int) {
+	if l.rk != nil {
+		return
+	}
+	mk := func() [][]float64 {
+		o := make([][]float64, D)
+		for i := range o {
+			o[i] = make([]float64, d2)
+		}
+		return o
+	}
+	l.rk, l.rs, l.lt, l.lam = mk(), mk(), mk(), mk()
+	l.a, l.b, l.q = make([]float64, d2), make([]float64, d2), make([]float64, d2)
+	l.mid, l.t, l.tmp = make([]float64, d2), make([]float64, d2), make([]float64, d2)
+}
+
+// writeBlock writes block (k, kp), k <= kp, of the Hessian into the rows of
+// hd (row stride hs): A[i,i'] B[j,j'] from l.a and l.b, plus
+// mid[j',i] Q[j,i'] from l.mid and l.q off the diagonal (Hessian's
+// formula). The float64 conversions round both products before the sum, so
+// no architecture fuses them into a multiply-add and the bits are the same
+// on amd64 and arm64.
+func (l *Linear) writeBlock(hd []float64, hs, d, k, kp int) {
+	d2 := d * d
+	for j := 0; j < d; j++ {
+		for i := 0; i < d; i++ {
+			p := k*d2 + j*d + i
+			row := hd[p*hs+kp*d2 : p*hs+kp*d2+d2]
+			arow := l.a[i*d : i*d+d]
+			for jp := 0; jp < d; jp++ {
+				bv := l.b[j*d+jp]
+				seg := row[jp*d : jp*d+d]
+				if kp == k {
+					for ip := range seg {
+						seg[ip] = arow[ip] * bv
 					}
+					continue
+				}
+				mv := l.mid[jp*d+i]
+				qrow := l.q[j*d : j*d+d]
+				for ip := range seg {
+					seg[ip] = float64(arow[ip]*bv) + float64(mv*qrow[ip])
 				}
 			}
 		}
