@@ -278,7 +278,9 @@ const tqlMaxIter = 60
 // JAMA), in ascending order in d. If zt is not nil it holds n x n row-major
 // vectors as rows (Q^T of the reduction) and is updated to the eigenvectors
 // of the original matrix, row i for d[i]. It returns an error if an
-// eigenvalue does not converge.
+// eigenvalue does not converge. It is long (one loop nest of about 90
+// lines) on purpose: it follows EISPACK's tql2 step by step, so that it can
+// be checked against the reference line by line.
 func tql(n int, d, e, zt []float64) error {
 	if n == 1 {
 		return nil

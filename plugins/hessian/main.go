@@ -73,13 +73,9 @@ func (point) Spec() sdk.StageSpec {
 }
 
 func (point) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p, err := sdk.Decode[pointParams](req.Params)
-	if err != nil {
-		return nil, err
-	}
-	net, err := p.Resolve()
-	if err != nil {
-		return sdk.Fail("bad network", err.Error()), nil
+	p, net, resp, err := stagekit.DecodeNet[pointParams](req)
+	if resp != nil || err != nil {
+		return resp, err
 	}
 	var w []float64
 	rep := p.Replicate
@@ -230,13 +226,9 @@ func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bit
 // replays it (checkReplay), takes the spectra at its checkpoints
 // (trajectorySpectra) and writes the tables.
 func (trajectory) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p, err := sdk.Decode[trajectoryParams](req.Params)
-	if err != nil {
-		return nil, err
-	}
-	net, err := p.Resolve()
-	if err != nil {
-		return sdk.Fail("bad network", err.Error()), nil
+	p, net, resp, err := stagekit.DecodeNet[trajectoryParams](req)
+	if resp != nil || err != nil {
+		return resp, err
 	}
 	rep := p.Replicate
 	epochs, dense := p.Epochs, p.Dense

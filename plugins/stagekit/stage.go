@@ -34,6 +34,22 @@ func (p NetParams) Resolve() (Net, error) {
 	return n.WithScale(p.InitScale)
 }
 
+// DecodeNet decodes req's params into P (a params struct embedding
+// NetParams) and resolves the network they describe: the first lines of
+// every stage that computes on one network. A non-nil Response is the
+// stage's failure ("bad network"); a non-nil error is sdk.Decode's.
+func DecodeNet[P interface{ Resolve() (Net, error) }](req *sdk.Request) (P, Net, *sdk.Response, error) {
+	p, err := sdk.Decode[P](req.Params)
+	if err != nil {
+		return p, Net{}, nil, err
+	}
+	net, err := p.Resolve()
+	if err != nil {
+		return p, Net{}, sdk.Fail("bad network", err.Error()), nil
+	}
+	return p, net, nil, nil
+}
+
 // InitInput is the input port holding a network's initial weights
 // (train.init's init output, schema.Init).
 func InitInput() sdk.PortSpec {

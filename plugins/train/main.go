@@ -50,13 +50,9 @@ func (initStage) Spec() sdk.StageSpec {
 }
 
 func (initStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p, err := sdk.Decode[stagekit.NetParams](req.Params)
-	if err != nil {
-		return nil, err
-	}
-	net, err := p.Resolve()
-	if err != nil {
-		return sdk.Fail("bad network", err.Error()), nil
+	p, net, resp, err := stagekit.DecodeNet[stagekit.NetParams](req)
+	if resp != nil || err != nil {
+		return resp, err
 	}
 	rep := p.Replicate
 	w := net.InitWeights(req.Seed)
@@ -103,13 +99,9 @@ func (trainStage) Spec() sdk.StageSpec {
 }
 
 func (trainStage) Run(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
-	p, err := sdk.Decode[trainParams](req.Params)
-	if err != nil {
-		return nil, err
-	}
-	net, err := p.Resolve()
-	if err != nil {
-		return sdk.Fail("bad network", err.Error()), nil
+	p, net, resp, err := stagekit.DecodeNet[trainParams](req)
+	if resp != nil || err != nil {
+		return resp, err
 	}
 	lr, epochs := p.LR, p.Epochs
 	if !(lr > 0) {
