@@ -158,7 +158,8 @@ func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, erro
 	}
 	req.Progress(1, 3, "inputs read")
 
-	cs := claims.Evaluate(in)
+	as := claims.Assess(in)
+	cs := as.Claims
 	req.Progress(2, 3, "claims evaluated")
 	resp := &sdk.Response{Outputs: map[string]string{
 		"claims": "claims.parquet", "claims_json": "claims.json", "html": "report.html", "md": "report.md"}}
@@ -175,6 +176,12 @@ func (reportStage) Run(_ context.Context, req *sdk.Request) (*sdk.Response, erro
 		if c.Smoke && c.Status == claims.Fail {
 			smokeFailed = append(smokeFailed, c.ID)
 		}
+	}
+	if as.Conflicts > 0 {
+		resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Severity: sdk.Warning,
+			Summary: "two runs under one key",
+			Detail: fmt.Sprintf("%d curve rows or trajectory checkpoints repeat an epoch of a run (net, activation, depth, init scale, m, lr, replicate) "+
+				"with other numbers; the first of each was kept: give the runs distinct keys", as.Conflicts)})
 	}
 	if doc.Smoke && len(smokeFailed) > 0 {
 		resp.Diagnostics = append(resp.Diagnostics, sdk.Diagnostic{Severity: sdk.Warning,

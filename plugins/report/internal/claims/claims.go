@@ -110,11 +110,31 @@ type Inputs struct {
 	Eigenvalues []schema.Eigenvalue
 }
 
+// Assessment is what Assess finds in a report's inputs.
+type Assessment struct {
+	// Claims are every claim, in Evaluate's order.
+	Claims []schema.Claim
+	// Conflicts counts the curve rows and trajectory checkpoints that
+	// repeat an epoch of a run with other numbers: two runs under one
+	// (net, activation, depth, init scale, m, lr, replicate) key. The first
+	// of each was kept; the report warns when this is not 0.
+	Conflicts int
+}
+
+// Assess evaluates every claim (Evaluate) and counts the conflicts of
+// its inputs.
+func Assess(in Inputs) Assessment {
+	x := newIndex(in)
+	return Assessment{Claims: evaluate(in, x), Conflicts: x.conflicts}
+}
+
 // Evaluate returns every claim, in a fixed order: theorem checks (input
 // order), theory, fig5, fig6-8, fig2/fig3/zero, fig9, lrs, shortcut1,
 // fig10, perturb.
-func Evaluate(in Inputs) []schema.Claim {
-	x := newIndex(in)
+func Evaluate(in Inputs) []schema.Claim { return Assess(in).Claims }
+
+// evaluate is Evaluate on the index x of in.
+func evaluate(in Inputs, x *index) []schema.Claim {
 	var out []schema.Claim
 	out = append(out, checkClaims(in)...)
 	out = append(out, theoryClaims(in)...)

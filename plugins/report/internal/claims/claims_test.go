@@ -701,3 +701,26 @@ func TestFig10MStudy(t *testing.T) {
 	// One depth with two values of m: not enough.
 	expect(t, Evaluate(Inputs{Best: rows(same, []int64{2})}), map[string]string{"fig10.m_study": Skip})
 }
+
+// TestAssessCountsConflicts: rows that repeat an epoch of a run with the
+// same numbers (two stages observing one run) are no conflict; rows with
+// other numbers under the same key (two runs) are, curve rows and
+// checkpoints alike.
+func TestAssessCountsConflicts(t *testing.T) {
+	one := runCurves(schema.NetShortcut2, "linear", 4, 0.1, 0, 10, 0.1, func(e float64) float64 { return 1 / (1 + e) }, cst(1))
+	other := runCurves(schema.NetShortcut2, "linear", 4, 0.1, 0, 10, 0.1, func(e float64) float64 { return 2 / (1 + e) }, cst(1))
+	if n := Assess(Inputs{Curves: append(slices.Clone(one), one...)}).Conflicts; n != 0 {
+		t.Errorf("one run observed twice: %d conflicts, want 0", n)
+	}
+	if n := Assess(Inputs{Curves: append(slices.Clone(one), other...)}).Conflicts; n != 11 {
+		t.Errorf("two runs under one key, 11 epochs each: %d conflicts, want 11", n)
+	}
+	sp := trajs(schema.NetShortcut2, 1e-6, 0.01, cst(2), cst(10), cst(0.5))
+	moved := trajs(schema.NetShortcut2, 1e-6, 0.01, cst(2), cst(10), cst(0.4))
+	if n := Assess(Inputs{Spectra: append(slices.Clone(sp), sp...)}).Conflicts; n != 0 {
+		t.Errorf("one trajectory observed twice: %d conflicts, want 0", n)
+	}
+	if n := Assess(Inputs{Spectra: append(slices.Clone(sp), moved...)}).Conflicts; n != len(sp) {
+		t.Errorf("two trajectories under one key: %d conflicts, want %d", n, len(sp))
+	}
+}
