@@ -166,8 +166,8 @@ const strayExitWait = 5 * time.Second
 // each has exited. Members are found in /proc (field 5 of /proc/PID/stat)
 // and killed through a pidfd, so a recycled pid is never signalled; the
 // scan repeats until it finds none, so a child that forks while it is
-// being killed is caught too. It fails if the group
-// still has members after strayRounds scans, or one does not exit.
+// being killed is caught too. It fails if the group still has members
+// after strayRounds scans, or one does not exit.
 func killStrays(leader int) error {
 	for range strayRounds {
 		pids, err := groupMembers(leader)
