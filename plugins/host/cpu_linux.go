@@ -1,10 +1,6 @@
 package host
 
-import (
-	"bytes"
-	"os"
-	"strconv"
-)
+import "strconv"
 
 // clockTicks is Linux's USER_HZ, the unit of the CPU times in /proc/PID/stat:
 // 100 on every architecture Linux supports (it is part of the user ABI,
@@ -29,22 +25,4 @@ func processCPUSeconds(pid int) (float64, bool) {
 		return 0, false
 	}
 	return float64(ut+st) / clockTicks, true
-}
-
-// statFields returns the fields of a /proc stat file (/proc/PID/stat or
-// /proc/PID/task/TID/stat) after the command name, so that f[0] is field 3
-// (the state letter), and false if it cannot be read or parsed. The command
-// name (field 2) is in parentheses and may itself hold spaces or
-// parentheses: the fields after it start at the last ')'.
-func statFields(path string) ([][]byte, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil, false
-	}
-	f := bytes.Fields(b[i+1:])
-	return f, len(f) > 0
 }

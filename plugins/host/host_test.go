@@ -448,3 +448,34 @@ func TestRunMeasuresCPU(t *testing.T) {
 		t.Errorf("test.echo: CPUSeconds = %v, want well below a 300 ms spin", res.CPUSeconds)
 	}
 }
+
+// TestPluginGOMAXPROCS: a plugin process runs with GOMAXPROCS = its stage's
+// thread weight (test.echo declares 1), unless the host's environment sets
+// GOMAXPROCS, which then wins.
+func TestPluginGOMAXPROCS(t *testing.T) {
+	p := load(t, "testkit")
+	procs := func() int {
+		t.Helper()
+		out := t.TempDir()
+		log, _ := testLogger(zerolog.WarnLevel)
+		if err := runEcho(p, out, log); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(out, "echo.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct{ GOMAXPROCS int }
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec.GOMAXPROCS
+	}
+	if got := procs(); got != 1 {
+		t.Errorf("test.echo (Threads 1) ran with GOMAXPROCS=%d, want 1", got)
+	}
+	t.Setenv("GOMAXPROCS", "3")
+	if got := procs(); got != 3 {
+		t.Errorf("with GOMAXPROCS=3 in the environment: the plugin ran with %d, want 3", got)
+	}
+}

@@ -221,7 +221,7 @@ func load(ctx context.Context, path string, cache DescribeCache, log zerolog.Log
 func describe(ctx context.Context, name, abs, digest string, log zerolog.Logger) (*pb.DescribeResponse, error) {
 	g := newGate(log.With().Str("plugin", name).Logger())
 	defer g.close()
-	s, err := launch(ctx, name, abs, "", digest, g, log.GetLevel())
+	s, err := launch(ctx, process{name: name, path: abs, digest: digest, procs: 1}, g, log.GetLevel())
 	if err != nil {
 		return nil, fmt.Errorf("host: describe %s: %w", abs, err)
 	}

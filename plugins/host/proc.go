@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,19 +47,41 @@ type proc struct {
 var _ runner.Runner = (*proc)(nil)
 
 // runnerFunc returns a go-plugin RunnerFunc that starts cmd (a command from
-// image.command for the binary at path) in dir with the environment go-plugin prepared, keeping the
-// proc in *out so the session can end it. Cancelling ctx kills the process
-// group. (go-plugin calls the RunnerFunc synchronously inside
-// Client.Client, so *out is set when that returns.)
-func runnerFunc(ctx context.Context, cmd *exec.Cmd, path, dir string, out **proc) func(hclog.Logger, *exec.Cmd, string) (runner.Runner, error) {
+// image.command for the binary pr.path) in pr.dir with the environment
+// go-plugin prepared (and GOMAXPROCS, procsEnv), keeping the proc in *out so
+// the session can end it. Cancelling ctx kills the process group.
+// (go-plugin calls the RunnerFunc synchronously inside Client.Client, so
+// *out is set when that returns.)
+func runnerFunc(ctx context.Context, cmd *exec.Cmd, pr process, out **proc) func(hclog.Logger, *exec.Cmd, string) (runner.Runner, error) {
 	return func(logger hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
-		cmd.Env = spec.Env
-		cmd.Dir = dir
+		cmd.Env = procsEnv(spec.Env, pr.procs)
+		cmd.Dir = pr.dir
 		cmd.SysProcAttr = sysProcAttr()
-		p := &proc{ctx: ctx, cmd: cmd, logger: logger, path: path, done: make(chan struct{})}
+		p := &proc{ctx: ctx, cmd: cmd, logger: logger, path: pr.path, done: make(chan struct{})}
 		*out = p
 		return p, nil
 	}
+}
+
+// procsEnv returns env with GOMAXPROCS=procs appended, so that a Go plugin
+// runs as many threads of Go code at once as the CPUs its stage was given
+// (the thread weight the scheduler counts: StageSpec.Threads), as it does
+// on a Slurm node, where its cpus-per-task bound it. An idle P of a
+// plugin's Go runtime is not free: with GOMAXPROCS=2, the default on the
+// 2-core CI machine, a persistent worker serving tiny tasks burnt about a
+// quarter more CPU in its scheduler (spinning threads, futex wake-ups) than
+// with 1 (the engine benchmark). env is returned as it is when it already
+// sets GOMAXPROCS (the user's choice wins) or procs < 1.
+func procsEnv(env []string, procs int) []string {
+	if procs < 1 {
+		return env
+	}
+	for _, e := range env {
+		if strings.HasPrefix(e, "GOMAXPROCS=") {
+			return env
+		}
+	}
+	return append(env[:len(env):len(env)], "GOMAXPROCS="+strconv.Itoa(procs))
 }
 
 // Start implements runner.Runner.

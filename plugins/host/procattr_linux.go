@@ -5,11 +5,11 @@ package host
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -75,8 +75,30 @@ func (i *image) command(path string) *exec.Cmd {
 // goroutine exits while locked to it (runtime.LockOSThread without unlock),
 // so callers must not launch plugins from such goroutines.
 func sysProcAttr() *syscall.SysProcAttr {
+	becomeSubreaper()
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
+
+// subreaper records, once, whether this process became a child subreaper.
+var subreaper = sync.OnceValue(func() bool {
+	if unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != nil {
+		return false
+	}
+	_, err := os.Stat("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children")
+	return err == nil
+})
+
+// becomeSubreaper makes this process a child subreaper
+// (PR_SET_CHILD_SUBREAPER), before it launches its first plugin, and
+// reports whether it is one and the kernel lists children in /proc
+// (CONFIG_PROC_CHILDREN). Then a process a plugin leaves orphaned is
+// adopted by this process (by its main thread) instead of init, so the
+// processes of a plugin's group are all found from the plugin and this
+// process alone (groupMembers), without scanning every process of the
+// machine. It affects every process started from this one: an orphan that
+// left its plugin's group (setsid) and exits stays a zombie of this process
+// until it exits.
+func becomeSubreaper() bool { return subreaper() }
 
 // waitExited blocks until process pid has exited, without reaping it: while
 // it is a zombie its pid, and so its process group id, cannot be reused.
@@ -101,54 +123,38 @@ func killGroup(p *os.Process) {
 // space: at once, unless it is in a long uninterruptible system call).
 const stopWait = 5 * time.Second
 
-// stopProcess SIGSTOPs process pid (a plugin the host launched and has not
-// reaped, so pid is still its) and waits until every one of its threads is
-// stopped, so that from then on none of its code runs and nothing it would
-// still write (a goroutine of a persistent worker that writes after
-// answering) reaches a file; writes already in a system call have
-// completed. resume SIGCONTs it. A process that exits meanwhile counts as
-// stopped.
+// stopProcess SIGSTOPs process pid (a plugin this process launched and
+// has not reaped, so pid is its child and still names it) and waits until
+// it is stopped, that is until every one of its threads is (the kernel
+// reports a child stopped to waitid only once its group stop is complete),
+// so that from then on none of its code runs and nothing it would still
+// write (a goroutine of a persistent worker that writes after answering)
+// reaches a file; writes already in a system call have completed. resume
+// SIGCONTs it. A process that exits meanwhile counts as stopped. The wait
+// polls (waitid with WNOHANG, leaving the report for no one else to miss:
+// WNOWAIT), so that a thread held up in an uninterruptible system call
+// cannot block it past stopWait.
 func stopProcess(pid int) (resume func(), err error) {
 	resume = func() { _ = syscall.Kill(pid, syscall.SIGCONT) }
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		return resume, fmt.Errorf("stop process %d: %w", pid, err)
 	}
 	deadline := time.Now().Add(stopWait)
-	for delay := 20 * time.Microsecond; ; delay = min(2*delay, time.Millisecond) {
-		stopped, err := allThreadsStopped(pid)
-		if err != nil || stopped {
-			return resume, err
-		}
-		if time.Now().After(deadline) {
+	for delay := 10 * time.Microsecond; ; delay = min(2*delay, time.Millisecond) {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return resume, fmt.Errorf("stop process %d: wait: %w", pid, err)
+		case info.Signo != 0: // a report: stopped (or exited)
+			return resume, nil
+		case time.Now().After(deadline):
 			return resume, fmt.Errorf("process %d: threads still running %v after SIGSTOP", pid, stopWait)
 		}
 		time.Sleep(delay)
 	}
-}
-
-// allThreadsStopped reports whether every thread of pid is stopped (state
-// T or t in /proc/PID/task/TID/stat) or gone.
-func allThreadsStopped(pid int) (bool, error) {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	tids, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil // exited
-	}
-	if err != nil {
-		return false, fmt.Errorf("list threads of %d: %w", pid, err)
-	}
-	for _, t := range tids {
-		f, ok := statFields(dir + "/" + t.Name() + "/stat")
-		if !ok {
-			continue // the thread exited
-		}
-		switch f[0][0] {
-		case 'T', 't', 'Z', 'X':
-		default:
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 // strayRounds bounds how often killStrays rescans the group: each round
@@ -163,11 +169,13 @@ const strayExitWait = 5 * time.Second
 // killStrays SIGKILLs every process of the process group led by leader
 // except the leader itself (what a persistent worker's task left behind,
 // or what is left of the group of a plugin that exited) and waits until
-// each has exited. Members are found in /proc (field 5 of /proc/PID/stat)
-// and killed through a pidfd, so a recycled pid is never signalled; the
-// scan repeats until it finds none, so a child that forks while it is
-// being killed is caught too. It fails if the group still has members
-// after strayRounds scans, or one does not exit.
+// each has exited. Members are found by groupMembers and killed through a
+// pidfd, so a recycled pid is never signalled; the search repeats until it
+// finds none, so a child that forks while it is being killed is caught too
+// (its children are orphaned to this process). The leader must not be
+// running code that forks (it is stopped, or has exited): a process it
+// forks during the search can be missed. It fails if the group still has
+// members after strayRounds searches, or one does not exit.
 func killStrays(leader int) error {
 	for range strayRounds {
 		pids, err := groupMembers(leader)
@@ -187,14 +195,70 @@ func killStrays(leader int) error {
 }
 
 // groupMembers lists the live (not zombie) processes of process group
-// pgid, other than its leader.
+// pgid, other than its leader: by treeMembers when this process is a child
+// subreaper, else by scanning every process (scanMembers).
 func groupMembers(pgid int) ([]int, error) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
+	if becomeSubreaper() {
+		return treeMembers(pgid)
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
+	return scanMembers(pgid)
+}
+
+// treeMembers finds the members of process group pgid among the
+// descendants of its leader and of the orphans of the group this process
+// (a child subreaper) adopted, the children of its main thread, where the
+// kernel reparents them. Such an adopted orphan that has exited is reaped.
+// A member that is neither (a process of another tree that joined the
+// group) is not found.
+func treeMembers(pgid int) ([]int, error) {
+	self := os.Getpid()
+	var buf [4096]byte
+	adopted, err := threadChildren("/proc/self/task/"+strconv.Itoa(self)+"/children", buf[:], nil)
+	if err != nil {
+		return nil, fmt.Errorf("list the children of this process: %w", err)
+	}
+	queue, err := childrenOf(pgid)
+	if err != nil {
+		return nil, fmt.Errorf("list the children of process %d: %w", pgid, err)
+	}
+	for _, pid := range adopted {
+		if st, ok := readStat(pid); ok && pid != pgid && st.pgrp == pgid {
+			if !st.live() {
+				reap(pid)
+				continue
+			}
+			queue = append(queue, pid)
+		}
+	}
+	var members []int
+	seen := map[int]bool{pgid: true}
+	for len(queue) > 0 {
+		pid := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		st, ok := readStat(pid)
+		if !ok || !st.live() {
+			continue
+		}
+		if st.pgrp == pgid {
+			members = append(members, pid)
+		}
+		kids, err := childrenOf(pid)
+		if err != nil {
+			return nil, fmt.Errorf("list the children of process %d: %w", pid, err)
+		}
+		queue = append(queue, kids...)
+	}
+	return members, nil
+}
+
+// scanMembers finds the members of process group pgid by reading the
+// stat file of every process of the machine.
+func scanMembers(pgid int) ([]int, error) {
+	names, err := procDirNames("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
@@ -204,26 +268,24 @@ func groupMembers(pgid int) ([]int, error) {
 		if err != nil || pid == pgid {
 			continue
 		}
-		if g, live := processGroup(pid); live && g == pgid {
+		if st, ok := readStat(pid); ok && st.live() && st.pgrp == pgid {
 			pids = append(pids, pid)
 		}
 	}
 	return pids, nil
 }
 
-// processGroup returns the process group of pid and whether pid is a live
-// process (false for a zombie or a process that is gone).
-func processGroup(pid int) (int, bool) {
-	// Fields after the command name: state, ppid, pgrp.
-	f, ok := statFields("/proc/" + strconv.Itoa(pid) + "/stat")
-	if !ok {
-		return 0, false
+// reap reaps pid, if it is an exited child of this process (a no-op
+// otherwise). Only for processes no other code waits for: orphans of a
+// plugin's group that this process adopted as a child subreaper.
+func reap(pid int) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return
+		}
 	}
-	if len(f) < 3 || f[0][0] == 'Z' || f[0][0] == 'X' {
-		return 0, false
-	}
-	g, err := strconv.Atoi(string(f[2]))
-	return g, err == nil
 }
 
 // killAndWait SIGKILLs pid, if it is still in group pgid once pinned by a
@@ -234,7 +296,7 @@ func killAndWait(pid, pgid int) error {
 		return nil // gone meanwhile
 	}
 	defer unix.Close(fd)
-	if g, live := processGroup(pid); !live || g != pgid {
+	if st, ok := readStat(pid); !ok || !st.live() || st.pgrp != pgid {
 		return nil // gone, or the pid now names another process
 	}
 	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
@@ -249,6 +311,7 @@ func killAndWait(pid, pgid int) error {
 		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds())+1)
 		switch {
 		case n > 0:
+			reap(pid) // an orphan this process adopted; the pidfd pins the pid
 			return nil
 		case err != nil && !errors.Is(err, unix.EINTR):
 			return fmt.Errorf("wait for process %d of group %d: %w", pid, pgid, err)

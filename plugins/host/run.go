@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -166,13 +167,19 @@ func runFresh(ctx context.Context, p *Plugin, spec sdk.StageSpec, wire *pb.RunRe
 func callFresh(ctx context.Context, p *Plugin, spec sdk.StageSpec, wire *pb.RunRequest, req RunRequest) (*RunResult, error) {
 	g := newGate(req.Log)
 	defer g.close()
-	s, err := launch(ctx, p.Name, p.Path, req.OutDir, p.Digest, g, req.Log.GetLevel())
+	pr := process{name: p.Name, path: p.Path, digest: p.Digest, dir: req.OutDir, procs: stageProcs(spec, runtime.NumCPU())}
+	s, err := launch(ctx, pr, g, req.Log.GetLevel())
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
 	return call(ctx, s, g, p, spec, wire, req)
 }
+
+// stageProcs is the GOMAXPROCS of a process that runs stage spec when at
+// most cpus CPUs can be given to it: its thread weight, max(Threads, 1),
+// capped at cpus (Workers' slots, or the machine's CPUs).
+func stageProcs(spec sdk.StageSpec, cpus int) int { return min(max(spec.Threads, 1), max(cpus, 1)) }
 
 // collect calls req.Collect, if set, on the outputs of a result that did
 // not fail.

@@ -43,14 +43,22 @@ func (clientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.
 	return pb.NewStageClient(c), nil
 }
 
-// launch starts the verified snapshot of the plugin binary at path (see
+// process says what launch starts: plugin name's binary at path, whose
+// sha256 is digest, in working directory dir ("" = the host's), with
+// GOMAXPROCS=procs (see procsEnv).
+type process struct {
+	name, path, digest, dir string
+	procs                   int
+}
+
+// launch starts the verified snapshot of the plugin binary pr.path (see
 // verifiedImage; it fails with ErrBinaryChanged if the file's sha256 is not
-// digest), in working directory dir ("" = the host's), performs the
-// handshake and returns a connected session. Cancelling ctx at any time
-// kills the plugin's process group. The process leads its own process group and
-// is killed if the host dies (Linux).
-func launch(ctx context.Context, name, path, dir, digest string, g *gate, lvl zerolog.Level) (*session, error) {
-	img, err := verifiedImage(name, path, digest)
+// pr.digest), performs the handshake and returns a connected session.
+// Cancelling ctx at any time kills the plugin's process group. The process
+// leads its own process group and is killed if the host dies (Linux).
+func launch(ctx context.Context, pr process, g *gate, lvl zerolog.Level) (*session, error) {
+	name, path := pr.name, pr.path
+	img, err := verifiedImage(name, path, pr.digest)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +67,7 @@ func launch(ctx context.Context, name, path, dir, digest string, g *gate, lvl ze
 	s.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pb.Handshake,
 		Plugins:          plugin.PluginSet{pb.PluginKey: clientPlugin{}},
-		RunnerFunc:       runnerFunc(ctx, img.command(path), path, dir, &s.proc),
+		RunnerFunc:       runnerFunc(ctx, img.command(path), pr, &s.proc),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallSendMsgSize(pb.MaxMessageBytes), grpc.MaxCallRecvMsgSize(pb.MaxMessageBytes))},

@@ -30,7 +30,8 @@ import (
 // earlier tasks (its state may be at fault) is retried once in a fresh
 // process, after its OutDir is emptied. Idle workers are bounded by slots,
 // counted in thread weight (a worker of a stage with Threads t weighs
-// min(max(t, 1), slots)), the oldest idle worker being ended first. Close
+// min(max(t, 1), slots), runs with that GOMAXPROCS and serves only tasks of
+// that weight), the oldest idle worker being ended first. Close
 // ends every idle worker; each worker also dies with the host (see the
 // package comment).
 //
@@ -55,7 +56,7 @@ type worker struct {
 	key    binKey
 	s      *session
 	g      *gate
-	weight int
+	weight int // the thread weight of its tasks, and its GOMAXPROCS
 	tasks  int // served so far, including the current one
 }
 
@@ -83,7 +84,7 @@ func (w *Workers) Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResul
 	if !spec.Persistent {
 		return runFresh(ctx, p, spec, wire, req)
 	}
-	wk, err := w.get(p, req.Log, min(max(spec.Threads, 1), w.slots))
+	wk, err := w.get(p, req.Log, stageProcs(spec, w.slots))
 	if err != nil {
 		return nil, err
 	}
@@ -116,24 +117,24 @@ func (w *Workers) Run(ctx context.Context, p *Plugin, req RunRequest) (*RunResul
 	return res, nil
 }
 
-// endTask finishes a task the worker wk answered: it ends the processes
-// the task left in the worker's group, stops the worker itself (so that
-// none of its goroutines can write to an output while it is stored), lets
+// endTask finishes a task the worker wk answered: it stops the worker (so
+// that none of its goroutines can fork, or write to an output while it is
+// stored), ends the processes the task left in the worker's group, lets
 // req.Collect store the outputs, and resumes the worker. An error means the
 // worker must not be reused.
 func endTask(wk *worker, req RunRequest, res *RunResult) error {
+	resume, err := wk.s.proc.stop()
+	defer resume()
+	if err != nil {
+		return &Error{Kind: ErrCallFailed, Cause: err, Msg: fmt.Sprintf(
+			"plugin %s: cannot stop the worker while its task is ended: %v", wk.s.name, err)}
+	}
 	if err := wk.s.proc.endStrays(); err != nil {
 		return &Error{Kind: ErrCallFailed, Cause: err, Msg: fmt.Sprintf(
 			"plugin %s: cannot end the processes its task left: %v", wk.s.name, err)}
 	}
 	if req.Collect == nil || res.Failed() {
 		return nil
-	}
-	resume, err := wk.s.proc.stop()
-	defer resume()
-	if err != nil {
-		return &Error{Kind: ErrCallFailed, Cause: err, Msg: fmt.Sprintf(
-			"plugin %s: cannot stop the worker while its outputs are stored: %v", wk.s.name, err)}
 	}
 	return collect(req, res)
 }
@@ -159,8 +160,9 @@ func kindOf(err error) error {
 	return ErrCallFailed
 }
 
-// get returns an idle worker of p's binary (the one idle most recently) or
-// launches one, logging its start to log.
+// get returns an idle worker of p's binary started for tasks of this thread
+// weight (its GOMAXPROCS: the one idle most recently) or launches one,
+// logging its start to log.
 func (w *Workers) get(p *Plugin, log zerolog.Logger, weight int) (*worker, error) {
 	key := binKey{p.Path, p.Digest}
 	w.mu.Lock()
@@ -170,7 +172,7 @@ func (w *Workers) get(p *Plugin, log zerolog.Logger, weight int) (*worker, error
 	}
 	for i := len(w.idle) - 1; i >= 0; i-- {
 		wk := w.idle[i]
-		if wk.key != key {
+		if wk.key != key || wk.weight != weight {
 			continue
 		}
 		w.idle = append(w.idle[:i], w.idle[i+1:]...)
@@ -180,12 +182,11 @@ func (w *Workers) get(p *Plugin, log zerolog.Logger, weight int) (*worker, error
 			continue
 		}
 		w.mu.Unlock()
-		wk.weight = weight
 		return wk, nil
 	}
 	w.mu.Unlock()
 	g := newGate(log) // the first task's; reopened for each task, closed between tasks
-	s, err := launch(w.ctx, p.Name, p.Path, "", p.Digest, g, log.GetLevel())
+	s, err := launch(w.ctx, process{name: p.Name, path: p.Path, digest: p.Digest, procs: weight}, g, log.GetLevel())
 	if err != nil {
 		return nil, err
 	}

@@ -230,6 +230,47 @@ func TestRunRequestAbove4MiB(t *testing.T) {
 	}
 }
 
+// TestWorkersEndOrphanedChild: a child a persistent worker's task started
+// through a process that exited at once (an orphan, no longer the worker's
+// descendant) is dead before Collect runs, and once reaped is gone: the host
+// adopts such orphans (child subreaper) and leaves no zombie of them.
+func TestWorkersEndOrphanedChild(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("process groups and stray children are ended on Linux only")
+	}
+	logPath := filepath.Join(t.TempDir(), "late.log")
+	t.Setenv("LATE_LOG", logPath)
+	p := load(t, "latewriter")
+	ws := host.NewWorkers(1)
+	defer ws.Close()
+	log, _ := testLogger(zerolog.WarnLevel)
+	for _, label := range []string{"a", "b"} {
+		res, err := ws.Run(context.Background(), p, host.RunRequest{
+			Stage: "late.w", Params: map[string]any{"label": label, "size": 1024, "detach": true},
+			OutDir: t.TempDir(), Log: log,
+			Collect: func(map[string]string) error {
+				_, children := lateLog(t, logPath)
+				if c := children[len(children)-1]; liveProcess(c) {
+					t.Errorf("task %s: its orphaned child %d is alive when the outputs are stored", label, c)
+				}
+				return nil
+			},
+		})
+		if err != nil || res.Failed() {
+			t.Fatalf("task %s: %v %v", label, err, res)
+		}
+	}
+	procs, children := lateLog(t, logPath)
+	if len(children) != 2 || ws.Launches() != 1 {
+		t.Fatalf("plugin processes %v, children %v, %d launches; want one worker and a child per task", procs, children, ws.Launches())
+	}
+	for _, c := range children {
+		if st := processState(c); st != 0 {
+			t.Errorf("orphaned child %d is still there in state %c (want it killed and reaped)", c, st)
+		}
+	}
+}
+
 // lateLog reads latewriter's $LATE_LOG: the pids of its plugin processes
 // and of its children.
 func lateLog(t *testing.T, path string) (procs, children []int) {

@@ -11,7 +11,8 @@
 //     host has removed OutDir, recreating it; with mode=replace it instead
 //     replaces out.bin by a symbolic link to another file (once);
 //  3. forks a child (a re-exec of this binary through /proc/self/exe) that
-//     stays in the plugin's process group, waits until the task's OutDir is
+//     stays in the plugin's process group (with detach=true, through an
+//     intermediate process that exits at once, so the child is an orphan), waits until the task's OutDir is
 //     gone (the task is over), then overwrites every object of the store
 //     (found from OutDir, <store>/tmp/<dir>) with bytes of the same size and
 //     writes a poisoned out.bin into every other staging folder of tmp/ (the
@@ -43,13 +44,18 @@ import (
 )
 
 const (
-	childEnv = "LATE_CHILD_OUTDIR" // set in the child: its task's OutDir
-	output   = "out.bin"
-	giveUp   = time.Minute
-	pause    = 2 * time.Millisecond // between two late writes (not a test timing)
+	childEnv  = "LATE_CHILD_OUTDIR" // set in the child: its task's OutDir
+	detachEnv = "LATE_DETACH"       // set in the intermediate process of detach=true
+	output    = "out.bin"
+	giveUp    = time.Minute
+	pause     = 2 * time.Millisecond // between two late writes (not a test timing)
 )
 
 func main() {
+	if os.Getenv(detachEnv) != "" {
+		detach()
+		return
+	}
 	if dir := os.Getenv(childEnv); dir != "" {
 		child(dir)
 		return
@@ -76,6 +82,7 @@ func (late) Spec() sdk.StageSpec {
 	return sdk.StageSpec{
 		Name: "late.w", Version: "1", Doc: "Writes after answering, from a goroutine and a child.", Persistent: true,
 		Params: []sdk.ParamSpec{
+			{Name: "detach", Type: sdk.TypeBool, Default: false, Doc: "orphan the child: start it through a process that exits at once"},
 			{Name: "label", Type: sdk.TypeString, Default: "x", Doc: "repeated into the output"},
 			{Name: "mode", Type: sdk.TypeString, Default: "append", Doc: "append | replace: what the goroutine does"},
 			{Name: "size", Type: sdk.TypeInt, Default: 4 << 20, Min: sdk.Bound(1), Max: sdk.Bound(64 << 20), Doc: "output bytes"},
@@ -104,17 +111,20 @@ func (late) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 		return sdk.Failf("inotify", "%v", err), nil
 	}
 	go lateWrites(req.OutDir, req.Params.String("mode"), opened)
-	if err := fork(req.OutDir); err != nil {
+	if err := fork(req.OutDir, req.Params.Bool("detach")); err != nil {
 		return sdk.Failf("fork", "%v", err), nil
 	}
 	return &sdk.Response{Outputs: map[string]string{"out": output}}, nil
 }
 
-// fork starts the child of step 3 and waits until it runs (it has logged
-// its pid).
-func fork(dir string) error {
+// fork starts the child of step 3 (through an intermediate process when
+// detached) and waits until it runs (it has logged its pid).
+func fork(dir string, detached bool) error {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Env = append(os.Environ(), childEnv+"="+dir)
+	if detached {
+		cmd.Env = append(cmd.Env, detachEnv+"=1")
+	}
 	ready, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -122,9 +132,10 @@ func fork(dir string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	go cmd.Wait()
 	b := make([]byte, 1)
-	if _, err := ready.Read(b); err != nil {
+	_, err = ready.Read(b)
+	go cmd.Wait() // only now: Wait closes ready once the (intermediate) process exits
+	if err != nil {
 		return fmt.Errorf("child: %w", err)
 	}
 	return nil
@@ -179,6 +190,23 @@ func lateWrites(dir, mode string, opened <-chan struct{}) {
 		}
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("late-%d", i%100)), []byte("late"), 0o644)
 		time.Sleep(pause)
+	}
+}
+
+// detach is the intermediate process of detach=true: it starts the child,
+// which inherits its stdout (the ready pipe), and exits at once.
+func detach() {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, detachEnv+"=") {
+			env = append(env, e)
+		}
+	}
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env, cmd.Stdout = env, os.Stdout
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "latewriter: detach:", err)
+		os.Exit(1)
 	}
 }
 

@@ -2,7 +2,8 @@
 // plugin host and the engine. Each stage misbehaves (or behaves) in one
 // specific way; all write tiny files.
 //
-//	test.echo    well-behaved: writes its params, inputs and seed as JSON; logs, progress, a warning
+//	test.echo    well-behaved: writes its params, inputs, seed and GOMAXPROCS as JSON; logs, progress,
+//	             a warning
 //	test.random  nondeterministic: output bytes ignore the seed
 //	test.fail    fails with an error diagnostic
 //	test.goerror returns a Go error (a broken call, not a stage failure)
@@ -25,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -71,6 +73,7 @@ type echoRecord struct {
 	OutDir  string              `json:"out_dir"`
 	Typed   map[string]any      `json:"typed"`
 	Content map[string]string   `json:"content"`
+	Procs   int                 `json:"gomaxprocs"` // runtime.GOMAXPROCS(0)
 }
 
 func (echo) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
@@ -90,6 +93,7 @@ func (echo) Run(_ context.Context, req *sdk.Request) (*sdk.Response, error) {
 			"ks": p.Ints("ks"), "xs": p.Floats("xs"), "names": p.Strings("names"),
 		},
 		Content: map[string]string{},
+		Procs:   runtime.GOMAXPROCS(0),
 	}
 	for _, paths := range req.Inputs {
 		for _, path := range paths {
