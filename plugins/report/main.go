@@ -15,7 +15,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,54 +67,37 @@ func (reportStage) Spec() sdk.StageSpec {
 	}
 }
 
-// jnum is a float64 that encodes +Inf, -Inf and NaN as the strings "+Inf",
-// "-Inf" and "NaN" (JSON has no such numbers; the lock file reads these
-// strings as numbers).
-type jnum float64
-
-// MarshalJSON implements json.Marshaler.
-func (f jnum) MarshalJSON() ([]byte, error) {
-	x := float64(f)
-	switch {
-	case math.IsNaN(x):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(x, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(x, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return json.Marshal(x)
-}
-
 // claimJSON is the JSON form of schema.Claim: the same names as the Parquet
-// columns, finite numbers as JSON numbers (see jnum).
+// columns, finite numbers as JSON numbers and the others as strings, as in
+// the lock files (table.JSONFloat).
 type claimJSON struct {
-	ID           string   `json:"id"`
-	Status       string   `json:"status"`
-	Statement    string   `json:"statement"`
-	Figure       string   `json:"figure"`
-	Kind         string   `json:"kind"`
-	Claim        string   `json:"claim"`
-	Criterion    string   `json:"criterion"`
-	OldCriterion string   `json:"old_criterion"`
-	Value        jnum     `json:"value"`
-	Threshold    jnum     `json:"threshold"`
-	Comparison   string   `json:"comparison"`
-	Spread       jnum     `json:"spread"`
-	Seeds        int64    `json:"seeds"`
-	Depths       []int64  `json:"depths"`
-	PointX       []jnum   `json:"point_x"`
-	PointY       []jnum   `json:"point_y"`
-	PointSeries  []string `json:"point_series"`
-	PointWhat    string   `json:"point_what"`
-	Measured     string   `json:"measured"`
-	Smoke        bool     `json:"smoke"`
+	ID           string            `json:"id"`
+	Status       string            `json:"status"`
+	Statement    string            `json:"statement"`
+	Figure       string            `json:"figure"`
+	Kind         string            `json:"kind"`
+	Claim        string            `json:"claim"`
+	Criterion    string            `json:"criterion"`
+	OldCriterion string            `json:"old_criterion"`
+	Value        table.JSONFloat   `json:"value"`
+	Threshold    table.JSONFloat   `json:"threshold"`
+	Comparison   string            `json:"comparison"`
+	Spread       table.JSONFloat   `json:"spread"`
+	Seeds        int64             `json:"seeds"`
+	Depths       []int64           `json:"depths"`
+	PointX       []table.JSONFloat `json:"point_x"`
+	PointY       []table.JSONFloat `json:"point_y"`
+	PointSeries  []string          `json:"point_series"`
+	PointWhat    string            `json:"point_what"`
+	Measured     string            `json:"measured"`
+	Smoke        bool              `json:"smoke"`
 }
 
-func jnums(xs []float64) []jnum {
-	out := make([]jnum, len(xs))
+// floats converts xs for claimJSON.
+func floats(xs []float64) []table.JSONFloat {
+	out := make([]table.JSONFloat, len(xs))
 	for i, x := range xs {
-		out[i] = jnum(x)
+		out[i] = table.JSONFloat(x)
 	}
 	return out
 }
@@ -125,9 +107,9 @@ func claimsJSON(cs []schema.Claim) ([]byte, error) {
 	out := make([]claimJSON, len(cs))
 	for i, c := range cs {
 		out[i] = claimJSON{ID: c.ID, Status: c.Status, Statement: c.Statement, Figure: c.Figure, Kind: c.Kind, Claim: c.Claim,
-			Criterion: c.Criterion, OldCriterion: c.OldCriterion, Value: jnum(c.Value), Threshold: jnum(c.Threshold),
-			Comparison: c.Comparison, Spread: jnum(c.Spread), Seeds: c.Seeds, Depths: nonNil(c.Depths), PointX: jnums(c.PointX),
-			PointY: jnums(c.PointY), PointSeries: nonNil(c.PointSeries), PointWhat: c.PointWhat, Measured: c.Measured, Smoke: c.Smoke}
+			Criterion: c.Criterion, OldCriterion: c.OldCriterion, Value: table.JSONFloat(c.Value), Threshold: table.JSONFloat(c.Threshold),
+			Comparison: c.Comparison, Spread: table.JSONFloat(c.Spread), Seeds: c.Seeds, Depths: nonNil(c.Depths), PointX: floats(c.PointX),
+			PointY: floats(c.PointY), PointSeries: nonNil(c.PointSeries), PointWhat: c.PointWhat, Measured: c.Measured, Smoke: c.Smoke}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
