@@ -102,12 +102,17 @@ func becomeSubreaper() bool { return subreaper() }
 
 // waitExited blocks until process pid has exited, without reaping it: while
 // it is a zombie its pid, and so its process group id, cannot be reused.
-func waitExited(pid int) {
-	var info unix.Siginfo
+func waitExited(pid int) { waitPID(pid, unix.WEXITED|unix.WNOWAIT) }
+
+// waitPID calls waitid for child pid with options, again while it is
+// interrupted (EINTR), and returns what it reported (Signo 0: nothing) and
+// its error.
+func waitPID(pid, options int) (unix.Siginfo, error) {
 	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, options, nil)
 		if !errors.Is(err, unix.EINTR) {
-			return
+			return info, err
 		}
 	}
 }
@@ -141,11 +146,8 @@ func stopProcess(pid int) (resume func(), err error) {
 	}
 	deadline := time.Now().Add(stopWait)
 	for delay := 10 * time.Microsecond; ; delay = min(2*delay, time.Millisecond) {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		info, err := waitPID(pid, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT|unix.WNOHANG)
 		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
 		case err != nil:
 			return resume, fmt.Errorf("stop process %d: wait: %w", pid, err)
 		case info.Signo != 0: // a report: stopped (or exited)
@@ -278,15 +280,7 @@ func scanMembers(pgid int) ([]int, error) {
 // reap reaps pid, if it is an exited child of this process (a no-op
 // otherwise). Only for processes no other code waits for: orphans of a
 // plugin's group that this process adopted as a child subreaper.
-func reap(pid int) {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return
-		}
-	}
-}
+func reap(pid int) { _, _ = waitPID(pid, unix.WEXITED|unix.WNOHANG) }
 
 // killAndWait SIGKILLs pid, if it is still in group pgid once pinned by a
 // pidfd, and waits until it has exited.
