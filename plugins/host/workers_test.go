@@ -235,15 +235,7 @@ func TestRunRequestAbove4MiB(t *testing.T) {
 // descendant) is dead before Collect runs, and once reaped is gone: the host
 // adopts such orphans (child subreaper) and leaves no zombie of them.
 func TestWorkersEndOrphanedChild(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("process groups and stray children are ended on Linux only")
-	}
-	logPath := filepath.Join(t.TempDir(), "late.log")
-	t.Setenv("LATE_LOG", logPath)
-	p := load(t, "latewriter")
-	ws := host.NewWorkers(1)
-	defer ws.Close()
-	log, _ := testLogger(zerolog.WarnLevel)
+	p, ws, logPath, log := lateWorkers(t)
 	for _, label := range []string{"a", "b"} {
 		res, err := ws.Run(context.Background(), p, host.RunRequest{
 			Stage: "late.w", Params: map[string]any{"label": label, "size": 1024, "detach": true},
@@ -269,6 +261,23 @@ func TestWorkersEndOrphanedChild(t *testing.T) {
 			t.Errorf("orphaned child %d is still there in state %c (want it killed and reaped)", c, st)
 		}
 	}
+}
+
+// lateWorkers skips outside Linux, else loads latewriter with its
+// $LATE_LOG at logPath and returns it with a one-slot Workers (closed when
+// the test ends) and a quiet logger.
+func lateWorkers(t *testing.T) (p *host.Plugin, ws *host.Workers, logPath string, log zerolog.Logger) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("process groups and stray children are ended on Linux only")
+	}
+	logPath = filepath.Join(t.TempDir(), "late.log")
+	t.Setenv("LATE_LOG", logPath)
+	p = load(t, "latewriter")
+	ws = host.NewWorkers(1)
+	t.Cleanup(ws.Close)
+	log, _ = testLogger(zerolog.WarnLevel)
+	return p, ws, logPath, log
 }
 
 // lateLog reads latewriter's $LATE_LOG: the pids of its plugin processes
@@ -322,15 +331,7 @@ func processState(pid int) byte {
 // an output changed gets the task rerun in a fresh process, and called
 // again.
 func TestWorkersEndTaskChildrenAndRerunChangedOutput(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("process groups and stray children are ended on Linux only")
-	}
-	logPath := filepath.Join(t.TempDir(), "late.log")
-	t.Setenv("LATE_LOG", logPath)
-	p := load(t, "latewriter")
-	ws := host.NewWorkers(1)
-	defer ws.Close()
-	log, _ := testLogger(zerolog.WarnLevel)
+	p, ws, logPath, log := lateWorkers(t)
 	var calls int
 	var childAlive []bool
 	run := func(label string, changed bool) {
